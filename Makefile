@@ -1,0 +1,33 @@
+# The README's two commands: `make run` and `make test`. Both build .venv from nothing.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO   := build/demo
+
+.PHONY: run test bench schemas samples clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,samples]'
+	touch $(STAMP)
+
+samples: $(STAMP)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(PY) samples/make_samples.py --out $(DEMO)/spool
+
+run: samples
+	@echo "== validate the sample spool (the invalid samples are meant to fail) ==" >&2
+	$(VENV)/bin/cluetool validate $(DEMO)/spool; test $$? -le 1
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+schemas: $(STAMP)
+	$(PY) -m cluetool.model.schemas --write schemas
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,3 @@
+from cluetool.cli import main
+
+main()

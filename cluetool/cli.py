@@ -1,0 +1,119 @@
+"""The Typer app: global options, explicit registration of every command, and the one
+place where errors become exit codes (DESIGN §3).
+
+Command modules import their core lazily so that ``cluetool --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from cluetool import __version__
+from cluetool.commands import common, init, keys, validate
+from cluetool.errors import ClueError, ExitCode
+from cluetool.output import Format, set_quiet
+
+app = typer.Typer(
+    name="cluetool",
+    help="Secure handling of clue packages: validate, seal, verify, import, assign, audit.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cluetool {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    home: common.HomeOpt = None,
+    fmt: common.FormatOpt = None,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Silence informational messages."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback on internal errors."),
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """cluetool moves citizens' reports ("clues") one way from the intake to an isolated
+    network, signed and encrypted, and tracks them against legal deadlines.
+
+    Exit status: 0 nothing wrong; 1 problems found; 2 usage or unreadable input; 3 home,
+    store or keystore unusable; 4 calendar year unknown; 70 internal error; 75 store
+    busy; 130 interrupted. A broken pipe (e.g. `| head`) also exits 1.
+    """
+    common.GLOBALS.home = home
+    common.GLOBALS.fmt = fmt or Format.table
+    common.GLOBALS.debug = debug or bool(os.environ.get("CLUETOOL_DEBUG"))
+    set_quiet(quiet)
+
+
+def _fail(message: str, hint: str | None, code: int) -> typer.Exit:
+    print(f"cluetool: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"cluetool: hint: {hint}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn ``ClueError`` into its exit code and anything unexpected into exit 70."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except ClueError as exc:
+            raise _fail(exc.message, exc.hint, int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            raise _fail("interrupted", None, int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            raise typer.Exit(int(ExitCode.FINDINGS)) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if common.GLOBALS.debug:
+                raise
+            raise _fail(
+                f"internal error: {type(exc).__name__}",
+                "set CLUETOOL_DEBUG=1 (or pass --debug) for a traceback, and report it",
+                int(ExitCode.INTERNAL),
+            ) from None
+
+    return wrapper
+
+
+def _register(group: typer.Typer, name: str, fn: Callable[..., Any]) -> None:
+    group.command(name)(guard(fn))
+
+
+_register(app, "init", init.run)
+_register(app, "validate", validate.run)
+
+keys_app = typer.Typer(help="Signing keys and encryption identities (DESIGN §6).", no_args_is_help=True)
+for _name, _fn in keys.COMMANDS.items():
+    _register(keys_app, _name, _fn)
+app.add_typer(keys_app, name="keys")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(prog_name="cluetool")
+    except KeyboardInterrupt:
+        print("cluetool: error: interrupted", file=sys.stderr)
+        sys.exit(int(ExitCode.INTERRUPTED))
+
+
+__all__ = ["app", "main", "Path"]

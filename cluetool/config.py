@@ -1,0 +1,196 @@
+"""The home directory, ``config.toml`` and the paths inside a home (DESIGN §3, §6, §7).
+
+A home is never implicit: it comes from ``--home`` or ``CLUETOOL_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from cluetool.errors import InputError, StateError
+
+HOME_ENV = "CLUETOOL_HOME"
+MiB = 1024 * 1024
+
+
+class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Attachment size and count limits (bytes, files)."""
+
+    jpg: int = 20 * MiB
+    mp3: int = 100 * MiB
+    mp4: int = 500 * MiB
+    files: int = 20
+    submission: int = 1024 * MiB
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The contents of ``config.toml``."""
+
+    timezone: str = "Asia/Shanghai"
+    limits: Limits = msgspec.field(default_factory=Limits)
+
+
+DEFAULT_CONFIG_TOML = """\
+# cluetool home configuration.
+# The platform's time zone: deadlines count local dates in it (DESIGN §8).
+timezone = "Asia/Shanghai"
+
+# Attachment limits, in bytes and files (DESIGN §4).
+[limits]
+jpg = 20971520         # 20 MiB
+mp3 = 104857600        # 100 MiB
+mp4 = 524288000        # 500 MiB
+files = 20
+submission = 1073741824  # 1 GiB
+"""
+
+
+class Home:
+    """A cluetool home and the paths in it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def trusted_dir(self) -> Path:
+        return self.root / "trusted"
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.root / "rules"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def store_file(self) -> Path:
+        return self.root / "store.db"
+
+    def config(self) -> Config:
+        """Load ``config.toml`` (defaults when the file is absent).
+
+        Raises:
+            InputError: the file is not valid TOML or has unknown or mistyped settings.
+        """
+        return load_config(self.config_file)
+
+    def check(self) -> Home:
+        """Raise ``StateError`` unless this looks like an initialised home."""
+        if not self.root.is_dir() or not self.config_file.is_file():
+            raise StateError(
+                f'no cluetool home at "{self.root}"',
+                hint=f"run: cluetool init --home {self.root}",
+            )
+        return self
+
+
+def load_config(path: Path) -> Config:
+    """Read a ``config.toml``; defaults for whatever it does not set.
+
+    Raises:
+        InputError: unreadable, not TOML, or wrong settings.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    except OSError as exc:
+        raise StateError(f'cannot read config "{path}": {exc.strerror}') from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+        return msgspec.convert(data, Config)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f'cannot read config "{path}": {exc}') from None
+    except msgspec.ValidationError as exc:
+        raise InputError(f'invalid config "{path}": {exc}') from None
+
+
+def resolve_home(home: Path | None) -> Home:
+    """The home named by ``--home`` or ``CLUETOOL_HOME``.
+
+    Raises:
+        StateError: neither is set.
+    """
+    if home is None:
+        env = os.environ.get(HOME_ENV)
+        if not env:
+            raise StateError(
+                "no cluetool home given",
+                hint=f"pass --home DIR or set {HOME_ENV}; create one with: cluetool init --home DIR",
+            )
+        home = Path(env)
+    return Home(home)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) with mode 0700; tighten it if it exists."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def init_home(root: Path) -> Home:
+    """Create a home: ``config.toml``, ``keys/``, ``trusted/``, ``rules/``, ``blobs/``, 0700.
+
+    Idempotent: an existing home keeps its files.
+
+    Raises:
+        StateError: the directory cannot be created.
+    """
+    home = Home(root)
+    try:
+        make_private_dir(root)
+        for d in (home.keys_dir, home.trusted_dir, home.rules_dir, home.blobs_dir, home.state_dir):
+            make_private_dir(d)
+        if not home.config_file.exists():
+            write_private_file(home.config_file, DEFAULT_CONFIG_TOML.encode())
+    except OSError as exc:
+        raise StateError(f'cannot create home "{root}": {exc.strerror}') from None
+    return home
+
+
+def write_private_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write ``data`` atomically (temp file in the same dir, fsync, rename, fsync dir)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def is_private(path: Path) -> bool:
+    """True when ``path`` grants nothing to group or others."""
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0

@@ -1,0 +1,61 @@
+"""The exception hierarchy. Each class carries its exit code; ``cli.py`` is the one place
+that turns them into process exit codes (DESIGN §3, STYLE "Exit codes and errors").
+
+Messages never contain secrets or report content: they name files, batches, fields.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FINDINGS = 1
+    USAGE = 2
+    STATE = 3
+    CALENDAR = 4
+    INTERNAL = 70
+    TEMPFAIL = 75
+    INTERRUPTED = 130
+
+
+class ClueError(Exception):
+    """Base of every error cluetool reports to a user; ``str(e)`` is the one-line message."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class FindingsError(ClueError):
+    """Raised by ``raise_for_findings()`` for library callers: the work found problems."""
+
+    exit_code = ExitCode.FINDINGS
+
+
+class InputError(ClueError):
+    """Input cannot be read at all: missing file, not a batch, malformed file, bad flag."""
+
+    exit_code = ExitCode.USAGE
+
+
+class StateError(ClueError):
+    """The home, store or keystore is missing or unusable."""
+
+    exit_code = ExitCode.STATE
+
+
+class CalendarError(ClueError):
+    """A deadline cannot be computed: the working-day calendar for a year is unknown."""
+
+    exit_code = ExitCode.CALENDAR
+
+
+class BusyError(ClueError):
+    """The store is locked by another process; try again."""
+
+    exit_code = ExitCode.TEMPFAIL

@@ -1,0 +1,87 @@
+"""Rendering: rows are built once (msgspec Structs) and rendered as table, json or jsonl.
+
+stdout carries data only; messages go to stderr through ``info``/``warn``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Any, TextIO
+
+import msgspec
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def info(message: str) -> None:
+    """An informational line on stderr (silenced by ``--quiet``)."""
+    if not _quiet:
+        print(f"cluetool: {message}", file=sys.stderr)
+
+
+def warn(message: str) -> None:
+    print(f"cluetool: warning: {message}", file=sys.stderr)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+            return ", ".join(str(v) for v in value)
+        return _encoder.encode(value).decode()
+    return value
+
+
+def emit(
+    doc: msgspec.Struct,
+    fmt: Format,
+    *,
+    rows: str | None = None,
+    columns: Sequence[str] | None = None,
+    out: TextIO | None = None,
+) -> None:
+    """Write ``doc`` to stdout in ``fmt``.
+
+    json: the whole document (it carries its own ``schema`` tag). jsonl: one line per
+    item of ``doc.<rows>`` (or the document itself when ``rows`` is None). table: those
+    same items as a table of ``columns``.
+    """
+    out = out or sys.stdout
+    if fmt is Format.json:
+        out.write(_encoder.encode(doc).decode() + "\n")
+        return
+    items: Iterable[Any] = getattr(doc, rows) if rows else [doc]
+    if fmt is Format.jsonl:
+        for item in items:
+            out.write(_encoder.encode(item).decode() + "\n")
+        return
+    render_table(items, columns, out)
+
+
+def render_table(items: Iterable[Any], columns: Sequence[str] | None, out: TextIO) -> None:
+    from tabulate import tabulate
+
+    table = []
+    for item in items:
+        row = msgspec.to_builtins(item)
+        if columns is None:
+            columns = list(row)
+        table.append([_cell(row.get(c)) for c in columns])
+    if not table:
+        return
+    out.write(tabulate(table, headers=list(columns or []), tablefmt="simple") + "\n")

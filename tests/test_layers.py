@@ -1,0 +1,83 @@
+"""Imports go one way (DESIGN §2, STYLE "Layering"): commands -> core -> model -> formats.
+
+Walks the AST of every module, including imports inside functions.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "cluetool"
+
+# Layer of each top-level part of the package; a module may import only from layers
+# strictly lower than its own, or from its own part.
+LAYER = {
+    "formats": 0,
+    "errors": 1,
+    "model": 2,
+    "config": 3,
+    "validate": 4,
+    "keys": 4,
+    "rules": 4,
+    "batch": 5,
+    "store": 5,
+    "audit": 5,
+    "ingest": 6,
+    "services": 6,
+    "output": 7,
+    "commands": 8,
+    "cli": 9,
+    "__init__": 10,
+    "__main__": 10,
+}
+FORBIDDEN_IN_CORE = {"typer", "click", "tabulate"}
+
+
+def _part(path: Path) -> str:
+    rel = path.relative_to(PKG)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            if node.module == "cluetool":
+                names += [f"cluetool.{a.name}" for a in node.names]
+    return names
+
+
+MODULES = sorted(p for p in PKG.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PKG)))
+def test_layers_imports_only_downward(path: Path) -> None:
+    part = _part(path)
+    assert part in LAYER, f"{part} has no layer in tests/test_layers.py"
+    for name in _imports(path):
+        top = name.split(".")[0]
+        if part not in ("commands", "cli", "output"):
+            assert top not in FORBIDDEN_IN_CORE, f"{path.name} imports {top}"
+        if top != "cluetool" or name == "cluetool":
+            continue
+        if part == "formats":
+            assert False, f"formats/ must not import cluetool ({name})"
+        target = name.split(".")[1]
+        if target == part:
+            continue
+        assert target in LAYER, f"unknown part {target}"
+        assert LAYER[target] < LAYER[part], f"{path.relative_to(PKG)} imports {name} (upward)"
+
+
+def test_layers_commands_touch_no_sql_or_formats() -> None:
+    for path in (PKG / "commands").rglob("*.py"):
+        for name in _imports(path):
+            assert name.split(".")[0] != "sqlite3", f"{path.name} uses sqlite3"
+            assert not name.startswith("cluetool.formats"), f"{path.name} imports {name}"
