@@ -50,7 +50,11 @@ def _imports(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
             if node.module == "cluetool":
-                names += [f"cluetool.{a.name}" for a in node.names]
+                names += [
+                    f"cluetool.{a.name}"
+                    for a in node.names
+                    if (PKG / a.name).is_dir() or (PKG / f"{a.name}.py").is_file()
+                ]
     return names
 
 
