@@ -16,7 +16,7 @@ from typing import Any, Optional
 import typer
 
 from cluetool import __version__
-from cluetool.commands import common, init, keys, validate
+from cluetool.commands import common, init, keys, seal, validate, verify
 from cluetool.errors import ClueError, ExitCode
 from cluetool.output import Format, set_quiet
 
@@ -100,6 +100,8 @@ def _register(group: typer.Typer, name: str, fn: Callable[..., Any]) -> None:
 
 _register(app, "init", init.run)
 _register(app, "validate", validate.run)
+_register(app, "seal", seal.run)
+_register(app, "verify", verify.run)
 
 keys_app = typer.Typer(help="Signing keys and encryption identities (DESIGN §6).", no_args_is_help=True)
 for _name, _fn in keys.COMMANDS.items():

@@ -1,1 +1,1 @@
-"""batch"""
+"""Batches: seal, verify and open the ``.clue`` format (DESIGN §5)."""

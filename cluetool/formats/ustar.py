@@ -248,6 +248,40 @@ def _build_header(prefix: bytes, name: bytes, size: int, mtime: int, mode: int) 
     return bytes(header)
 
 
+def member_header(name: str, size: int, *, mtime: int = 0, mode: int = 0o644) -> bytes:
+    """The 512-byte header ``UstarWriter.add`` writes for this member.
+
+    For writers that lay out an archive themselves (e.g. to reserve room for a member
+    whose content is known only later): header, ``size`` data bytes, then
+    ``padding(size)`` zero bytes per member, and ``end_of_archive(total)`` at the end.
+
+    Raises:
+        UstarError: as ``UstarWriter.add`` for the name, size, mtime or mode.
+    """
+    problem = _check_path(name)
+    if problem is not None:
+        raise _add_error(name, problem)
+    split = _split_name(name.encode("utf-8"))
+    if split is None:
+        raise _add_error(name, "name does not fit the ustar name and prefix fields")
+    if not 0 <= size <= MAX_MEMBER_SIZE:
+        raise _add_error(name, f"size {size} is outside 0..{MAX_MEMBER_SIZE}")
+    if not 0 <= mtime <= _MAX_MTIME or not 0 <= mode <= _MAX_MODE:
+        raise _add_error(name, "mtime or mode out of range")
+    return _build_header(split[0], split[1], size, mtime, mode)
+
+
+def padding(size: int) -> int:
+    """Zero bytes that follow a member of ``size`` data bytes."""
+    return _padding(size)
+
+
+def end_of_archive(written: int) -> bytes:
+    """The end-of-archive blocks plus record padding after ``written`` archive bytes."""
+    tail = 2 * BLOCK_SIZE
+    return bytes(tail + (-(written + tail) % RECORD_SIZE))
+
+
 def _add_error(name: str, problem: str) -> UstarError:
     return UstarError(f"cannot add member {_display(name)}: {problem}")
 

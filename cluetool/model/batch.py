@@ -46,6 +46,12 @@ class Manifest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return batch_file_name(self.source, self.sequence)
 
 
+def key_id_hex16(key_id: bytes) -> str:
+    """A minisign key id as 16 upper-case hex digits (the little-endian uint64, zero-padded,
+    as minisign 0.12 prints it; 0.11 drops leading zeros)."""
+    return f"{int.from_bytes(key_id, 'little'):016X}"
+
+
 def batch_file_name(source: str, sequence: int) -> str:
     return f"{source}-{sequence:08d}.clue"
 

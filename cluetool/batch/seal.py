@@ -1,0 +1,452 @@
+"""``seal``: validate a spool and write the next signed, encrypted batches of a source.
+
+The batch layout (DESIGN §5) puts the payload last, after a manifest that holds the
+payload's hash. To write the payload once, its exact size is computed first (the inner
+tar's size from its members, the age overhead from the recipient count), the manifest
+and signature members are sized from that, and the payload is encrypted straight into
+its final place in the temp file while being hashed. The head of the archive is written
+last. See ``sealstate`` for the commit protocol that makes a kill at any moment safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+import msgspec
+
+from cluetool.batch import sealstate
+from cluetool.batch.reader import BatchFormatError, manifest_sha256_of
+from cluetool.config import Home, Limits, fsync_dir, make_private_dir, write_private_file
+from cluetool.errors import ClueError, InputError, StateError
+from cluetool.formats import age, canonical, minisign, ustar
+from cluetool.keys import load_signing_key
+from cluetool.model.batch import (
+    BATCH_FORMAT,
+    SOURCE_RE,
+    Counts,
+    IndexEntry,
+    Manifest,
+    PayloadInfo,
+    Quarantined,
+    SealedBatch,
+    SealReport,
+    batch_file_name,
+    key_id_hex16,
+)
+from cluetool.model.findings import Finding
+from cluetool.validate import validate_submission
+
+CHUNK = 64 * 1024
+# age v1 sizes (C2SP age §"Header", §"Payload"): the version line, one two-line
+# X25519 stanza per recipient (43-character base64 of 32 bytes each), the MAC line,
+# the 16-byte payload nonce, and a 16-byte tag per 64 KiB chunk (at least one chunk).
+_AGE_VERSION_LINE = len(b"age-encryption.org/v1\n")
+_AGE_X25519_STANZA = len(b"-> X25519 ") + 43 + 1 + 43 + 1
+_AGE_MAC_LINE = len(b"--- ") + 43 + 1
+_AGE_NONCE = 16
+
+
+def age_size(plaintext: int, recipients: int) -> int:
+    """The exact size of an age file with X25519 recipients for this plaintext size."""
+    chunks = max(1, -(-plaintext // CHUNK))
+    header = _AGE_VERSION_LINE + recipients * _AGE_X25519_STANZA + _AGE_MAC_LINE
+    return header + _AGE_NONCE + plaintext + 16 * chunks
+
+
+class _AttachmentRef(msgspec.Struct):
+    file: str
+    sha256: str
+    size: int
+
+
+class _ReportRef(msgspec.Struct):
+    submission_id: str
+    attachments: list[_AttachmentRef] = []
+
+
+class _Planned(msgspec.Struct):
+    path: Path
+    name: str
+    submission_id: str
+    report_sha256: str
+    report_size: int
+    attachments: list[_AttachmentRef]
+
+
+class _Changed(Exception):
+    """A submission changed between validation and sealing."""
+
+    def __init__(self, planned: _Planned, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.planned = planned
+        self.finding = finding
+
+
+class _HashingWriter:
+    def __init__(self, f: BinaryIO) -> None:
+        self._f = f
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> int:
+        self.sha.update(data)
+        self.size += len(data)
+        return self._f.write(data)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+
+def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient]:
+    """``age1…`` strings or files of them (one per line, ``#`` comments).
+
+    Raises:
+        InputError: none given, an unreadable file, or a malformed recipient.
+    """
+    out: list[age.X25519Recipient] = []
+    for value in values:
+        if value.startswith("age1"):
+            lines = [(value, "--to")]
+        else:
+            try:
+                text = Path(value).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                raise InputError(f'cannot read recipients file "{value}"') from None
+            lines = [(ln.strip(), f'"{value}"') for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        for line, where in lines:
+            try:
+                out.append(age.X25519Recipient.parse(line))
+            except age.AgeError:
+                raise InputError(f"invalid age recipient in {where}: expected an age1… X25519 recipient") from None
+    if not out:
+        raise InputError("no recipients: pass --to age1… or --to FILE")
+    return out
+
+
+def _plan(path: Path, submission_id: str, report_sha256: str) -> _Planned:
+    data = (path / "report.json").read_bytes()
+    ref = msgspec.json.decode(data, type=_ReportRef)
+    return _Planned(
+        path=path, name=path.name, submission_id=submission_id, report_sha256=report_sha256,
+        report_size=len(data), attachments=ref.attachments,
+    )
+
+
+def _size_of(p: _Planned) -> int:
+    return p.report_size + sum(a.size for a in p.attachments)
+
+
+def _split(planned: list[_Planned], max_reports: int | None, max_bytes: int | None) -> list[list[_Planned]]:
+    batches: list[list[_Planned]] = []
+    current: list[_Planned] = []
+    used = 0
+    for p in planned:
+        size = _size_of(p)
+        full = (max_reports is not None and len(current) >= max_reports) or (
+            max_bytes is not None and current and used + size > max_bytes
+        )
+        if full:
+            batches.append(current)
+            current, used = [], 0
+        current.append(p)
+        used += size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError("not a regular file")
+    return os.fdopen(fd, "rb")
+
+
+def _changed(p: _Planned, path: str, code: str, message: str) -> _Changed:
+    return _Changed(p, Finding(submission=p.name, path=path, code=code, message=message))
+
+
+def _write_inner(members: list[_Planned], index_bytes: bytes, dst: BinaryIO) -> None:
+    """The payload's plaintext tar, streamed into ``dst`` (the age writer)."""
+    w = ustar.UstarWriter(dst)
+    w.add("index.json", len(index_bytes), index_bytes)
+    for p in members:
+        try:
+            with _open_regular(p.path / "report.json") as f:
+                data = f.read()
+        except OSError:
+            raise _changed(p, "report.json", "submission.changed", f"{p.name}: report.json vanished while sealing") from None
+        if hashlib.sha256(data).hexdigest() != p.report_sha256:
+            raise _changed(p, "report.json", "submission.changed", f"{p.name}: report.json changed while sealing")
+        w.add(f"reports/{p.submission_id}.json", len(data), data)
+    seen: set[str] = set()
+    for p in members:
+        for a in p.attachments:
+            if a.sha256 in seen:
+                continue
+            seen.add(a.sha256)
+            sha = hashlib.sha256()
+            try:
+                with _open_regular(p.path / a.file) as f:
+                    w.add(f"attachments/{a.sha256}", a.size, f, on_data=sha.update)
+            except (OSError, ustar.UstarError):
+                raise _changed(p, a.file, "submission.changed", f"{p.name}: {a.file} changed while sealing") from None
+            if sha.hexdigest() != a.sha256:
+                raise _changed(p, a.file, "submission.changed", f"{p.name}: {a.file} changed while sealing")
+    w.close()
+
+
+def _index(members: list[_Planned]) -> tuple[bytes, list[int]]:
+    entries = [
+        IndexEntry(submission_id=p.submission_id, report_sha256=p.report_sha256, attachments=[a.sha256 for a in p.attachments])
+        for p in members
+    ]
+    index = canonical.dumps(entries)
+    sizes = [len(index)] + [p.report_size for p in members]
+    seen: set[str] = set()
+    for p in members:
+        for a in p.attachments:
+            if a.sha256 not in seen:
+                seen.add(a.sha256)
+                sizes.append(a.size)
+    return index, sizes
+
+
+def _write_batch(
+    members: list[_Planned], *, out_dir: Path, source: str, sequence: int, previous: str,
+    signer: minisign.SecretKey, recipients: list[age.X25519Recipient], now: datetime,
+) -> tuple[Path, Manifest, bytes]:
+    """Write the batch to a temp file in ``out_dir``; return (temp path, manifest, bytes)."""
+    index, sizes = _index(members)
+    inner_size = ustar.archive_size(sizes)
+    payload_size = age_size(inner_size, len(recipients))
+    unique_attachments = len(sizes) - 1 - len(members)
+    manifest = Manifest(
+        format=BATCH_FORMAT, source=source, sequence=sequence, previous=previous,
+        created_at=now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        signer=key_id_hex16(signer.key_id), recipients=[str(r) for r in recipients],
+        payload=PayloadInfo(size=payload_size, sha256="0" * 64),
+        counts=Counts(reports=len(members), attachments=unique_attachments),
+    )
+    untrusted = f"signature from cluetool key {key_id_hex16(signer.key_id)}"
+    manifest_len = len(canonical.dumps(manifest))
+    sig_len = len(minisign.sign(signer, b"", trusted_comment=manifest.trusted_comment(), untrusted_comment=untrusted).encode())
+    payload_at = 3 * 512 + manifest_len + ustar.padding(manifest_len) + sig_len + ustar.padding(sig_len)
+
+    name = batch_file_name(source, sequence)
+    tmp = out_dir / f".{name}.partial"
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "r+b", buffering=0) as raw:
+            raw.seek(payload_at)
+            hw = _HashingWriter(raw)
+            with age.EncryptWriter(hw, recipients) as enc:
+                _write_inner(members, index, enc)
+            if hw.size != payload_size:
+                raise RuntimeError(f"payload size {hw.size} differs from the computed {payload_size}")
+            raw.write(bytes(ustar.padding(payload_size)))
+            raw.write(ustar.end_of_archive(payload_at + payload_size + ustar.padding(payload_size)))
+            manifest.payload = PayloadInfo(size=payload_size, sha256=hw.sha.hexdigest())
+            manifest_bytes = canonical.dumps(manifest)
+            sig = minisign.sign(signer, manifest_bytes, trusted_comment=manifest.trusted_comment(), untrusted_comment=untrusted).encode()
+            if len(manifest_bytes) != manifest_len or len(sig) != sig_len:
+                raise RuntimeError("manifest or signature size differs from the computed one")
+            raw.seek(0)
+            raw.write(ustar.member_header("manifest.json", manifest_len) + manifest_bytes + bytes(ustar.padding(manifest_len)))
+            raw.write(ustar.member_header("manifest.json.minisig", sig_len) + sig + bytes(ustar.padding(sig_len)))
+            raw.write(ustar.member_header("payload.age", payload_size))
+            os.fsync(raw.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp, manifest, manifest_bytes
+
+
+def _move(src: Path, dest_dir: Path) -> Path:
+    make_private_dir(dest_dir)
+    dest = dest_dir / src.name
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = dest_dir / f"{src.name}.{n}"
+    try:
+        os.rename(src, dest)
+    except OSError as exc:
+        raise StateError(f'cannot move "{src}" to "{dest_dir}": {exc.strerror}', hint="keep the spool, done and quarantine directories on one file system") from None
+    fsync_dir(dest_dir)
+    fsync_dir(src.parent)
+    return dest
+
+
+def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: Path) -> Path:
+    """Move a submission to ``quarantine/NAME/submission`` with ``reason.json`` beside it."""
+    make_private_dir(quarantine)
+    box = quarantine / path.name
+    n = 1
+    while box.exists():
+        n += 1
+        box = quarantine / f"{path.name}.{n}"
+    make_private_dir(box)
+    write_private_file(box / "reason.json", canonical.dumps({"submission": path.name, "findings": list(findings)}) + b"\n")
+    try:
+        os.rename(path, box / "submission")
+    except OSError as exc:
+        raise StateError(f'cannot move "{path}" to quarantine: {exc.strerror}', hint="keep the spool and quarantine directories on one file system") from None
+    fsync_dir(box)
+    fsync_dir(path.parent)
+    return box
+
+
+def _finish(home: Home, journal: sealstate.Journal) -> None:
+    """Steps after the batch file exists: move the sealed submissions, advance the state."""
+    done = Path(journal.done_dir)
+    for sub in journal.submissions:
+        p = Path(sub)
+        if p.exists():
+            _move(p, done)
+    sealstate.save_state(home, sealstate.SealState(source=journal.source, sequence=journal.sequence, manifest_sha256=journal.manifest_sha256))
+    sealstate.drop_journal(home, journal.source)
+
+
+def recover(home: Home, source: str) -> str | None:
+    """Finish or forget an interrupted commit; return the batch name finished, if any."""
+    journal = sealstate.load_journal(home, source)
+    if journal is None:
+        return None
+    batch = Path(journal.batch_path)
+    try:
+        complete = batch.is_file() and manifest_sha256_of(batch) == journal.manifest_sha256
+    except (ClueError, BatchFormatError):
+        complete = False
+    if complete:
+        _finish(home, journal)
+        return batch.name
+    (batch.parent / f".{batch.name}.partial").unlink(missing_ok=True)
+    sealstate.drop_journal(home, source)
+    return None
+
+
+def seal(
+    spool: Path,
+    *,
+    home: Home,
+    source: str,
+    recipients: Sequence[str],
+    out_dir: Path,
+    now: datetime,
+    key: str = "main",
+    passphrase: bytes | None = None,
+    quarantine: Path | None = None,
+    done: Path | None = None,
+    max_reports: int | None = None,
+    max_bytes: int | None = None,
+    limits: Limits | None = None,
+    on_batch: Callable[[SealedBatch], None] | None = None,
+) -> SealReport:
+    """Validate the spool; quarantine invalid submissions; seal the rest into batches.
+
+    Raises:
+        InputError: bad source, recipients or limits; the spool is unreadable.
+        StateError: home, key or seal state unusable; a batch file is in the way.
+        BusyError: another seal of this source is running.
+    """
+    if not SOURCE_RE.fullmatch(source):
+        raise InputError(f"invalid source name {source!r}: use lower-case letters, digits and '-'")
+    if (max_reports is not None and max_reports < 1) or (max_bytes is not None and max_bytes < 1):
+        raise InputError("--max-reports and --max-bytes must be positive")
+    home.check()
+    recips = parse_recipients(recipients)
+    signer = load_signing_key(home, key, passphrase)
+    limits = limits or home.config().limits
+    if not spool.is_dir():
+        raise InputError(f'cannot read spool "{spool}": not a directory')
+    spool = spool.resolve()
+    out_dir = out_dir.resolve()
+    quarantine = (quarantine or spool.with_name(spool.name + ".quarantine")).resolve()
+    done = (done or spool.with_name(spool.name + ".done")).resolve()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f'cannot create output directory "{out_dir}": {exc.strerror}') from None
+
+    report = SealReport(ok=True, batches=[], quarantined=[])
+    with sealstate.SourceLock(home, source):
+        finished = recover(home, source)
+        if finished:
+            report.recovered.append(finished)
+        for stale in out_dir.glob(f".{source}-*.clue.partial"):
+            stale.unlink(missing_ok=True)
+
+        planned: list[_Planned] = []
+        for entry in sorted(spool.iterdir(), key=lambda p: p.name):
+            if entry.name.startswith("."):
+                continue
+            result = validate_submission(entry, now=now, limits=limits)
+            if not result.ok:
+                box = quarantine_submission(entry, result.findings, quarantine)
+                codes = sorted({f.code for f in result.findings if f.severity == "error"})
+                report.quarantined.append(Quarantined(submission=entry.name, path=str(box), codes=codes))
+                continue
+            assert result.submission_id is not None and result.report_sha256 is not None
+            planned.append(_plan(entry, result.submission_id, result.report_sha256))
+
+        pending = _split(planned, max_reports, max_bytes)
+        while pending:
+            members = pending.pop(0)
+            state = sealstate.load_state(home, source)
+            sequence = state.sequence + 1
+            final = out_dir / batch_file_name(source, sequence)
+            if final.exists():
+                raise StateError(
+                    f'batch "{final}" already exists but the seal state says sequence {state.sequence}',
+                    hint="move it aside after checking which batch the receivers have; never reuse a sequence",
+                )
+            try:
+                tmp, manifest, manifest_bytes = _write_batch(
+                    members, out_dir=out_dir, source=source, sequence=sequence,
+                    previous=state.manifest_sha256, signer=signer, recipients=recips, now=now,
+                )
+            except _Changed as changed:
+                box = quarantine_submission(changed.planned.path, [changed.finding], quarantine)
+                report.quarantined.append(Quarantined(submission=changed.planned.name, path=str(box), codes=[changed.finding.code]))
+                rest = [m for m in members if m is not changed.planned]
+                if rest:
+                    pending.insert(0, rest)
+                continue
+            manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
+            journal = sealstate.Journal(
+                source=source, sequence=sequence, manifest_sha256=manifest_sha, batch_path=str(final),
+                done_dir=str(done / final.stem), submissions=[str(m.path) for m in members],
+            )
+            sealstate.save_journal(home, journal)
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                tmp.unlink(missing_ok=True)
+                sealstate.drop_journal(home, source)
+                raise StateError(f'batch "{final}" appeared while sealing; not overwriting it') from None
+            tmp.unlink()
+            fsync_dir(out_dir)
+            _finish(home, journal)
+            sealed = SealedBatch(
+                batch=final.name, path=str(final), source=source, sequence=sequence,
+                manifest_sha256=manifest_sha, payload_sha256=manifest.payload.sha256,
+                payload_size=manifest.payload.size, reports=manifest.counts.reports,
+                attachments=manifest.counts.attachments,
+            )
+            report.batches.append(sealed)
+            if on_batch:
+                on_batch(sealed)
+    report.ok = not report.quarantined
+    return report
+
+
+__all__ = ["seal", "recover", "parse_recipients", "age_size", "quarantine_submission"]

@@ -1,0 +1,105 @@
+"""The sending side's chain state per source, and the seal journal (crash recovery).
+
+``state/seal/SOURCE.json`` holds the last sealed sequence and manifest hash.
+``state/seal/SOURCE.journal.json`` exists only while a batch is being committed: it is
+written (fsynced) *before* the batch file is renamed into place, and removed after the
+sealed submissions are moved and the state advanced. On the next run a journal means:
+the batch file exists → finish the commit (roll forward); it does not → forget it (roll
+back). So a sequence is never used for two different batch files.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import msgspec
+
+from cluetool.config import Home, make_private_dir, write_private_file
+from cluetool.errors import BusyError, StateError
+from cluetool.model.batch import ZERO_HASH
+
+
+class SealState(msgspec.Struct, kw_only=True):
+    source: str
+    sequence: int = 0
+    manifest_sha256: str = ZERO_HASH
+
+
+class Journal(msgspec.Struct, kw_only=True):
+    source: str
+    sequence: int
+    manifest_sha256: str
+    batch_path: str
+    done_dir: str
+    submissions: list[str]  # absolute paths of the spool entries sealed in the batch
+
+
+def _dir(home: Home) -> Path:
+    d = home.state_dir / "seal"
+    make_private_dir(home.state_dir)
+    make_private_dir(d)
+    return d
+
+
+def load_state(home: Home, source: str) -> SealState:
+    path = _dir(home) / f"{source}.json"
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=SealState)
+    except FileNotFoundError:
+        return SealState(source=source)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        raise StateError(f'seal state "{path}" is unreadable', hint="restore it from backup; never guess a sequence") from None
+
+
+def save_state(home: Home, state: SealState) -> None:
+    write_private_file(_dir(home) / f"{state.source}.json", msgspec.json.encode(state))
+
+
+def load_journal(home: Home, source: str) -> Journal | None:
+    path = _dir(home) / f"{source}.journal.json"
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=Journal)
+    except FileNotFoundError:
+        return None
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        raise StateError(f'seal journal "{path}" is unreadable', hint="inspect it by hand before sealing again") from None
+
+
+def save_journal(home: Home, journal: Journal) -> None:
+    write_private_file(_dir(home) / f"{journal.source}.journal.json", msgspec.json.encode(journal))
+
+
+def drop_journal(home: Home, source: str) -> None:
+    path = _dir(home) / f"{source}.journal.json"
+    path.unlink(missing_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SourceLock:
+    """An exclusive, process-wide lock on sealing for one source (flock; freed on exit or kill)."""
+
+    def __init__(self, home: Home, source: str) -> None:
+        self._path = _dir(home) / f"{source}.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> SourceLock:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise BusyError("another seal of this source is running", hint="try again when it has finished") from None
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,64 @@
+"""``cluetool seal``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.keys import PassEnvOpt, PassFileOpt
+
+
+def _size(text: str | None) -> int | None:
+    from cluetool.errors import InputError
+
+    if text is None:
+        return None
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
+    t = text.strip().upper()
+    num = t.rstrip("KMGIB")
+    unit = t[len(num):]
+    if not num.isdigit() or unit not in units:
+        raise InputError(f"invalid size {text!r}: use e.g. 500M, 2G or a number of bytes")
+    return int(num) * units[unit]
+
+
+def run(
+    spool: Annotated[Path, typer.Argument(help="Spool directory of submissions.", show_default=False)],
+    source: Annotated[str, typer.Option("--source", help="Source name, e.g. intake-bj.", show_default=False)],
+    to: Annotated[list[str], typer.Option("--to", help="age1… recipient or recipients file (repeatable).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the batch files.", show_default=False)],
+    key: Annotated[str, typer.Option("--key", help="Signing key name in the home.")] = "main",
+    quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where invalid submissions go (default SPOOL.quarantine).", show_default=False)] = None,
+    done: Annotated[Optional[Path], typer.Option("--done", help="Where sealed submissions go (default SPOOL.done).", show_default=False)] = None,
+    max_reports: Annotated[Optional[int], typer.Option("--max-reports", help="At most N reports per batch.", show_default=False)] = None,
+    max_bytes: Annotated[Optional[str], typer.Option("--max-bytes", help="At most SIZE of submissions per batch (e.g. 500M).", show_default=False)] = None,
+    passphrase_file: PassFileOpt = None,
+    passphrase_env: PassEnvOpt = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Validate a spool and seal the valid submissions into the next signed, encrypted batch(es).
+
+    Invalid submissions move to the quarantine directory with a reason.json; sealed ones
+    move to the done directory, one folder per batch. Exit 1 if anything was quarantined.
+
+    Example: cluetool seal spool/ --source intake-bj --to age1… --out outbox/
+    """
+    from cluetool.batch.seal import seal
+    from cluetool.config import resolve_home
+    from cluetool.keys import read_passphrase
+    from cluetool.output import emit
+
+    report = seal(
+        spool, home=resolve_home(home_of(home)), source=source, recipients=to, out_dir=out,
+        now=datetime.now(timezone.utc), key=key,
+        passphrase=read_passphrase(passphrase_file, passphrase_env),
+        quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes),
+    )
+    emit(report, fmt_of(fmt), rows="batches",
+         columns=["batch", "sequence", "reports", "attachments", "payload_size", "payload_sha256"])
+    raise typer.Exit(0 if report.ok else 1)

@@ -1,0 +1,46 @@
+"""``cluetool verify``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.keys import PassEnvOpt, PassFileOpt
+
+
+def run(
+    batches: Annotated[list[Path], typer.Argument(help="Batch files (.clue).", show_default=False)],
+    chain: Annotated[bool, typer.Option("--chain", help="Also check the batches form an unbroken chain per source.")] = False,
+    signer: Annotated[Optional[list[Path]], typer.Option("--signer", help="Trusted minisign public key file (repeatable); no home needed.", show_default=False)] = None,
+    decrypt: Annotated[bool, typer.Option("--decrypt", help="Also decrypt and check the inner index (writes no plaintext).")] = False,
+    identity: Annotated[Optional[str], typer.Option("--identity", help="Key name of the age identity for --decrypt.", show_default=False)] = None,
+    passphrase_file: PassFileOpt = None,
+    passphrase_env: PassEnvOpt = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Check batches without decrypting: layout, canonical manifest, signature by a trusted
+    signer, payload size and sha256; with --chain, gaps, replays, forks and reorders.
+
+    Exit 0 all good, 1 any problem, 2 unreadable input.
+
+    Example: cluetool verify inbox/intake-bj-00000042.clue --chain --format json
+    """
+    from cluetool.batch.service import verify
+    from cluetool.keys import read_passphrase
+    from cluetool.output import emit
+
+    report = verify(
+        batches, home=home_of(home), signer_files=signer or [], chain=chain,
+        identity=identity if decrypt or identity else None, decrypt=decrypt,
+        passphrase=read_passphrase(passphrase_file, passphrase_env),
+    )
+    emit(report, fmt_of(fmt), rows="problems", columns=["batch", "code", "message"])
+    if fmt_of(fmt).value == "table" and report.ok:
+        from cluetool.output import info
+
+        info(f"{len(report.batches)} batch(es) verified")
+    raise typer.Exit(0 if report.ok else 1)
