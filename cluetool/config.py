@@ -15,6 +15,7 @@ import msgspec
 from cluetool.errors import InputError, StateError
 
 HOME_ENV = "CLUETOOL_HOME"
+SHIPPED_RULES = Path(__file__).resolve().parent / "data" / "rules"
 MiB = 1024 * 1024
 
 
@@ -161,6 +162,11 @@ def init_home(root: Path) -> Home:
             make_private_dir(d)
         if not home.config_file.exists():
             write_private_file(home.config_file, DEFAULT_CONFIG_TOML.encode())
+        # The shipped rules are data: copied once, then the home's own to edit.
+        for src in sorted(SHIPPED_RULES.glob("*.toml")):
+            dest = home.rules_dir / src.name
+            if not dest.exists():
+                write_private_file(dest, src.read_bytes())
     except OSError as exc:
         raise StateError(f'cannot create home "{root}": {exc.strerror}') from None
     return home
