@@ -270,7 +270,7 @@ def _write_batch(
     return tmp, manifest, manifest_bytes
 
 
-def _move(src: Path, dest_dir: Path) -> Path:
+def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
     make_private_dir(dest_dir)
     dest = dest_dir / src.name
     n = 1
@@ -281,8 +281,9 @@ def _move(src: Path, dest_dir: Path) -> Path:
         os.rename(src, dest)
     except OSError as exc:
         raise StateError(f'cannot move "{src}" to "{dest_dir}": {exc.strerror}', hint="keep the spool, done and quarantine directories on one file system") from None
-    fsync_dir(dest_dir)
-    fsync_dir(src.parent)
+    if sync:
+        fsync_dir(dest_dir)
+        fsync_dir(src.parent)
     return dest
 
 
@@ -308,10 +309,18 @@ def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: P
 def _finish(home: Home, journal: sealstate.Journal) -> None:
     """Steps after the batch file exists: move the sealed submissions, advance the state."""
     done = Path(journal.done_dir)
+    parents = set()
     for sub in journal.submissions:
         p = Path(sub)
         if p.exists():
-            _move(p, done)
+            # The journal lets a kill here be finished later, so one fsync of each
+            # directory after all the renames is enough.
+            _move(p, done, sync=False)
+            parents.add(p.parent)
+    if done.is_dir():
+        fsync_dir(done)
+    for parent in parents:
+        fsync_dir(parent)
     sealstate.save_state(home, sealstate.SealState(source=journal.source, sequence=journal.sequence, manifest_sha256=journal.manifest_sha256))
     sealstate.drop_journal(home, journal.source)
 

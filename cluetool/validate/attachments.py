@@ -123,6 +123,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import stat
 import struct
 from collections.abc import Callable, Sequence
@@ -687,6 +688,9 @@ def _plausible_eocd(buf: bytes, p: int) -> bool:
     return cd_size == 0xFFFFFFFF or total * 46 <= cd_size <= total * (46 + 3 * 65535)
 
 
+_ZIP_SIG_RE = re.compile(re.escape(_LFH) + b"|" + re.escape(_EOCD))
+
+
 class _ZipScanner:
     """Finds the first plausible ZIP record, across chunk boundaries."""
 
@@ -697,19 +701,17 @@ class _ZipScanner:
 
     def _search(self, buf: bytes, end: int) -> None:
         # The earliest plausible record starting before ``end``, so that the result
-        # does not depend on how the file was split into chunks.
-        best: tuple[int, str] | None = None
-        for sig, check, what in (
-            (_LFH, _plausible_lfh, "local file header"),
-            (_EOCD, _plausible_eocd, "end of central directory record"),
-        ):
-            p = buf.find(sig, 0, end + len(sig) - 1)
-            while p >= 0 and not check(buf, p):
-                p = buf.find(sig, p + 1, end + len(sig) - 1)
-            if p >= 0 and (best is None or p < best[0]):
-                best = (p, what)
-        if best is not None:
-            self.found = ("attachment.embedded_archive", f"ZIP {best[1]} at offset {self._base + best[0]}")
+        # does not depend on how the file was split into chunks. One compiled scan for
+        # both signatures; they cannot overlap, as neither holds a "P" after its first byte.
+        for m in _ZIP_SIG_RE.finditer(buf, 0, end + 3):
+            p = m.start()
+            if m.group() == _LFH:
+                if _plausible_lfh(buf, p):
+                    self.found = ("attachment.embedded_archive", f"ZIP local file header at offset {self._base + p}")
+                    return
+            elif _plausible_eocd(buf, p):
+                self.found = ("attachment.embedded_archive", f"ZIP end of central directory record at offset {self._base + p}")
+                return
 
     def feed(self, chunk: bytes) -> None:
         if self.found is not None:

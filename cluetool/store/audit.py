@@ -1,0 +1,164 @@
+"""Writing and reading audit entries (DESIGN §9), inside the store's transactions.
+
+An entry is the canonical JSON (``cluetool.formats.canonical``) of
+``{seq, at, actor, action, object, details}``; its leaf hash is RFC 6962 §2.1
+``SHA-256(0x00 || entry)``. Entries are written by ``append_entry`` in the same
+transaction as the change they record, so both commit or neither does.
+
+An entry is metadata, never content: callers pass ids and hashes only (a submission id,
+a batch's manifest sha256, a rule id, a key id) and never report text, names, phone
+numbers or secrets. No check can recognise content in general; ``append_entry`` enforces
+a shape that leaves little room for it: ``details`` is a flat object whose values are
+strings of at most 200 characters, integers, booleans, null, or lists of those.
+
+Conventions: ``object`` is ``<type>:<id>`` (``report:<submission_id>``,
+``batch:<manifest sha256>``, ``source:<name>``, ``unit:<id>``) or ``store``; ``action``
+is ``<area>.<verb>`` (``store.migrate``, ``batch.import``, ``clue.assign``). ``at`` is
+RFC 3339 UTC with ``Z`` and always six fractional digits, so entries sort as strings.
+``seq`` starts at 0 and equals the Merkle leaf index.
+
+The Merkle tree, checkpoints and proofs are ``cluetool.audit``'s; this module only
+stores and streams leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from cluetool.formats.canonical import dumps
+from cluetool.model.store import AuditEntry
+
+if TYPE_CHECKING:
+    from cluetool.store.db import Store, Tx
+
+MAX_STRING = 200
+_LEAF_PREFIX = b"\x00"  # RFC 6962 §2.1: leaf hashes are domain-separated by 0x00.
+_FETCH = 4096
+
+
+def format_time(at: datetime) -> str:
+    """RFC 3339 UTC with ``Z`` and microseconds, e.g. ``2026-11-24T02:00:00.000000Z``.
+
+    Raises:
+        ValueError: ``at`` is naive (no time zone).
+    """
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("timestamp must be time-zone aware")
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    """RFC 6962 §2.1 leaf hash of an entry's bytes."""
+    return hashlib.sha256(_LEAF_PREFIX + entry).digest()
+
+
+def _check_label(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value or len(value) > MAX_STRING:
+        raise ValueError(f"audit {name} must be a non-empty string of at most {MAX_STRING} characters")
+
+
+def _check_scalar(key: str, value: Any) -> None:
+    if value is None or isinstance(value, (bool, int)):
+        return
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise ValueError(
+                f"audit detail {key!r} is longer than {MAX_STRING} characters: "
+                "an entry holds ids and hashes, not content"
+            )
+        return
+    raise ValueError(f"audit detail {key!r} must be a string, integer, boolean or null")
+
+
+def check_details(details: dict[str, Any]) -> None:
+    """The allow-list on ``details`` (see the module docstring).
+
+    Raises:
+        ValueError: a key or value outside it.
+    """
+    if not isinstance(details, dict):
+        raise ValueError("audit details must be an object")
+    for key, value in details.items():
+        if not isinstance(key, str) or not key or len(key) > 64:
+            raise ValueError("audit detail keys must be non-empty strings of at most 64 characters")
+        if isinstance(value, list):
+            for item in value:
+                _check_scalar(key, item)
+        else:
+            _check_scalar(key, value)
+
+
+def encode_entry(
+    *, seq: int, at: datetime, actor: str, action: str, object: str, details: dict[str, Any]
+) -> bytes:
+    """The canonical bytes of an entry (what auditors recompute leaf hashes over).
+
+    Raises:
+        ValueError: a field outside the allow-list, or a naive ``at``.
+    """
+    _check_label("actor", actor)
+    _check_label("action", action)
+    _check_label("object", object)
+    check_details(details)
+    doc = {
+        "seq": seq,
+        "at": format_time(at),
+        "actor": actor,
+        "action": action,
+        "object": object,
+        "details": details,
+    }
+    return dumps(doc)
+
+
+def append_entry(
+    tx: Tx, *, at: datetime, actor: str, action: str, object: str, details: dict[str, Any]
+) -> AuditEntry:
+    """Append one entry in ``tx`` (it commits or rolls back with the change it records).
+
+    ``seq`` is the next leaf index, allocated inside the write transaction, which holds
+    the store's write lock, so no other writer can take the same number.
+
+    Raises:
+        ValueError: a field outside the allow-list, or a naive ``at``.
+    """
+    row = tx.execute("SELECT max(seq) FROM audit_log").fetchone()
+    seq = 0 if row[0] is None else row[0] + 1
+    entry = encode_entry(seq=seq, at=at, actor=actor, action=action, object=object, details=details)
+    digest = leaf_hash(entry)
+    tx.execute("INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)", (seq, entry, digest))
+    return AuditEntry(seq=seq, entry=entry, leaf_hash=digest)
+
+
+def audit_size(db: Store | Tx) -> int:
+    """The number of entries (the tree size), assuming ``seq`` runs 0..n-1.
+
+    ``audit verify`` checks that assumption by streaming with ``iter_entries``.
+    """
+    row = db.execute("SELECT max(seq) FROM audit_log").fetchone()
+    return 0 if row[0] is None else row[0] + 1
+
+
+def iter_entries(db: Store | Tx, start: int = 0) -> Iterator[AuditEntry]:
+    """Stream the stored entries with ``seq >= start`` in ``seq`` order, as stored.
+
+    One SELECT statement, so one consistent snapshot, fetched in chunks: memory stays
+    constant for millions of entries. Entries are not decoded or checked here; use
+    ``AuditEntry.record()`` and recompute ``leaf_hash`` to verify.
+    """
+    cur = db.execute(
+        "SELECT seq, entry, leaf_hash FROM audit_log WHERE seq >= ? ORDER BY seq", (start,)
+    )
+    cur.arraysize = _FETCH
+    try:
+        while True:
+            rows = cur.fetchmany()
+            if not rows:
+                return
+            for seq, entry, digest in rows:
+                yield AuditEntry(seq=seq, entry=bytes(entry), leaf_hash=bytes(digest))
+    finally:
+        cur.close()

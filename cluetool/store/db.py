@@ -1,0 +1,472 @@
+"""The store file: connection, pragmas, transactions, locking, migrations (DESIGN §7).
+
+Decisions:
+
+- WAL journal (readers never wait for the writer) with ``synchronous=FULL``: every
+  commit is fsynced, so an import reported as done survives a power cut. In WAL mode
+  that costs one fsync per transaction, which an import of thousands of reports per
+  transaction does not notice.
+- ``foreign_keys=ON``, ``trusted_schema=OFF`` and ``temp_store=MEMORY`` on every
+  connection; the last keeps SQLite's sort and index temp files (report content) out of
+  the system temp directory (DESIGN §11).
+- The connection runs in autocommit mode (``isolation_level=None``) with
+  ``query_only=ON``; writes happen only inside ``Store.write()``, which lifts
+  ``query_only`` and issues ``BEGIN IMMEDIATE`` so the write lock is taken up front. A
+  second writer waits up to ``wait`` seconds (SQLite's busy timeout) and then gets
+  ``BusyError`` (exit 75). A transaction is all or nothing: an exception, a crash or a
+  kill leaves the store as it was before ``BEGIN``.
+- ``store.db`` is created 0600 before SQLite opens it; SQLite gives its ``-wal`` and
+  ``-shm`` files the database file's mode. The parent directory is created 0700 if
+  missing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from cluetool.errors import BusyError, StateError
+from cluetool.model.store import StoreCheckReport, StoreProblem
+from cluetool.store import audit as _audit
+from cluetool.store.blobs import BlobStore
+from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
+from cluetool.store.queries import iter_attachment_hashes
+
+MIGRATION_ACTOR = "cluetool"
+_BUSY_HINT = "try again, or raise --wait"
+_STATE_MARKERS = (
+    "not a database",
+    "malformed",
+    "disk i/o error",
+    "unable to open",
+    "readonly database",
+    "disk is full",
+    "database or disk is full",
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
+
+
+def _translate(exc: sqlite3.Error, path: Path) -> Exception | None:
+    """The ``ClueError`` an SQLite error means at the store boundary, if any."""
+    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+        return BusyError("store is locked by another process", hint=_BUSY_HINT)
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.DatabaseError) and any(m in text for m in _STATE_MARKERS):
+        return StateError(
+            f'cannot use store "{path}": {exc}',
+            hint="run: cluetool store check; restore store.db from a backup if it is damaged",
+        )
+    return None
+
+
+class Tx:
+    """An open transaction of a ``Store`` (from ``Store.write()`` or ``Store.read()``).
+
+    Only code in ``cluetool.store`` calls ``execute``; everyone else passes the ``Tx`` to
+    the functions of ``cluetool.store.queries`` and ``cluetool.store.audit``.
+    """
+
+    def __init__(self, store: Store, *, writable: bool) -> None:
+        self.store = store
+        self.writable = writable
+        self.active = True
+
+    def _conn(self) -> sqlite3.Connection:
+        if not self.active:
+            raise RuntimeError("transaction already ended")
+        return self.store._conn
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        return self._conn().execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self._conn().executemany(sql, rows)
+
+
+class Store:
+    """The SQLite store of a home (``store.db``) and its blob directory.
+
+    Open with ``Store.open`` or ``Store.create``; close with ``close()`` or use it as a
+    context manager.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, blobs: BlobStore, wait: float) -> None:
+        self._conn = conn
+        self.path = path
+        self.blobs = blobs
+        self.wait = wait
+        self._in_tx = False
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        wait: float = 10.0,
+        now: datetime | None = None,
+        blobs_dir: Path | None = None,
+    ) -> Store:
+        """Open an existing store and run its pending forward migrations.
+
+        Each migration is one transaction and is recorded in the audit log as
+        ``store.migrate`` at ``now`` (default: the current time).
+
+        Raises:
+            StateError: no store at ``path``, not a cluetool store, unreadable, or its
+                schema is newer than this cluetool's.
+            BusyError: a migration is needed and another process holds the write lock
+                for longer than ``wait`` seconds.
+        """
+        path = Path(path)
+        if not path.exists():
+            raise StateError(
+                f'store not initialised: no "{path}"',
+                hint=f"run: cluetool init --home {path.parent}",
+            )
+        if not path.is_file():
+            raise StateError(f'cannot use store "{path}": not a regular file')
+        store = cls._connect(path, wait=wait, blobs_dir=blobs_dir, create=False)
+        try:
+            version = store._check_identity(allow_empty=False)
+            store._ensure_wal()
+            store._migrate(version, None, now)
+            store._conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        *,
+        wait: float = 10.0,
+        now: datetime | None = None,
+        blobs_dir: Path | None = None,
+        exist_ok: bool = False,
+        version: int | None = None,
+    ) -> Store:
+        """Create ``store.db`` (0600, WAL) and its blob directory, and migrate it to the
+        latest schema (or to ``version``, which only migration tests use).
+
+        With ``exist_ok`` an existing store is opened (and migrated) instead.
+
+        Raises:
+            StateError: ``path`` exists (without ``exist_ok``), is not a cluetool store,
+                or cannot be created.
+            BusyError: see ``open``.
+        """
+        path = Path(path)
+        try:
+            if not path.parent.exists():
+                path.parent.mkdir(mode=0o700, parents=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            try:
+                os.fchmod(fd, 0o600)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            _fsync_dir(path.parent)
+        except FileExistsError:
+            if not exist_ok:
+                raise StateError(f'store "{path}" already exists') from None
+            if path.stat().st_size > 0:
+                store = cls.open(path, wait=wait, now=now, blobs_dir=blobs_dir)
+                store.blobs.ensure_root()
+                return store
+            # An empty file is a create that stopped before its first commit: finish it.
+        except OSError as exc:
+            raise StateError(f'cannot create store "{path}": {exc.strerror}') from None
+        store = cls._connect(path, wait=wait, blobs_dir=blobs_dir, create=True)
+        try:
+            current = store._check_identity(allow_empty=True)
+            store._ensure_wal()
+            store._migrate(current, version, now)
+            store._conn.execute("PRAGMA query_only = ON")
+            store.blobs.ensure_root()
+        except OSError as exc:
+            store.close()
+            raise StateError(f'cannot create store "{path}": {exc.strerror}') from None
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @classmethod
+    def _connect(cls, path: Path, *, wait: float, blobs_dir: Path | None, create: bool) -> Store:
+        if wait < 0:
+            raise ValueError("wait must not be negative")
+        # mode=rw: never create a database file implicitly (Store.create makes it first).
+        uri = path.resolve().as_uri() + "?mode=rw"
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=wait, isolation_level=None, cached_statements=256
+            )
+        except sqlite3.Error as exc:
+            raise StateError(
+                f'cannot open store "{path}": {exc}', hint="check the file and its permissions"
+            ) from None
+        store = cls(conn, path, BlobStore(blobs_dir if blobs_dir is not None else path.parent / "blobs"), wait)
+        try:
+            for pragma in (
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA synchronous = FULL",
+                # 64 MiB of page cache: imports insert into indexes on random keys.
+                "PRAGMA cache_size = -65536",
+                "PRAGMA temp_store = MEMORY",
+                "PRAGMA trusted_schema = OFF",
+                f"PRAGMA busy_timeout = {int(wait * 1000)}",
+            ):
+                conn.execute(pragma)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(exc, path) or StateError(f'cannot use store "{path}": {exc}') from None
+        return store
+
+    def _check_identity(self, *, allow_empty: bool) -> int:
+        """The store's schema version, after checking the file is a cluetool store."""
+        try:
+            app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) or StateError(
+                f'cannot use store "{self.path}": {exc}'
+            ) from None
+        if app_id == 0 and version == 0 and tables == 0:
+            if allow_empty:
+                return 0
+            raise StateError(
+                f'store not initialised: "{self.path}" is empty',
+                hint=f"run: cluetool init --home {self.path.parent}",
+            )
+        if app_id != APPLICATION_ID:
+            raise StateError(
+                f'cannot use store "{self.path}": not a cluetool store',
+                hint="point --home at a cluetool home, or move the file aside",
+            )
+        latest = latest_version()
+        if version > latest:
+            raise StateError(
+                f"store schema v{version} is newer than this cluetool (v{latest})",
+                hint="upgrade cluetool",
+            )
+        return version
+
+    def _ensure_wal(self) -> None:
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) or StateError(
+                f'cannot use store "{self.path}": {exc}'
+            ) from None
+        if str(mode).lower() != "wal":
+            raise StateError(f'cannot use store "{self.path}": cannot enable WAL mode')
+
+    # -- migrations --------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        """``PRAGMA user_version``: the schema version the store is at."""
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self, current: int, target: int | None, now: datetime | None) -> None:
+        for migration in pending(current, target):
+            self._apply(migration, now if now is not None else _utcnow())
+
+    def _apply(self, migration: Migration, at: datetime) -> None:
+        conn = self._conn
+        # Foreign keys off for the script (table rebuilds), checked before the commit.
+        # The pragma is a no-op inside a transaction, so it is set around it.
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self.write() as tx:
+                # Another process may have migrated while this one waited for the lock.
+                if self.schema_version >= migration.version:
+                    return
+                for statement in migration.statements():
+                    tx.execute(statement)
+                tx.execute(f"PRAGMA user_version = {int(migration.version)}")
+                broken = tx.execute("PRAGMA foreign_key_check").fetchone()
+                if broken is not None:
+                    raise StateError(
+                        f"migration to store schema v{migration.version} breaks a foreign key "
+                        f"in table {broken[0]}"
+                    )
+                _audit.append_entry(
+                    tx,
+                    at=at,
+                    actor=MIGRATION_ACTOR,
+                    action="store.migrate",
+                    object="store",
+                    details={
+                        "from": migration.version - 1,
+                        "to": migration.version,
+                        "script_sha256": migration.sha256,
+                    },
+                )
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+    # -- transactions ------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction (``BEGIN IMMEDIATE``): committed when the block ends,
+        rolled back if it raises.
+
+        Raises:
+            BusyError: another process held the write lock for longer than ``wait``.
+            StateError: the store file is damaged, read-only or the disk is full.
+        """
+        with self._transaction("BEGIN IMMEDIATE", writable=True) as tx:
+            yield tx
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read transaction: every query in the block sees the same snapshot."""
+        with self._transaction("BEGIN DEFERRED", writable=False) as tx:
+            yield tx
+
+    @contextmanager
+    def _transaction(self, begin: str, *, writable: bool) -> Iterator[Tx]:
+        if self._in_tx:
+            raise RuntimeError("store transactions do not nest")
+        conn = self._conn
+        if writable:
+            conn.execute("PRAGMA query_only = OFF")
+        try:
+            conn.execute(begin)
+        except sqlite3.Error as exc:
+            if writable:
+                conn.execute("PRAGMA query_only = ON")
+            raise _translate(exc, self.path) or exc from None
+        self._in_tx = True
+        tx = Tx(self, writable=writable)
+        try:
+            yield tx
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, sqlite3.Error):
+                mapped = _translate(exc, self.path)
+                if mapped is not None:
+                    raise mapped from None
+            raise
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise _translate(exc, self.path) or exc from None
+        finally:
+            tx.active = False
+            self._in_tx = False
+            if writable:
+                conn.execute("PRAGMA query_only = ON")
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                # SQLite may already have rolled back (e.g. after SQLITE_FULL).
+                pass
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one read statement in autocommit mode (for ``cluetool.store`` modules);
+        writing here fails (``query_only``): writes go through ``write()``."""
+        return self._conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self._conn.executemany(sql, rows)
+
+    # -- checking ----------------------------------------------------------------------
+
+    def check(self) -> StoreCheckReport:
+        """Check the database (integrity, foreign keys, file modes) and every blob.
+
+        Raises:
+            StateError: the database cannot be read at all.
+        """
+        problems: list[StoreProblem] = []
+        try:
+            problems += self._check_database()
+            problems += list(self.blobs.check(iter_attachment_hashes(self)))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path) or StateError(
+                f'cannot check store "{self.path}": {exc}'
+            ) from None
+        ok = not any(p.severity == "error" for p in problems)
+        return StoreCheckReport(ok=ok, problems=problems)
+
+    def _check_database(self) -> list[StoreProblem]:
+        problems: list[StoreProblem] = []
+        for (message,) in self._conn.execute("PRAGMA integrity_check"):
+            if message != "ok":
+                problems.append(
+                    StoreProblem(code="store.integrity", severity="error", object=str(self.path), message=message)
+                )
+        for table, rowid, parent, _fkid in self._conn.execute("PRAGMA foreign_key_check"):
+            problems.append(
+                StoreProblem(
+                    code="store.foreign_key",
+                    severity="error",
+                    object=f"{table}:{rowid}" if rowid is not None else table,
+                    message=f"row refers to a missing row of {parent}",
+                )
+            )
+        for suffix in ("", "-wal", "-shm"):
+            f = Path(f"{self.path}{suffix}")
+            try:
+                mode = stat.S_IMODE(f.stat().st_mode)
+            except FileNotFoundError:
+                continue
+            if mode & 0o077:
+                problems.append(
+                    StoreProblem(
+                        code="store.permissions",
+                        severity="error",
+                        object=str(f),
+                        message=f"mode {mode:04o} grants access to others; expected 0600",
+                    )
+                )
+        return problems
+
+    # -- closing -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection (a transaction still open is rolled back)."""
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

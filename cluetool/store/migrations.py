@@ -1,0 +1,292 @@
+"""The store's schema as an ordered list of forward-only migrations (DESIGN §7).
+
+``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``; version 0 is an
+empty file, and ``PRAGMA user_version`` holds the version a store is at. There are no
+down-migrations: a store newer than the running cluetool is refused (exit 3).
+
+Adding a version: append one ``Migration`` whose script does the change. Do not edit a
+released script (stores in the field ran the old text; its sha256 is in their audit log).
+The runner (``cluetool.store.db``) gives each script:
+
+- one ``BEGIN IMMEDIATE`` transaction, in which it also sets ``user_version`` and writes
+  the ``store.migrate`` audit entry; a failure anywhere rolls all of it back;
+- ``PRAGMA foreign_keys=OFF`` for the duration, then ``PRAGMA foreign_key_check`` before
+  the commit, so that a script may rebuild a table the way SQLite documents
+  (https://sqlite.org/lang_altertable.html#otheralter: create ``new_X``, copy, drop ``X``,
+  rename ``new_X`` to ``X``, recreate indexes and triggers).
+
+So a script must not contain ``BEGIN``, ``COMMIT``, ``ROLLBACK`` or ``PRAGMA
+user_version``. ``tests/test_store_migrations.py`` migrates a store holding data from
+every earlier version to the latest one; give it seed rows for the new version.
+
+Schema notes (version 1)
+------------------------
+- Plain (not STRICT) tables with CHECK constraints, so that any SQLite >= 3.24 (UPSERT)
+  can open a store; Python 3.11 builds bundle 3.37 or newer.
+- Timestamps are TEXT, RFC 3339 in UTC with ``Z`` and microseconds
+  (``2026-11-24T02:00:00.000000Z``), so that string order is time order. Dates are TEXT
+  ``YYYY-MM-DD``. Hashes are lower-case hex TEXT, except Merkle hashes (BLOB, 32 bytes).
+- ``reports.report_json`` holds the exact bytes of the validated report (the evidence);
+  the other columns are facts derived from it for indexing. ``stage`` is the public
+  stage shown by ``status`` (DESIGN §10).
+- ``sources`` is the chain state per source, ``batches`` the receive ledger.
+- ``fingerprints`` is keyed by ``value`` first (WITHOUT ROWID) so that de-duplication
+  at import is one index probe per fingerprint.
+- ``obligations`` are deadline instances materialised when their trigger is recorded
+  (DESIGN §8). Only ``open``, ``met``, ``met_late`` and ``cancelled`` are stored;
+  ``due_soon`` and ``overdue`` depend on the as-of date and are computed by the query,
+  which the indexes on ``(state, due_date)`` and ``(unit, state, due_date)`` serve.
+- ``audit_log.seq`` starts at **0**: it is the RFC 6962 leaf index, so ``audit prove
+  SEQ`` needs no translation. ``entry`` is the canonical JSON of the entry and
+  ``leaf_hash`` its RFC 6962 leaf hash. Triggers make ``audit_log`` and ``checkpoints``
+  append-only against bugs (not against someone with the file: that is what the Merkle
+  tree and the signed checkpoints are for; a test simulating tampering drops the
+  triggers first).
+- ``PRAGMA application_id`` marks the file as a cluetool store, so that some other
+  SQLite file at ``user_version`` 0 is never mistaken for an empty store and migrated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+
+# 'CLUE' in ASCII; PRAGMA application_id (https://sqlite.org/pragma.html#pragma_application_id).
+APPLICATION_ID = 0x434C5545
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One forward step of the schema: from ``version - 1`` to ``version``."""
+
+    version: int
+    name: str
+    script: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.script.encode("utf-8")).hexdigest()
+
+    def statements(self) -> list[str]:
+        """The script split into single statements (``sqlite3`` runs one at a time)."""
+        return split_statements(self.script)
+
+
+_V1 = f"""
+PRAGMA application_id = {APPLICATION_ID};
+
+-- Chain state per source (DESIGN §5): the last accepted sequence and manifest hash.
+CREATE TABLE sources (
+    source               TEXT PRIMARY KEY NOT NULL,
+    last_sequence        INTEGER NOT NULL CHECK (last_sequence >= 0),
+    last_manifest_sha256 TEXT NOT NULL CHECK (length(last_manifest_sha256) = 64),
+    updated_at           TEXT NOT NULL
+);
+
+-- The receive ledger: every imported batch, once.
+CREATE TABLE batches (
+    id               INTEGER PRIMARY KEY,
+    source           TEXT NOT NULL
+                     REFERENCES sources (source) DEFERRABLE INITIALLY DEFERRED,
+    sequence         INTEGER NOT NULL CHECK (sequence >= 1),
+    manifest_sha256  TEXT NOT NULL UNIQUE CHECK (length(manifest_sha256) = 64),
+    previous_sha256  TEXT NOT NULL CHECK (length(previous_sha256) = 64),
+    payload_sha256   TEXT NOT NULL CHECK (length(payload_sha256) = 64),
+    signer           TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    imported_at      TEXT NOT NULL,
+    reports          INTEGER NOT NULL CHECK (reports >= 0),
+    attachments      INTEGER NOT NULL CHECK (attachments >= 0),
+    allow_gap_reason TEXT,
+    UNIQUE (source, sequence)
+);
+
+CREATE TABLE reports (
+    submission_id        TEXT PRIMARY KEY NOT NULL,
+    kind                 TEXT NOT NULL
+                         CHECK (kind IN ('police_misconduct', 'gang_crime', 'industry_disorder')),
+    received_at          TEXT NOT NULL,
+    imported_at          TEXT NOT NULL,
+    batch_id             INTEGER NOT NULL REFERENCES batches (id),
+    report_sha256        TEXT NOT NULL CHECK (length(report_sha256) = 64),
+    query_code_sha256    TEXT NOT NULL UNIQUE CHECK (length(query_code_sha256) = 64),
+    region               TEXT,
+    reporter_has_contact INTEGER NOT NULL CHECK (reporter_has_contact IN (0, 1)),
+    real_name            INTEGER NOT NULL CHECK (real_name IN (0, 1)),
+    stage                TEXT NOT NULL DEFAULT 'received'
+                         CHECK (stage IN ('received', 'assigned', 'under_verification', 'closed')),
+    report_json          BLOB NOT NULL
+);
+CREATE INDEX reports_batch ON reports (batch_id);
+CREATE INDEX reports_stage_received ON reports (stage, received_at);
+CREATE INDEX reports_real_name_received ON reports (real_name, received_at);
+CREATE INDEX reports_kind_received ON reports (kind, received_at);
+CREATE INDEX reports_region ON reports (region);
+
+-- Attachment blobs by content (the bytes are in blobs/<sha[:2]>/<sha>).
+CREATE TABLE attachments (
+    sha256 TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64),
+    size   INTEGER NOT NULL CHECK (size >= 0),
+    type   TEXT NOT NULL CHECK (type IN ('jpg', 'mp3', 'mp4'))
+);
+
+CREATE TABLE report_attachments (
+    submission_id TEXT NOT NULL REFERENCES reports (submission_id),
+    file          TEXT NOT NULL,
+    sha256        TEXT NOT NULL REFERENCES attachments (sha256),
+    note          TEXT,
+    PRIMARY KEY (submission_id, file)
+) WITHOUT ROWID;
+CREATE INDEX report_attachments_sha256 ON report_attachments (sha256);
+
+CREATE TABLE fingerprints (
+    value         TEXT NOT NULL,
+    submission_id TEXT NOT NULL REFERENCES reports (submission_id),
+    kind          TEXT NOT NULL,
+    PRIMARY KEY (value, submission_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX fingerprints_submission ON fingerprints (submission_id);
+
+CREATE TABLE duplicates (
+    submission_id TEXT NOT NULL REFERENCES reports (submission_id),
+    duplicate_of  TEXT NOT NULL REFERENCES reports (submission_id),
+    reason        TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'open'
+                  CHECK (state IN ('open', 'confirmed', 'rejected')),
+    found_at      TEXT NOT NULL,
+    decided_at    TEXT,
+    PRIMARY KEY (submission_id, duplicate_of),
+    CHECK (submission_id <> duplicate_of)
+) WITHOUT ROWID;
+CREATE INDEX duplicates_of ON duplicates (duplicate_of);
+CREATE INDEX duplicates_state ON duplicates (state);
+
+-- Handling units (units.toml, DESIGN §8).
+CREATE TABLE units (
+    id         TEXT PRIMARY KEY NOT NULL,
+    name       TEXT NOT NULL,
+    type       TEXT NOT NULL,
+    region     TEXT,
+    updated_at TEXT NOT NULL
+);
+
+-- Handling events; assignments and transfers are events too, so both ends' transfer
+-- ledgers come out of this table.
+CREATE TABLE events (
+    id            INTEGER PRIMARY KEY,
+    submission_id TEXT NOT NULL REFERENCES reports (submission_id),
+    event         TEXT NOT NULL,
+    at            TEXT NOT NULL,
+    unit          TEXT REFERENCES units (id),
+    to_unit       TEXT REFERENCES units (id),
+    channel       TEXT,
+    note          TEXT,
+    recorded_at   TEXT NOT NULL
+);
+CREATE INDEX events_submission ON events (submission_id, at);
+CREATE INDEX events_event_at ON events (event, at);
+CREATE INDEX events_unit_at ON events (unit, at);
+CREATE INDEX events_to_unit_at ON events (to_unit, at);
+
+-- The current handling unit of each assigned clue (its history is in events).
+CREATE TABLE assignments (
+    submission_id TEXT PRIMARY KEY NOT NULL REFERENCES reports (submission_id),
+    unit          TEXT NOT NULL REFERENCES units (id),
+    assigned_at   TEXT NOT NULL,
+    rule_id       TEXT,
+    reason        TEXT,
+    event_id      INTEGER REFERENCES events (id)
+);
+CREATE INDEX assignments_unit ON assignments (unit);
+
+-- Deadline instances (DESIGN §8).
+CREATE TABLE obligations (
+    id               INTEGER PRIMARY KEY,
+    submission_id    TEXT NOT NULL REFERENCES reports (submission_id),
+    rule_id          TEXT NOT NULL,
+    trigger_event_id INTEGER REFERENCES events (id),
+    unit             TEXT REFERENCES units (id),
+    due_date         TEXT NOT NULL,
+    provisional      INTEGER NOT NULL DEFAULT 0 CHECK (provisional IN (0, 1)),
+    state            TEXT NOT NULL DEFAULT 'open'
+                     CHECK (state IN ('open', 'met', 'met_late', 'cancelled')),
+    met_at           TEXT,
+    met_event_id     INTEGER REFERENCES events (id),
+    created_at       TEXT NOT NULL
+);
+CREATE INDEX obligations_state_due ON obligations (state, due_date);
+CREATE INDEX obligations_unit_state_due ON obligations (unit, state, due_date);
+CREATE INDEX obligations_submission ON obligations (submission_id, rule_id);
+
+-- The audit trail (DESIGN §9): seq is the RFC 6962 leaf index, from 0.
+CREATE TABLE audit_log (
+    seq       INTEGER PRIMARY KEY CHECK (seq >= 0),
+    entry     BLOB NOT NULL,
+    leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)
+);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'audit_log is append-only');
+END;
+
+-- Signed checkpoints of the audit tree (C2SP tlog-checkpoint notes).
+CREATE TABLE checkpoints (
+    id   INTEGER PRIMARY KEY,
+    size INTEGER NOT NULL CHECK (size >= 0),
+    root BLOB NOT NULL CHECK (length(root) = 32),
+    note TEXT NOT NULL,
+    at   TEXT NOT NULL
+);
+CREATE INDEX checkpoints_size ON checkpoints (size);
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only');
+END;
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only');
+END;
+"""
+
+MIGRATIONS: list[Migration] = [
+    Migration(version=1, name="initial schema", script=_V1),
+]
+
+
+def latest_version() -> int:
+    """The schema version this cluetool writes (the last migration's)."""
+    return MIGRATIONS[-1].version if MIGRATIONS else 0
+
+
+def pending(current: int, target: int | None = None) -> list[Migration]:
+    """The migrations that take a store from ``current`` to ``target`` (default latest)."""
+    stop = latest_version() if target is None else target
+    return [m for m in MIGRATIONS if current < m.version <= stop]
+
+
+def split_statements(script: str) -> list[str]:
+    """Split an SQL script at the semicolons that end statements.
+
+    ``sqlite3.complete_statement`` knows about comments, string literals and trigger
+    bodies, so a ``;`` inside any of them does not split.
+
+    Raises:
+        ValueError: text after the last complete statement.
+    """
+    statements: list[str] = []
+    buf = ""
+    for part in script.split(";")[:-1]:
+        buf += part + ";"
+        if sqlite3.complete_statement(buf):
+            statements.append(buf.strip())
+            buf = ""
+    rest = buf + script.split(";")[-1]
+    leftover = [ln for ln in rest.splitlines() if ln.strip() and not ln.strip().startswith("--")]
+    if leftover:
+        raise ValueError("SQL script has an incomplete statement at its end")
+    return statements

@@ -1,0 +1,219 @@
+"""Forward-only migrations (DESIGN §7): a store holding data at every earlier schema
+version opens and migrates to the latest one, each step in one transaction, recorded
+in the audit log; a failing step leaves the store as it was.
+
+Adding schema version N: append its ``Migration`` and add ``SEED[N]`` (rows valid at
+version N); the parametrised test below then covers every path to the latest version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from cluetool.errors import StateError
+from cluetool.store import Store, migrations, queries
+from cluetool.store.audit import audit_size, iter_entries
+from cluetool.store.migrations import MIGRATIONS, Migration, latest_version, split_statements
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T1 = datetime(2026, 6, 1, tzinfo=timezone.utc)
+SID = "5c1e2f3a-0000-4000-8000-000000000001"
+SID2 = "5c1e2f3a-0000-4000-8000-000000000002"
+
+
+def h(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# Rows written with the SQL of the version that introduced each table, keyed by version.
+SEED: dict[int, list[tuple[str, tuple]]] = {
+    1: [
+        ("INSERT INTO sources VALUES (?, ?, ?, ?)", ("intake-bj", 1, h("m1"), "2026-01-01T00:00:00.000000Z")),
+        (
+            "INSERT INTO batches (id, source, sequence, manifest_sha256, previous_sha256, payload_sha256,"
+            " signer, created_at, imported_at, reports, attachments) VALUES (1, ?, 1, ?, ?, ?, ?, ?, ?, 2, 1)",
+            ("intake-bj", h("m1"), "0" * 64, h("p1"), "0123456789abcdef", "2026-01-01T00:00:00Z",
+             "2026-01-01T00:00:00.000000Z"),
+        ),
+        *[
+            (
+                "INSERT INTO reports (submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
+                " query_code_sha256, region, reporter_has_contact, real_name, report_json)"
+                " VALUES (?, 'gang_crime', ?, ?, 1, ?, ?, '110105', 1, 1, ?)",
+                (sid, "2025-12-31T12:00:00.000000Z", "2026-01-01T00:00:00.000000Z", h(sid), h("code" + sid),
+                 b'{"x":1}'),
+            )
+            for sid in (SID, SID2)
+        ],
+        ("INSERT INTO attachments VALUES (?, 3, 'jpg')", (h("blob"),)),
+        ("INSERT INTO report_attachments VALUES (?, 'a.jpg', ?, NULL)", (SID, h("blob"))),
+        ("INSERT INTO fingerprints VALUES (?, ?, 'subject')", (h("fp"), SID)),
+        ("INSERT INTO fingerprints VALUES (?, ?, 'subject')", (h("fp"), SID2)),
+        ("INSERT INTO duplicates VALUES (?, ?, 'fingerprint', 'open', ?, NULL)",
+         (SID2, SID, "2026-01-01T00:00:00.000000Z")),
+        ("INSERT INTO units VALUES ('psb-110105', 'unit', 'police', '110105', ?)", ("2026-01-01T00:00:00.000000Z",)),
+        ("INSERT INTO events (id, submission_id, event, at, unit, recorded_at) VALUES (1, ?, 'assigned', ?, ?, ?)",
+         (SID, "2026-01-02T00:00:00.000000Z", "psb-110105", "2026-01-02T00:00:00.000000Z")),
+        ("INSERT INTO assignments VALUES (?, 'psb-110105', ?, 'r1', NULL, 1)", (SID, "2026-01-02T00:00:00.000000Z")),
+        (
+            "INSERT INTO obligations (submission_id, rule_id, trigger_event_id, unit, due_date, created_at)"
+            " VALUES (?, 'contact_reporter', 1, 'psb-110105', '2026-02-01', ?)",
+            (SID, "2026-01-02T00:00:00.000000Z"),
+        ),
+        ("INSERT INTO checkpoints (size, root, note, at) VALUES (1, ?, 'note', ?)",
+         (b"\x11" * 32, "2026-01-02T00:00:00.000000Z")),
+    ],
+}
+
+
+def seed(path: Path, version: int) -> dict[str, int]:
+    """Insert the seed rows of every version up to ``version``; return row counts."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = ON")
+    with conn:
+        for v in range(1, version + 1):
+            for sql, params in SEED.get(v, []):
+                conn.execute(sql, params)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+    conn.close()
+    return counts
+
+
+def test_migrations_numbered_from_one_without_gaps() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert latest_version() == len(MIGRATIONS)
+
+
+@pytest.mark.parametrize("migration", MIGRATIONS, ids=lambda m: f"v{m.version}")
+def test_migrations_scripts_leave_transactions_to_runner(migration: Migration) -> None:
+    statements = migration.statements()
+    assert statements
+    for statement in statements:
+        body = re.sub(r"--[^\n]*", "", statement).strip().upper()
+        assert not body.startswith(("BEGIN", "COMMIT", "ROLLBACK", "END", "VACUUM"))
+        assert "USER_VERSION" not in body
+
+
+@pytest.mark.parametrize("start", range(1, latest_version() + 1), ids=lambda v: f"from_v{v}")
+def test_store_migrate_from_every_earlier_version_keeps_data(tmp_path: Path, start: int) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0, version=start).close()
+    counts = seed(path, start)
+    with Store.open(path, now=T1) as s:
+        assert s.schema_version == latest_version()
+        # Every step after `start` is one audit entry, in order, at the opening time.
+        steps = [e.record() for e in iter_entries(s)]
+        assert [(r.details["from"], r.details["to"]) for r in steps] == [
+            (v - 1, v) for v in range(1, latest_version() + 1)
+        ]
+        assert all(r.action == "store.migrate" for r in steps)
+        assert [r.at for r in steps[start:]] == ["2026-06-01T00:00:00.000000Z"] * (latest_version() - start)
+        assert [r.details["script_sha256"] for r in steps] == [m.sha256 for m in MIGRATIONS]
+        # No rows lost, and the current query interface reads the old rows.
+        for table, n in counts.items():
+            if table != "audit_log":
+                assert s.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == n, table
+        assert queries.get_source_state(s, "intake-bj").last_sequence == 1  # type: ignore[union-attr]
+        assert queries.get_batch_by_manifest(s, h("m1")) is not None
+        assert queries.report_by_query_code_sha256(s, h("code" + SID)) is not None
+        assert queries.resolve_clue_prefix(s, SID) == SID
+        assert {m.submission_id for m in queries.find_reports_by_fingerprints(s, [h("fp")])} == {SID, SID2}
+        report = s.check()
+        assert [p.code for p in report.problems if p.severity == "error"] == ["blob.missing"]  # seed has no blob
+
+
+def test_store_open_latest_runs_no_migration(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0).close()
+    with Store.open(path, now=T1) as s:
+        assert audit_size(s) == latest_version()
+
+
+# The migrations below are test-only: they exercise the runner, they are not shipped.
+
+
+def with_extra(monkeypatch: pytest.MonkeyPatch, script: str) -> Migration:
+    extra = Migration(version=latest_version() + 1, name="test step", script=script)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*MIGRATIONS, extra])
+    return extra
+
+
+def test_store_open_runs_pending_migration_and_audits_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0).close()
+    seed(path, latest_version())
+    extra = with_extra(monkeypatch, "ALTER TABLE reports ADD COLUMN test_flag INTEGER NOT NULL DEFAULT 0;")
+    with Store.open(path, now=T1) as s:
+        assert s.schema_version == extra.version
+        last = list(iter_entries(s))[-1].record()
+        assert (last.action, last.details["to"], last.details["script_sha256"]) == (
+            "store.migrate", extra.version, extra.sha256)
+        assert s.execute("SELECT count(*) FROM reports WHERE test_flag = 0").fetchone()[0] == 2
+
+
+def test_store_migration_table_rebuild_with_foreign_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite's documented way to change a table that others reference (lang_altertable.html).
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0).close()
+    seed(path, latest_version())
+    with_extra(monkeypatch, """
+        CREATE TABLE new_units (
+            id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+            region TEXT, updated_at TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1
+        );
+        INSERT INTO new_units (id, name, type, region, updated_at)
+            SELECT id, name, type, region, updated_at FROM units;
+        DROP TABLE units;
+        ALTER TABLE new_units RENAME TO units;
+    """)
+    with Store.open(path, now=T1) as s:
+        assert s.execute("SELECT id, active FROM units").fetchall() == [("psb-110105", 1)]
+        assert s.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        problems = s.check().problems
+        assert problems and all(p.code.startswith("blob.") for p in problems)  # seed has no blob
+
+
+def test_store_failing_migration_rolls_back_completely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0).close()
+    with_extra(monkeypatch, "CREATE TABLE half_done (x INTEGER);\nINSERT INTO no_such_table VALUES (1);")
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        Store.open(path, now=T1)
+    monkeypatch.setattr(migrations, "MIGRATIONS", list(MIGRATIONS))
+    with Store.open(path) as s:
+        assert s.schema_version == latest_version()
+        assert audit_size(s) == latest_version()
+        assert s.execute("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'").fetchone()[0] == 0
+
+
+def test_store_migration_breaking_foreign_key_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0).close()
+    seed(path, latest_version())
+    with_extra(monkeypatch, "DELETE FROM batches;")
+    with pytest.raises(StateError, match="breaks a foreign key"):
+        Store.open(path, now=T1)
+    monkeypatch.setattr(migrations, "MIGRATIONS", list(MIGRATIONS))
+    with Store.open(path) as s:
+        assert s.schema_version == latest_version()
+        assert s.execute("SELECT count(*) FROM batches").fetchone()[0] == 1
+
+
+def test_split_statements_keeps_trigger_bodies_and_comments() -> None:
+    script = """
+    -- a comment; with a semicolon
+    CREATE TABLE t (x TEXT DEFAULT 'a;b');
+    CREATE TRIGGER tr BEFORE DELETE ON t BEGIN SELECT RAISE(ABORT, 'no'); SELECT 1; END;
+    """
+    statements = split_statements(script)
+    assert len(statements) == 2
+    assert statements[1].endswith("END;")
+    with pytest.raises(ValueError):
+        split_statements("CREATE TABLE t (x); SELECT")
