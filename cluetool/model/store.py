@@ -101,6 +101,17 @@ class FingerprintMatch(msgspec.Struct, frozen=True, kw_only=True):
     value: str
 
 
+class DuplicateLink(msgspec.Struct, frozen=True, kw_only=True):
+    """A possible duplicate (核查比对): ``submission_id`` shares a fingerprint with the
+    earlier ``duplicate_of``; a person confirms or rejects it (DESIGN §7)."""
+
+    submission_id: str
+    duplicate_of: str
+    reason: str
+    state: Literal["open", "confirmed", "rejected"] = "open"
+    found_at: str = ""
+
+
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The decoded content of an audit entry (DESIGN §9): ids and hashes, never content."""
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from cluetool.errors import InputError, StateError
 from cluetool.model.store import (
+    DuplicateLink,
     BatchRecord,
     FingerprintMatch,
     ReportRow,
@@ -310,6 +311,27 @@ def find_reports_by_fingerprints(db: Db, values: Iterable[str]) -> list[Fingerpr
             )
         ]
     return matches
+
+
+def insert_duplicates(tx: Tx, links: Sequence[DuplicateLink], *, found_at: datetime) -> None:
+    """Record possible duplicates (open); a pair already recorded is left as it is."""
+    found = format_time(found_at)
+    tx.executemany(
+        "INSERT OR IGNORE INTO duplicates (submission_id, duplicate_of, reason, state, found_at)"
+        " VALUES (?, ?, ?, 'open', ?)",
+        ((d.submission_id, d.duplicate_of, d.reason, found) for d in links),
+    )
+
+
+def list_duplicates(db: Db, *, state: str | None = "open") -> list[DuplicateLink]:
+    """Duplicate candidates, oldest first (all states when ``state`` is None)."""
+    sql = "SELECT submission_id, duplicate_of, reason, state, found_at FROM duplicates"
+    params: tuple[str, ...] = ()
+    if state is not None:
+        sql += " WHERE state = ?"
+        params = (state,)
+    rows = db.execute(sql + " ORDER BY found_at, submission_id, duplicate_of", params)
+    return [DuplicateLink(submission_id=r[0], duplicate_of=r[1], reason=r[2], state=r[3], found_at=r[4]) for r in rows]
 
 
 def resolve_clue_prefix(db: Db, prefix: str) -> str:

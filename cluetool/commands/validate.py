@@ -1,0 +1,54 @@
+"""``cluetool validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+
+
+def run(
+    paths: list[Path] = typer.Argument(
+        ..., help="Submission directories (holding report.json) or spools of them.",
+        show_default=False,
+    ),
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Check submissions, or spools of submissions, and list every problem found.
+
+    Exits 1 when any submission is invalid (warnings alone exit 0); 2 when a path cannot
+    be read. Limits come from the home's config.toml when a home is given, else defaults.
+
+    Example: cluetool validate spool/ --format json
+    """
+    from datetime import datetime, timezone
+
+    from cluetool.config import Limits, resolve_home
+    from cluetool.output import Format, emit, info
+    from cluetool.validate import validate_paths
+
+    root = home_of(home)
+    limits = Limits()
+    if root is not None or _env_home():
+        h = resolve_home(root)
+        if h.root.is_dir():
+            limits = h.config().limits
+    report = validate_paths(paths, now=datetime.now(timezone.utc), limits=limits)
+    out = fmt_of(fmt)
+    emit(report, out, rows="findings", columns=["submission", "path", "code", "severity", "message"])
+    if out is Format.table:
+        s = report.summary
+        info(f"{s.submissions} submission(s): {s.valid} valid, {s.invalid} invalid; "
+             f"{s.errors} error(s), {s.warnings} warning(s)")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _env_home() -> bool:
+    import os
+
+    from cluetool.config import HOME_ENV
+
+    return bool(os.environ.get(HOME_ENV))
