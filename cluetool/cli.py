@@ -16,7 +16,7 @@ from typing import Any, Optional
 import typer
 
 from cluetool import __version__
-from cluetool.commands import common, init, keys, seal, validate, verify
+from cluetool.commands import common, import_, init, keys, seal, status, store, validate, verify
 from cluetool.errors import ClueError, ExitCode
 from cluetool.output import Format, set_quiet
 
@@ -102,11 +102,22 @@ _register(app, "init", init.run)
 _register(app, "validate", validate.run)
 _register(app, "seal", seal.run)
 _register(app, "verify", verify.run)
+_register(app, "import", import_.run)
+_register(app, "status", status.run)
+_register(app, "duplicates", store.duplicates)
 
 keys_app = typer.Typer(help="Signing keys and encryption identities (DESIGN §6).", no_args_is_help=True)
 for _name, _fn in keys.COMMANDS.items():
     _register(keys_app, _name, _fn)
 app.add_typer(keys_app, name="keys")
+
+code_app = typer.Typer(help="Reporters' query codes (DESIGN §10).", no_args_is_help=True)
+_register(code_app, "new", status.new)
+app.add_typer(code_app, name="code")
+
+store_app = typer.Typer(help="The local store (DESIGN §7).", no_args_is_help=True)
+_register(store_app, "check", store.check)
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:

@@ -34,3 +34,22 @@ $bin --home "$internal" verify --chain "$demo"/outbox/*.clue
 
 step "verify again, decrypting in memory and checking the inner index"
 $bin --home "$internal" verify --chain --decrypt --identity internal "$demo"/outbox/*.clue
+
+step "import the batches into the internal store (all or nothing per batch)"
+$bin --home "$internal" import --identity internal "$demo"/outbox/*.clue
+
+step "import again: a no-op that says so"
+$bin --home "$internal" import --identity internal "$demo"/outbox/*.clue
+
+step "a reporter checks progress with a query code"
+# The sample generator kept the plain codes apart (only their sha256 travels); take one
+# of a submission that was sealed and imported.
+sealed=$(ls "$demo"/spool.done/*/ | grep -v : | grep . | sort | head -1)
+code=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$demo/sample-codes.json" "$sealed")
+$bin --home "$internal" status "$code"
+
+step "possible duplicates for a person to confirm"
+$bin --home "$internal" duplicates
+
+step "store integrity: SQLite checks and every blob re-hashed"
+$bin --home "$internal" store check

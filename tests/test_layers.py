@@ -26,7 +26,7 @@ LAYER = {
     "store": 5,
     "audit": 5,
     "ingest": 6,
-    "services": 6,
+    "services": 7,
     "output": 7,
     "commands": 8,
     "cli": 9,

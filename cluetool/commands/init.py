@@ -6,15 +6,18 @@ from cluetool.commands.common import HomeOpt, home_of
 
 
 def run(home: HomeOpt = None) -> None:
-    """Create a cluetool home: config.toml, keys/, trusted/, rules/, blobs/, all mode 0700.
+    """Create a cluetool home: config.toml, keys/, trusted/, rules/, blobs/ and store.db (mode 0700/0600).
 
     Idempotent: an existing home keeps its files.
 
     Example: cluetool init --home /srv/cluetool
     """
-    from cluetool.config import init_home, resolve_home
+    from datetime import datetime, timezone
+
+    from cluetool.config import resolve_home
     from cluetool.output import info
+    from cluetool.services import init
 
     root = resolve_home(home_of(home)).root
-    init_home(root)
+    init(root, now=datetime.now(timezone.utc))
     info(f'home ready at "{root}"')

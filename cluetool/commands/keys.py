@@ -113,10 +113,10 @@ def trust(
 
     Example: cluetool keys trust intake-bj intake-bj.pub
     """
-    from cluetool import keys
     from cluetool.output import emit
+    from cluetool.services import trust_signer
 
-    result = keys.trust(_home(home), source, file, rotation=rotation)
+    result = trust_signer(_home(home), source, file, rotation=rotation, now=datetime.now(timezone.utc))
     emit(result, fmt_of(fmt))
 
 

@@ -29,7 +29,7 @@ def run(
 
     Example: cluetool verify inbox/intake-bj-00000042.clue --chain --format json
     """
-    from cluetool.batch.service import verify
+    from cluetool.services import verify
     from cluetool.keys import read_passphrase
     from cluetool.output import emit
 

@@ -1,0 +1,47 @@
+"""``cluetool import`` (``import`` is a keyword, hence the file name)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.keys import PassEnvOpt, PassFileOpt
+
+
+def run(
+    batches: Annotated[list[Path], typer.Argument(help="Batch files (.clue), imported in this order.", show_default=False)],
+    identity: Annotated[str, typer.Option("--identity", help="Key name of the age identity that decrypts.")] = "main",
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a store locked by another process.")] = 10.0,
+    allow_gap: Annotated[bool, typer.Option("--allow-gap", help="Accept a sequence gap (needs --reason; recorded in the audit log).")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why a gap is accepted.", show_default=False)] = None,
+    passphrase_file: PassFileOpt = None,
+    passphrase_env: PassEnvOpt = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Verify, decrypt, re-validate and store batches: each one all or nothing.
+
+    Re-importing a batch is a no-op that says so (exit 0); a fork, replay, gap, bad
+    signature or invalid report rejects the batch (exit 1); a busy store exits 75.
+
+    Example: cluetool import inbox/intake-bj-00000042.clue
+    """
+    from cluetool.config import resolve_home
+    from cluetool.errors import InputError
+    from cluetool.ingest import import_batches
+    from cluetool.keys import read_passphrase
+    from cluetool.output import emit
+
+    if allow_gap != (reason is not None):
+        raise InputError("--allow-gap and --reason go together")
+    report = import_batches(
+        batches, home=resolve_home(home_of(home)), now=datetime.now(timezone.utc), identity=identity,
+        passphrase=read_passphrase(passphrase_file, passphrase_env), wait=wait, allow_gap_reason=reason,
+    )
+    emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",
+         columns=["batch", "status", "sequence", "reports", "attachments", "duplicates"] if report.ok else ["batch", "code", "message"])
+    raise typer.Exit(0 if report.ok else 1)

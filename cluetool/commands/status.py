@@ -1,0 +1,41 @@
+"""``cluetool status`` and ``cluetool code new``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+
+
+def run(
+    code: Annotated[str, typer.Argument(help="The reporter's query code, XXXX-XXXX-XXXX-XXXX-C.", show_default=False)],
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Show the public stage of a report (received, assigned, under_verification, closed).
+
+    A mistyped code is refused by its check symbol (exit 2) before any lookup; an
+    unknown code exits 1. Never shows content, units or people.
+
+    Example: cluetool status 7K3M-Q9PX-2D4R-8TVW-5
+    """
+    from cluetool.config import resolve_home
+    from cluetool.output import emit
+    from cluetool.services import status
+
+    emit(status(resolve_home(home_of(home)), code), fmt_of(fmt), columns=["stage"])
+
+
+def new(fmt: FormatOpt = None) -> None:
+    """Make a new query code (80 random bits, Crockford base32, mod-37 check symbol).
+
+    The code is shown once and given to the reporter; only its sha256 travels.
+
+    Example: cluetool code new --format json
+    """
+    from cluetool.output import emit
+    from cluetool.services import new_code
+
+    emit(new_code(), fmt_of(fmt))

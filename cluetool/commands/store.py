@@ -1,0 +1,48 @@
+"""``cluetool duplicates`` and ``cluetool store check``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+
+
+def duplicates(
+    all_states: Annotated[bool, typer.Option("--all", help="Also confirmed and rejected pairs.")] = False,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """List possible duplicates (shared fingerprints) awaiting a person's decision.
+
+    Nothing is merged or dropped automatically; confirm with `record CLUE duplicate --of CLUE`.
+
+    Example: cluetool duplicates --format jsonl
+    """
+    from cluetool.config import resolve_home
+    from cluetool.output import emit
+    from cluetool.services import duplicates as list_duplicates
+
+    result = list_duplicates(resolve_home(home_of(home)), state=None if all_states else "open")
+    emit(result, fmt_of(fmt), rows="duplicates", columns=["submission_id", "duplicate_of", "reason", "state", "found_at"])
+
+
+def check(home: HomeOpt = None, fmt: FormatOpt = None) -> None:
+    """Check the store: SQLite integrity, foreign keys, permissions, and re-hash every blob.
+
+    Exit 1 if anything is wrong (a tampered or missing blob, a damaged database).
+
+    Example: cluetool store check
+    """
+    from cluetool.config import resolve_home
+    from cluetool.output import emit
+    from cluetool.services import store_check
+
+    from cluetool.output import Format, info
+
+    report = store_check(resolve_home(home_of(home)))
+    emit(report, fmt_of(fmt), rows="problems", columns=["code", "severity", "object", "message"])
+    if fmt_of(fmt) is Format.table and report.ok:
+        info("store check: no problems")
+    raise typer.Exit(0 if report.ok else 1)

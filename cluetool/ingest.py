@@ -1,0 +1,369 @@
+"""``import``: verify, decrypt, re-validate and store batches, atomically and idempotently
+(DESIGN §5, §7). One batch is one SQLite transaction: all of its reports or none.
+
+Order of work for each batch:
+1. read the manifest; a manifest already in the receive ledger is a no-op ("already
+   imported");
+2. verify the batch exactly as ``verify --chain`` does, against the store's source state
+   (signature by a trusted signer, payload hash, layout, chain link; a fork, replay or
+   gap is refused, a gap only passes with ``allow_gap`` and a reason);
+3. decrypt in memory, streaming: reports are kept in memory, attachments are checked by
+   content while they are written to the blob store (content-addressed, fsynced before
+   the transaction that references them);
+4. re-validate every report (a trusted signer vouches for transport, not content) and
+   check each attachment against its report's declaration;
+5. in one transaction: ledger row, reports, attachments, fingerprints, duplicate links,
+   the new source state and the audit entries.
+Any problem: nothing is stored; blobs this import created are removed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from cluetool.batch.chain import ChainLink, ChainStart, check_chain
+from cluetool.batch.reader import BatchFormatError, open_batch
+from cluetool.batch.service import signer_lookup
+from cluetool.batch.verify import InnerVisitor, check_batch
+from cluetool.config import Home, Limits
+from cluetool.errors import InputError
+from cluetool.formats import age, ustar
+from cluetool.keys import load_identity
+from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
+from cluetool.model.report import Report, decode_report
+from cluetool.model.store import DuplicateLink, Fingerprint, ReportAttachment, ReportRow
+from cluetool.store import Store
+from cluetool.store import queries as q
+from cluetool.store.audit import append_entry
+from cluetool.validate.attachments import AttachmentStream
+from cluetool.validate.content import validate_report_bytes
+
+ACTOR = "cluetool-import"
+
+
+class ImportedBatch(msgspec.Struct, kw_only=True):
+    batch: str
+    status: str  # imported | already_imported | rejected
+    source: str | None = None
+    sequence: int | None = None
+    reports: int = 0
+    attachments: int = 0
+    duplicates: int = 0
+    gap_reason: str | None = None
+
+
+class ImportReport(msgspec.Struct, kw_only=True):
+    ok: bool
+    batches: list[ImportedBatch]
+    problems: list[BatchProblem]
+    schema: str = "cluetool.import/1"
+
+
+class _Reject(Exception):
+    def __init__(self, problems: list[BatchProblem]) -> None:
+        super().__init__(problems[0].message if problems else "rejected")
+        self.problems = problems
+
+
+class _Tee:
+    """A member reader that feeds every byte to an attachment checker."""
+
+    def __init__(self, member: ustar.Member, checkers: list[AttachmentStream]) -> None:
+        self._m = member
+        self._checkers = checkers
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._m.read(n)
+        for c in self._checkers:
+            c.update(data)
+        return data
+
+
+class _Collector(InnerVisitor):
+    """Keeps the reports, writes attachments to the blob store while checking them."""
+
+    def __init__(self, store: Store, limits: Limits, batch: str) -> None:
+        self.store = store
+        self.limits = limits
+        self.batch = batch
+        self.entries: list[IndexEntry] = []
+        self.reports: dict[str, bytes] = {}
+        self.types: dict[str, set[str]] = {}
+        self.created: list[str] = []
+        self.problems: list[BatchProblem] = []
+
+    def index(self, entries: list[IndexEntry]) -> None:
+        self.entries = entries
+
+    def report(self, entry: IndexEntry, data: bytes) -> None:
+        self.reports[entry.submission_id] = data
+        try:
+            report = decode_report(data)
+        except ValueError:
+            return  # re-validation names the problem
+        for a in report.attachments:
+            self.types.setdefault(a.sha256, set()).add(a.type)
+
+    def attachment(self, sha256: str, size: int, member: ustar.Member) -> str | None:
+        types = self.types.get(sha256, set())
+        limit = max((getattr(self.limits, t) for t in types), default=0)
+        if not types or size > limit:
+            self.problems.append(BatchProblem(
+                batch=self.batch, code="payload.attachment",
+                message=f"attachment {sha256} is not declared by a report of the batch" if not types
+                else f"attachment {sha256} is larger than the limit for its type",
+            ))
+            return None
+        checkers = [AttachmentStream(t, limit=limit) for t in sorted(types)]
+        existed = self.store.blobs.exists(sha256)
+        try:
+            got, _ = self.store.blobs.put(_Tee(member, checkers), expected_sha256=sha256)
+        except InputError:
+            return "mismatch"
+        if not existed:
+            self.created.append(sha256)
+        for t, c in zip(sorted(types), checkers):
+            for code, message in c.finish():
+                self.problems.append(BatchProblem(batch=self.batch, code=code, message=f"attachment {sha256} ({t}): {message}"))
+        return got
+
+
+def _kind(report: Report) -> str:
+    return str(report.__struct_config__.tag)
+
+
+def _norm(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+def _h(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def fingerprints(report: Report) -> list[Fingerprint]:
+    """De-duplication fingerprints (DESIGN §7): hashes of normalised subject ID numbers,
+    credit codes, names with kind and region, and attachment hashes."""
+    out: set[tuple[str, str]] = set()
+    region = report.facts.region
+    for s in report.subjects:
+        name = getattr(s, "name", "")
+        if name:
+            out.add(("subject_name", _h("name", _kind(report), region, _norm(name))))
+        idn = getattr(s, "id_number", None)
+        if idn:
+            out.add(("subject_id", _h("id", _norm(idn).upper())))
+        uscc = getattr(s, "uscc", None)
+        if uscc:
+            out.add(("subject_uscc", _h("uscc", _norm(uscc).upper())))
+    for a in report.attachments:
+        out.add(("attachment", _h("att", a.sha256)))
+    return [Fingerprint(kind=k, value=v) for k, v in sorted(out)]
+
+
+def _row(report: Report, raw: bytes) -> ReportRow:
+    r = report.reporter
+    has_contact = r.identity == "real_name" or (r.contact is not None and bool(r.contact.phone or r.contact.email))
+    return ReportRow(
+        submission_id=report.submission_id, kind=_kind(report),  # type: ignore[arg-type]
+        received_at=report.received_at,
+        report_sha256=hashlib.sha256(raw).hexdigest(), query_code_sha256=report.query_code_sha256,
+        region=report.facts.region, reporter_has_contact=has_contact, real_name=r.identity == "real_name",
+        report_json=raw,
+        attachments=[ReportAttachment(sha256=a.sha256, size=a.size, type=a.type, file=a.file, note=a.note or None) for a in report.attachments],
+        fingerprints=fingerprints(report),
+    )
+
+
+def chain_lookups(store: Store) -> tuple[Callable[[str], ChainStart | None], Callable[[str, int], str | None]]:
+    def start(source: str) -> ChainStart | None:
+        # A source never heard from starts at sequence 0 with the all-zero hash, so its
+        # first batch must be sequence 1 (or pass as a recorded gap).
+        s = q.get_source_state(store, source)
+        if s is None:
+            return ChainStart(sequence=0, manifest_sha256=ZERO_HASH)
+        return ChainStart(sequence=s.last_sequence, manifest_sha256=s.last_manifest_sha256)
+
+    def accepted(source: str, sequence: int) -> str | None:
+        b = q.get_batch_by_sequence(store, source, sequence)
+        return None if b is None else b.manifest_sha256
+
+    return start, accepted
+
+
+def _problem(batch: str, code: str, message: str) -> BatchProblem:
+    return BatchProblem(batch=batch, code=code, message=message)
+
+
+def import_batch(
+    path: Path, *, home: Home, store: Store, identities: Sequence[age.X25519Identity],
+    now: datetime, allow_gap_reason: str | None = None, limits: Limits | None = None,
+) -> tuple[ImportedBatch, list[BatchProblem]]:
+    """Import one batch (see the module docstring); never raises for a bad batch.
+
+    Raises:
+        InputError: the file cannot be read or is not a batch.
+        BusyError: the store stays locked longer than the store's wait.
+    """
+    limits = limits or home.config().limits
+    name = path.name
+    result = ImportedBatch(batch=name, status="rejected")
+    try:
+        with open_batch(path) as b:
+            manifest = b.manifest()
+            manifest_sha = b.manifest_sha256
+    except BatchFormatError as exc:
+        return result, [_problem(name, exc.code, exc.message)]
+    result.source, result.sequence = manifest.source, manifest.sequence
+    if q.get_batch_by_manifest(store, manifest_sha) is not None:
+        result.status = "already_imported"
+        return result, []
+
+    # Step 2: everything verify --chain checks, against the store's state.
+    signers = signer_lookup(home, [])
+    check, problems, link = check_batch(path, signers)
+    if link is not None:
+        start, accepted = chain_lookups(store)
+        problems += check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)
+    if problems:
+        if any(p.code == "chain.fork" for p in problems) and check.ok:
+            with store.write() as tx:  # a signed fork is evidence: record the attempt
+                append_entry(tx, at=now, actor=ACTOR, action="batch.fork_refused", object=f"{manifest.source}/{manifest.sequence}",
+                             details={"batch": name, "manifest_sha256": manifest_sha})
+        return result, problems
+    state = q.get_source_state(store, manifest.source)
+    gap = manifest.sequence > (state.last_sequence if state else 0) + 1
+
+    # Steps 3-4: decrypt, collect, re-validate.
+    collector = _Collector(store, limits, name)
+    try:
+        check2, problems2, _ = check_batch(path, signers, identities=identities, visitor=collector)
+        problems = problems2 + collector.problems
+        rows: list[ReportRow] = []
+        if not problems:
+            for entry in collector.entries:
+                raw = collector.reports[entry.submission_id]
+                vc = validate_report_bytes(raw, now=now, submission=entry.submission_id)
+                for f in vc.findings:
+                    if f.severity == "error":
+                        problems.append(_problem(name, "report.invalid", f"report {entry.submission_id}: {f.code} at {f.path}: {f.message}"))
+                if not vc.ok:
+                    continue
+                report = decode_report(raw)
+                if report.submission_id != entry.submission_id:
+                    problems.append(_problem(name, "payload.index", f"report {entry.submission_id} carries another submission_id"))
+                    continue
+                if sorted(a.sha256 for a in report.attachments) != sorted(entry.attachments):
+                    problems.append(_problem(name, "payload.index", f"report {entry.submission_id}: attachments differ from index.json"))
+                    continue
+                rows.append(_row(report, raw))
+        if problems:
+            raise _Reject(problems)
+
+        # Step 5: one transaction.
+        with store.write() as tx:
+            if q.get_batch_by_manifest(tx, manifest_sha) is not None:
+                result.status = "already_imported"
+                return result, []
+            start, accepted = chain_lookups(tx)  # type: ignore[arg-type]
+            late = check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)  # type: ignore[list-item]
+            if late:
+                raise _Reject(late)
+            record = q.insert_batch(
+                tx, source=manifest.source, sequence=manifest.sequence, manifest_sha256=manifest_sha,
+                previous_sha256=manifest.previous, payload_sha256=manifest.payload.sha256, signer=manifest.signer,
+                created_at=manifest.created_at, imported_at=now, reports=len(rows),
+                attachments=manifest.counts.attachments, allow_gap_reason=allow_gap_reason if gap else None,
+            )
+            links = _duplicates(tx, rows)
+            q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=rows)
+            q.insert_duplicates(tx, links, found_at=now)
+            q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
+                               last_manifest_sha256=manifest_sha, updated_at=now)
+            obj = f"{manifest.source}/{manifest.sequence}"
+            if gap:
+                append_entry(tx, at=now, actor=ACTOR, action="batch.gap_allowed", object=obj,
+                             details={"batch": name, "reason": allow_gap_reason})
+            append_entry(tx, at=now, actor=ACTOR, action="batch.import", object=obj, details={
+                "batch": name, "manifest_sha256": manifest_sha, "payload_sha256": manifest.payload.sha256,
+                "signer": manifest.signer, "reports": len(rows), "attachments": manifest.counts.attachments,
+            })
+            for r in rows:
+                append_entry(tx, at=now, actor=ACTOR, action="report.import", object=r.submission_id,
+                             details={"batch": obj, "report_sha256": r.report_sha256,
+                                      "attachments": [a.sha256 for a in r.attachments]})
+            for d in links:
+                append_entry(tx, at=now, actor=ACTOR, action="duplicate.found", object=d.submission_id,
+                             details={"duplicate_of": d.duplicate_of, "reason": d.reason})
+    except _Reject as rej:
+        _remove_created(store, collector.created)
+        return result, rej.problems
+    except BaseException:
+        _remove_created(store, collector.created)
+        raise
+    result.status = "imported"
+    result.reports = len(rows)
+    result.attachments = manifest.counts.attachments
+    result.duplicates = len(links)
+    result.gap_reason = allow_gap_reason if gap else None
+    return result, []
+
+
+def _remove_created(store: Store, created: list[str]) -> None:
+    for sha in created:
+        try:
+            store.blobs.path(sha).unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _duplicates(tx: object, rows: list[ReportRow]) -> list[DuplicateLink]:
+    values = {f.value for r in rows for f in r.fingerprints}
+    earlier: dict[str, list[tuple[str, str]]] = {}
+    for m in q.find_reports_by_fingerprints(tx, values):  # type: ignore[arg-type]
+        earlier.setdefault(m.value, []).append((m.submission_id, m.kind))
+    links: dict[tuple[str, str], str] = {}
+    for r in rows:
+        for f in r.fingerprints:
+            for other, kind in earlier.get(f.value, []):
+                if other != r.submission_id:
+                    links.setdefault((r.submission_id, other), f"same {kind.replace('_', ' ')}")
+            earlier.setdefault(f.value, []).append((r.submission_id, f.kind))
+    return [DuplicateLink(submission_id=a, duplicate_of=b, reason=why) for (a, b), why in sorted(links.items())]
+
+
+def import_batches(
+    paths: Sequence[Path], *, home: Home, now: datetime, identity: str = "main",
+    passphrase: bytes | None = None, wait: float = 10.0, allow_gap_reason: str | None = None,
+) -> ImportReport:
+    """Import batches in the order given; each is all-or-nothing.
+
+    Raises:
+        InputError: a file cannot be read or is not a batch; a gap reason is empty.
+        StateError: the home, store or identity is unusable.
+        BusyError: the store stays locked for more than ``wait`` seconds.
+    """
+    if not paths:
+        raise InputError("no batch files given")
+    if allow_gap_reason is not None and not allow_gap_reason.strip():
+        raise InputError("--allow-gap needs a --reason")
+    home.check()
+    ident = load_identity(home, identity, passphrase)
+    limits = home.config().limits
+    out = ImportReport(ok=True, batches=[], problems=[])
+    with Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir) as store:
+        for path in paths:
+            res, problems = import_batch(path, home=home, store=store, identities=[ident], now=now,
+                                         allow_gap_reason=allow_gap_reason, limits=limits)
+            out.batches.append(res)
+            out.problems += problems
+    out.ok = not out.problems
+    return out
+
+
+__all__ = ["import_batches", "import_batch", "fingerprints", "ImportReport", "ImportedBatch", "ChainLink", "chain_lookups"]

@@ -1,0 +1,136 @@
+"""Library entry points that span the store and the other parts: init, verify with the
+receiver's chain state, status by query code, duplicates, store check."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import msgspec
+
+from cluetool.batch import service as batch_service
+from cluetool.config import HOME_ENV, Home, init_home, resolve_home
+from cluetool.errors import FindingsError, InputError
+from cluetool.ingest import chain_lookups
+from cluetool.keys import TrustResult, trust
+from cluetool.model import querycode
+from cluetool.model.batch import VerifyReport
+from cluetool.model.store import DuplicateLink, StoreCheckReport
+from cluetool.store import Store
+from cluetool.store import queries as q
+from cluetool.store.audit import append_entry
+
+
+class Status(msgspec.Struct, kw_only=True):
+    """What a reporter may learn with a query code: the public stage, nothing else."""
+
+    stage: str
+    schema: str = "cluetool.status/1"
+
+
+class NewCode(msgspec.Struct, kw_only=True):
+    code: str
+    sha256: str
+    schema: str = "cluetool.code/1"
+
+
+class DuplicateList(msgspec.Struct, kw_only=True):
+    duplicates: list[DuplicateLink]
+    schema: str = "cluetool.duplicates/1"
+
+
+def init(root: Path, *, now: datetime) -> Home:
+    """Create (or complete) a home with its store; idempotent.
+
+    Raises:
+        StateError: the directory or store cannot be created.
+    """
+    home = init_home(root)
+    store = Store.create(home.store_file, exist_ok=True, now=now, blobs_dir=home.blobs_dir)
+    store.close()
+    return home
+
+
+def open_store(home: Home, *, wait: float = 10.0) -> Store:
+    """The home's store.
+
+    Raises:
+        StateError: missing home or store, newer schema, unreadable.
+    """
+    home.check()
+    return Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir)
+
+
+def verify(
+    paths: Sequence[Path], *, home: Path | None = None, signer_files: Sequence[Path] = (),
+    chain: bool = False, identity: str | None = None, decrypt: bool = False, passphrase: bytes | None = None,
+) -> VerifyReport:
+    """``verify``; with a home that has a store, ``--chain`` continues from the last
+    batch the store accepted from each source (DESIGN §5)."""
+    has_home = home is not None or bool(os.environ.get(HOME_ENV))
+    if chain and has_home:
+        h = resolve_home(home).check()
+        if h.store_file.exists():
+            with open_store(h) as store:
+                start, accepted = chain_lookups(store)
+                return batch_service.verify(
+                    paths, home=h.root, signer_files=signer_files, chain=chain, identity=identity,
+                    decrypt=decrypt, passphrase=passphrase, start=start, accepted=accepted,
+                )
+    return batch_service.verify(
+        paths, home=home, signer_files=signer_files, chain=chain, identity=identity,
+        decrypt=decrypt, passphrase=passphrase,
+    )
+
+
+def new_code() -> NewCode:
+    """A fresh query code (80 random bits from the OS) and the hash that travels."""
+    code = querycode.new_code(secrets.token_bytes)
+    return NewCode(code=code, sha256=querycode.code_sha256(code))
+
+
+def status(home: Home, code: str) -> Status:
+    """The public stage of the report with this query code.
+
+    Raises:
+        InputError: the code is mistyped (its check symbol catches that before any lookup).
+        FindingsError: no report has this code.
+    """
+    try:
+        normal = querycode.check(code)
+    except ValueError as exc:
+        raise InputError(f"invalid query code: {exc}", hint="codes look like XXXX-XXXX-XXXX-XXXX-C") from None
+    with open_store(home) as store:
+        stage = q.report_by_query_code_sha256(store, querycode.code_sha256(normal))
+    if stage is None:
+        raise FindingsError("query code not found")
+    return Status(stage=stage.stage)
+
+
+def duplicates(home: Home, *, state: str | None = "open") -> DuplicateList:
+    """Possible duplicates awaiting a person's decision (DESIGN §7)."""
+    with open_store(home) as store:
+        return DuplicateList(duplicates=q.list_duplicates(store, state=state))
+
+
+def store_check(home: Home) -> StoreCheckReport:
+    """Integrity of the store and its blobs (re-hashes every blob)."""
+    with open_store(home) as store:
+        return store.check()
+
+
+def trust_signer(home: Home, source: str, pub_file: Path, *, rotation: Path | None, now: datetime) -> TrustResult:
+    """``keys trust``, plus its audit entry when the home has a store (DESIGN §9).
+
+    Raises:
+        as ``cluetool.keys.trust``.
+    """
+    result = trust(home, source, pub_file, rotation=rotation)
+    if home.store_file.exists() and not result.already_trusted:
+        with open_store(home) as store, store.write() as tx:
+            append_entry(tx, at=now, actor="cluetool-keys", action="key.trust", object=f"{source}/{result.key_id}",
+                         details={"rotation_from": result.rotation_from})
+    return result
