@@ -119,6 +119,10 @@ store_app = typer.Typer(help="The local store (DESIGN §7).", no_args_is_help=Tr
 _register(store_app, "check", store.check)
 app.add_typer(store_app, name="store")
 
+# -- audit commands (DESIGN §9) --
+
+# -- handling commands: assign, record, deadlines, ledger (DESIGN §8) --
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -26,6 +26,7 @@ LAYER = {
     "store": 5,
     "audit": 5,
     "ingest": 6,
+    "handling": 6,
     "services": 7,
     "output": 7,
     "commands": 8,
