@@ -488,11 +488,6 @@ def test_age_size_matches_real_encryption(plaintext: int, recipients: int) -> No
 # --------------------------------------------------------------------------- bugs found
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: seal validates spool entries one by one with validate_submission, not like validate_paths: "
-    "a stray file aborts the whole seal (InputError) and a symlinked submission is sealed, where "
-    "validate reports spool.stray_entry for both"
-))
 @pytest.mark.parametrize("stray", ["file", "symlink"])
 def test_seal_stray_spool_entry_quarantined_rest_sealed(tmp_path: Path, kh, stray: str) -> None:
     spool = tmp_path / "spool"
@@ -508,10 +503,6 @@ def test_seal_stray_spool_entry_quarantined_rest_sealed(tmp_path: Path, kh, stra
     assert _ids_in(Path(report.batches[0].path), kh) == set(names)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: --out inside the spool: seal quarantines the out dir as an invalid submission, "
-    "then crashes writing the batch (FileNotFoundError, CLI exit 70)"
-))
 def test_seal_out_dir_inside_spool_refused_or_left_alone(tmp_path: Path, kh) -> None:
     spool = tmp_path / "spool"
     names = write_spool(spool, 2, seed=31)
@@ -523,7 +514,6 @@ def test_seal_out_dir_inside_spool_refused_or_left_alone(tmp_path: Path, kh) -> 
     assert report.quarantined == [] and (spool / "outbox" / f"{SOURCE}-00000001.clue").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: two spool entries with the same submission_id make seal fail with an uncaught UstarError (CLI exit 70) instead of quarantining one as spool.duplicate_submission_id")
 def test_seal_duplicate_submission_id_quarantines_the_second(tmp_path: Path, kh) -> None:
     spool = tmp_path / "spool"
     (name,) = write_spool(spool, 1, seed=29)

@@ -38,6 +38,7 @@ from cluetool.model.batch import (
     SealReport,
     batch_file_name,
     key_id_hex16,
+    signature_comment,
 )
 from cluetool.model.findings import Finding
 from cluetool.validate import validate_submission
@@ -235,7 +236,7 @@ def _write_batch(
         payload=PayloadInfo(size=payload_size, sha256="0" * 64),
         counts=Counts(reports=len(members), attachments=unique_attachments),
     )
-    untrusted = f"signature from cluetool key {key_id_hex16(signer.key_id)}"
+    untrusted = signature_comment(key_id_hex16(signer.key_id))
     manifest_len = len(canonical.dumps(manifest))
     sig_len = len(minisign.sign(signer, b"", trusted_comment=manifest.trusted_comment(), untrusted_comment=untrusted).encode())
     payload_at = 3 * 512 + manifest_len + ustar.padding(manifest_len) + sig_len + ustar.padding(sig_len)
@@ -381,12 +382,17 @@ def seal(
     out_dir = out_dir.resolve()
     quarantine = (quarantine or spool.with_name(spool.name + ".quarantine")).resolve()
     done = (done or spool.with_name(spool.name + ".done")).resolve()
+    for what, d in (("--out", out_dir), ("--done", done), ("--quarantine", quarantine)):
+        if d == spool or d.is_relative_to(spool):
+            raise InputError(f'{what} directory "{d}" is inside the spool "{spool}"', hint="put it beside the spool")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f'cannot create output directory "{out_dir}": {exc.strerror}') from None
 
     report = SealReport(ok=True, batches=[], quarantined=[])
+    for d in (done, quarantine):
+        make_private_dir(d)
     with sealstate.SourceLock(home, source):
         finished = recover(home, source)
         if finished:
@@ -395,16 +401,30 @@ def seal(
             stale.unlink(missing_ok=True)
 
         planned: list[_Planned] = []
+        seen_ids: set[str] = set()
+
+        def refuse(entry: Path, findings: Sequence[Finding]) -> None:
+            box = quarantine_submission(entry, findings, quarantine)
+            codes = sorted({f.code for f in findings if f.severity == "error"})
+            report.quarantined.append(Quarantined(submission=entry.name, path=str(box), codes=codes))
+
         for entry in sorted(spool.iterdir(), key=lambda p: p.name):
             if entry.name.startswith("."):
                 continue
+            if not stat.S_ISDIR(entry.lstat().st_mode):
+                refuse(entry, [Finding(submission=entry.name, path=".", code="spool.stray_entry",
+                                       message=f'"{entry.name}" in the spool is not a submission directory')])
+                continue
             result = validate_submission(entry, now=now, limits=limits)
             if not result.ok:
-                box = quarantine_submission(entry, result.findings, quarantine)
-                codes = sorted({f.code for f in result.findings if f.severity == "error"})
-                report.quarantined.append(Quarantined(submission=entry.name, path=str(box), codes=codes))
+                refuse(entry, result.findings)
                 continue
             assert result.submission_id is not None and result.report_sha256 is not None
+            if result.submission_id in seen_ids:
+                refuse(entry, [Finding(submission=entry.name, path="submission_id", code="spool.duplicate_submission_id",
+                                       message=f"submission_id {result.submission_id} is already in this spool")])
+                continue
+            seen_ids.add(result.submission_id)
             planned.append(_plan(entry, result.submission_id, result.report_sha256))
 
         pending = _split(planned, max_reports, max_bytes)

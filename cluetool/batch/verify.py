@@ -15,7 +15,7 @@ from cluetool.batch.chain import ChainLink, ChainStart, check_chain
 from cluetool.batch.reader import BatchFormatError, OpenedBatch, open_batch
 from cluetool.errors import InputError
 from cluetool.formats import age, canonical, minisign, ustar
-from cluetool.model.batch import BatchCheck, BatchProblem, IndexEntry, Manifest, VerifyReport, key_id_hex16
+from cluetool.model.batch import BatchCheck, BatchProblem, IndexEntry, Manifest, VerifyReport, key_id_hex16, signature_comment
 
 MAX_INDEX = 64 * 1024 * 1024
 MAX_REPORT = 1024 * 1024
@@ -23,6 +23,10 @@ _REPORT_RE = re.compile(r"^reports/([0-9a-f-]{36})\.json$")
 _ATTACH_RE = re.compile(r"^attachments/([0-9a-f]{64})$")
 
 SignerLookup = Callable[[str], Sequence[minisign.PublicKey]]
+
+
+class _OuterLayout(Exception):
+    """The batch archive itself broke while the payload was read (e.g. truncation)."""
 
 
 class _HashingReader:
@@ -34,7 +38,10 @@ class _HashingReader:
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self._m.read(n)
+        try:
+            data = self._m.read(n)
+        except ustar.UstarError as exc:
+            raise _OuterLayout(str(exc)) from None
         self.sha.update(data)
         self.size += len(data)
         return data
@@ -149,25 +156,17 @@ def check_batch(
             if path.name != manifest.file_name():
                 problem("batch.name", f"file name does not match the manifest ({manifest.file_name()})")
             reader = _HashingReader(b.payload)
-            if identities:
-                try:
-                    with age.DecryptReader(reader, identities) as plain:
-                        inner = check_inner(plain, (manifest.counts.reports, manifest.counts.attachments), visitor)
-                        while plain.read(1 << 20):
-                            pass
-                    check.decrypted = not inner
-                    for code, message in inner:
-                        problem(code, message)
-                except age.NoIdentityMatchError:
-                    problem("payload.identity", "no given identity can decrypt payload.age")
-                except (age.AgeError, ustar.UstarError) as exc:
-                    problem("payload.decrypt", f"payload.age: {exc}")
-            reader.drain()
+            try:
+                if identities:
+                    _decrypt_check(reader, identities, manifest, visitor, check, problem)
+                reader.drain()
+                b.finish()
+            except (ustar.UstarError, _OuterLayout) as exc:
+                raise BatchFormatError("batch.layout", str(exc)) from None
             if reader.size != manifest.payload.size:
                 problem("payload.size", f"payload.age is {reader.size} bytes, manifest says {manifest.payload.size}")
             elif reader.sha.hexdigest() != manifest.payload.sha256:
                 problem("payload.sha256", "payload.age does not match the sha256 in manifest.json")
-            b.finish()
             link = ChainLink(
                 batch=path.name, source=manifest.source, sequence=manifest.sequence,
                 manifest_sha256=b.manifest_sha256, previous=manifest.previous, position=0,
@@ -176,6 +175,24 @@ def check_batch(
         problem(exc.code, exc.message)
     check.ok = not problems
     return check, problems, link
+
+
+def _decrypt_check(
+    reader: _HashingReader, identities: Sequence[age.X25519Identity], manifest: Manifest,
+    visitor: InnerVisitor | None, check: BatchCheck, problem: Callable[[str, str], None],
+) -> None:
+    try:
+        with age.DecryptReader(reader, identities) as plain:
+            inner = check_inner(plain, (manifest.counts.reports, manifest.counts.attachments), visitor)
+            while plain.read(1 << 20):
+                pass
+        check.decrypted = not inner
+        for code, message in inner:
+            problem(code, message)
+    except age.NoIdentityMatchError:
+        problem("payload.identity", "no given identity can decrypt payload.age")
+    except (age.AgeError, ustar.UstarError) as exc:
+        problem("payload.decrypt", f"payload.age: {exc}")
 
 
 def _fill(check: BatchCheck, m: Manifest) -> None:
@@ -205,6 +222,8 @@ def _check_signature(b: OpenedBatch, m: Manifest, signers: SignerLookup, problem
     except minisign.MinisignError as exc:
         problem("signature.invalid", f"manifest.json.minisig: {exc}")
         return
+    if sig.untrusted_comment != signature_comment(key_id_hex16(sig.key_id)):
+        problem("signature.comment", "the untrusted comment of manifest.json.minisig is not the one cluetool writes")
     if sig.trusted_comment != m.trusted_comment():
         problem("signature.comment", "the signed trusted comment does not match the manifest")
     if key_id_hex16(sig.key_id) != m.signer:

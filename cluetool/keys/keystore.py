@@ -411,12 +411,14 @@ def rotate(
     """Replace key NAME by a new pair and sign the statement with the old key.
 
     The old files move to ``keys/retired/NAME-<oldid>.*``. The new pair is protected
-    with ``new_passphrase`` (if given).
+    with ``new_passphrase``, or with ``passphrase`` when the old key was protected.
 
     Raises:
         StateError / InputError: as ``load_signing_key``.
     """
     old_sk = load_signing_key(home, name, passphrase)
+    if new_passphrase is None and passphrase is not None and show(home, name).protected:
+        new_passphrase = passphrase  # never silently drop the protection of a protected key
     old_id = key_id_hex16(old_sk.public_key.key_id)
     p = _paths(home, name)
     retired = home.keys_dir / "retired"

@@ -52,6 +52,12 @@ def key_id_hex16(key_id: bytes) -> str:
     return f"{int.from_bytes(key_id, 'little'):016X}"
 
 
+def signature_comment(signer: str) -> str:
+    """The untrusted comment cluetool writes in ``manifest.json.minisig`` (checked too:
+    minisign does not sign it, but a changed byte in a batch must not pass unnoticed)."""
+    return f"signature from cluetool key {signer}"
+
+
 def batch_file_name(source: str, sequence: int) -> str:
     return f"{source}-{sequence:08d}.clue"
 

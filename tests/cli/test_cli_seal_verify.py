@@ -238,7 +238,6 @@ def test_cli_seal_batch_in_the_way_exits_3(kh: KeyHome, tmp_path: Path) -> None:
     assert "never reuse a sequence" in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="bug: duplicate submission_id in the spool crashes seal (exit 70, internal error: UstarError)")
 def test_cli_seal_duplicate_submission_id_exits_1(kh: KeyHome, tmp_path: Path) -> None:
     (name,) = write_spool(tmp_path / "spool", 1, seed=516)
     shutil.copytree(tmp_path / "spool" / name, tmp_path / "spool" / "zz-copy")
@@ -246,7 +245,6 @@ def test_cli_seal_duplicate_submission_id_exits_1(kh: KeyHome, tmp_path: Path) -
     assert r.exit_code == 1, r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a stray file in the spool aborts seal with exit 2 instead of quarantining it (exit 1)")
 def test_cli_seal_stray_file_exits_1(kh: KeyHome, tmp_path: Path) -> None:
     write_spool(tmp_path / "spool", 1, seed=517)
     (tmp_path / "spool" / "README").write_text("x")
@@ -382,7 +380,6 @@ def test_cli_verify_decrypt_with_signer_but_no_home_exits_3(chain: tuple[KeyHome
     assert_error(invoke(["verify", "--decrypt", "--signer", kh.pub, batches[0]], None), 3)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a batch truncated inside payload.age crashes verify (exit 70, internal error: UstarError)")
 def test_cli_verify_truncated_batch_exits_1_layout(chain: tuple[KeyHome, Path, list[Path]], tmp_path: Path) -> None:
     _kh, receiver, batches = chain
     cut = tmp_path / batches[0].name
