@@ -42,6 +42,7 @@ from cluetool.model.batch import (
 )
 from cluetool.model.findings import Finding
 from cluetool.validate import validate_submission
+from cluetool.validate.attachments import AttachmentStream, judge_stream
 
 CHUNK = 64 * 1024
 # age v1 sizes (C2SP age §"Header", §"Payload"): the version line, one two-line
@@ -62,6 +63,7 @@ def age_size(plaintext: int, recipients: int) -> int:
 
 class _AttachmentRef(msgspec.Struct):
     file: str
+    type: str
     sha256: str
     size: int
 
@@ -81,12 +83,12 @@ class _Planned(msgspec.Struct):
 
 
 class _Changed(Exception):
-    """A submission changed between validation and sealing."""
+    """A submission failed its content checks while being sealed (or changed meanwhile)."""
 
-    def __init__(self, planned: _Planned, finding: Finding) -> None:
-        super().__init__(finding.message)
+    def __init__(self, planned: _Planned, findings: list[Finding]) -> None:
+        super().__init__(findings[0].message)
         self.planned = planned
-        self.finding = finding
+        self.findings = findings
 
 
 class _HashingWriter:
@@ -171,11 +173,34 @@ def _open_regular(path: Path) -> BinaryIO:
 
 
 def _changed(p: _Planned, path: str, code: str, message: str) -> _Changed:
-    return _Changed(p, Finding(submission=p.name, path=path, code=code, message=message))
+    return _Changed(p, [Finding(submission=p.name, path=path, code=code, message=message)])
 
 
-def _write_inner(members: list[_Planned], index_bytes: bytes, dst: BinaryIO) -> None:
-    """The payload's plaintext tar, streamed into ``dst`` (the age writer)."""
+def _stream_attachment(
+    p: _Planned, i: int, a: _AttachmentRef, limits: Limits, w: ustar.UstarWriter | None
+) -> None:
+    """Read one attachment once: into the tar (when ``w``) and through its content
+    checks (structure, sniffed type, size, sha256). Raises ``_Changed`` on any problem."""
+    stream = AttachmentStream(a.type, limit=getattr(limits, a.type))
+    try:
+        with _open_regular(p.path / a.file) as f:
+            if w is not None:
+                w.add(f"attachments/{a.sha256}", a.size, f, on_data=stream.update)
+            else:
+                while chunk := f.read(CHUNK):
+                    stream.update(chunk)
+    except (OSError, ustar.UstarError):
+        raise _changed(p, f"attachments[{i}].file", "submission.changed", f"{p.name}: {a.file} changed while sealing") from None
+    findings: list[Finding] = []
+    judge_stream(stream, a, f"attachments[{i}]",
+                 lambda path, code, message: findings.append(Finding(submission=p.name, path=path, code=code, message=message)))
+    if findings:
+        raise _Changed(p, findings)
+
+
+def _write_inner(members: list[_Planned], index_bytes: bytes, dst: BinaryIO, limits: Limits) -> None:
+    """The payload's plaintext tar, streamed into ``dst`` (the age writer). Each
+    attachment is read once, checked by content while it is written."""
     w = ustar.UstarWriter(dst)
     w.add("index.json", len(index_bytes), index_bytes)
     for p in members:
@@ -189,18 +214,10 @@ def _write_inner(members: list[_Planned], index_bytes: bytes, dst: BinaryIO) -> 
         w.add(f"reports/{p.submission_id}.json", len(data), data)
     seen: set[str] = set()
     for p in members:
-        for a in p.attachments:
-            if a.sha256 in seen:
-                continue
+        for i, a in enumerate(p.attachments):
+            # A second file with the same hash is still read and checked, not trusted.
+            _stream_attachment(p, i, a, limits, None if a.sha256 in seen else w)
             seen.add(a.sha256)
-            sha = hashlib.sha256()
-            try:
-                with _open_regular(p.path / a.file) as f:
-                    w.add(f"attachments/{a.sha256}", a.size, f, on_data=sha.update)
-            except (OSError, ustar.UstarError):
-                raise _changed(p, a.file, "submission.changed", f"{p.name}: {a.file} changed while sealing") from None
-            if sha.hexdigest() != a.sha256:
-                raise _changed(p, a.file, "submission.changed", f"{p.name}: {a.file} changed while sealing")
     w.close()
 
 
@@ -222,7 +239,7 @@ def _index(members: list[_Planned]) -> tuple[bytes, list[int]]:
 
 def _write_batch(
     members: list[_Planned], *, out_dir: Path, source: str, sequence: int, previous: str,
-    signer: minisign.SecretKey, recipients: list[age.X25519Recipient], now: datetime,
+    signer: minisign.SecretKey, recipients: list[age.X25519Recipient], now: datetime, limits: Limits,
 ) -> tuple[Path, Manifest, bytes]:
     """Write the batch to a temp file in ``out_dir``; return (temp path, manifest, bytes)."""
     index, sizes = _index(members)
@@ -250,7 +267,7 @@ def _write_batch(
             raw.seek(payload_at)
             hw = _HashingWriter(raw)
             with age.EncryptWriter(hw, recipients) as enc:
-                _write_inner(members, index, enc)
+                _write_inner(members, index, enc, limits)
             if hw.size != payload_size:
                 raise RuntimeError(f"payload size {hw.size} differs from the computed {payload_size}")
             raw.write(bytes(ustar.padding(payload_size)))
@@ -415,7 +432,8 @@ def seal(
                 refuse(entry, [Finding(submission=entry.name, path=".", code="spool.stray_entry",
                                        message=f'"{entry.name}" in the spool is not a submission directory')])
                 continue
-            result = validate_submission(entry, now=now, limits=limits)
+            # Attachment contents are checked while they are sealed (read once).
+            result = validate_submission(entry, now=now, limits=limits, deep=False)
             if not result.ok:
                 refuse(entry, result.findings)
                 continue
@@ -441,11 +459,10 @@ def seal(
             try:
                 tmp, manifest, manifest_bytes = _write_batch(
                     members, out_dir=out_dir, source=source, sequence=sequence,
-                    previous=state.manifest_sha256, signer=signer, recipients=recips, now=now,
+                    previous=state.manifest_sha256, signer=signer, recipients=recips, now=now, limits=limits,
                 )
             except _Changed as changed:
-                box = quarantine_submission(changed.planned.path, [changed.finding], quarantine)
-                report.quarantined.append(Quarantined(submission=changed.planned.name, path=str(box), codes=[changed.finding.code]))
+                refuse(changed.planned.path, changed.findings)
                 rest = [m for m in members if m is not changed.planned]
                 if rest:
                     pending.insert(0, rest)

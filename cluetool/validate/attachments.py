@@ -899,11 +899,15 @@ def check_attachments(
     *,
     submission: str,
     path_prefix: str = "attachments",
+    deep: bool = True,
 ) -> list[Finding]:
     """Check the declared attachments of one submission directory against its files.
 
     Returns every problem as a ``Finding`` (codes in the module docstring), in
-    declaration order, then the undeclared files in name order.
+    declaration order, then the undeclared files in name order. With ``deep=False`` the
+    files' contents are not read (names, types, file kinds, sizes and limits only): the
+    caller streams each file through an ``AttachmentStream`` itself and judges it with
+    ``judge_stream`` (``seal`` does, so that attachments are read once).
 
     Raises:
         InputError: the submission directory cannot be opened or listed.
@@ -944,7 +948,7 @@ def check_attachments(
                     f"{_q(name)}: extension does not match the declared type {kind}"
                     f" (expected {' or '.join(EXTENSIONS[kind])})")
             size, over_total = _check_file(
-                dir_fd, name, decl, kind, limits, at, add, total=total, over_total=over_total
+                dir_fd, name, decl, kind, limits, at, add, total=total, over_total=over_total, deep=deep
             )
             total += size
         _check_undeclared(dir_fd, names, submission_dir, add)
@@ -964,6 +968,7 @@ def _check_file(
     *,
     total: int,
     over_total: bool,
+    deep: bool = True,
 ) -> tuple[int, bool]:
     """Open, read once and check one declared file; returns (its size, over_total)."""
     try:
@@ -1006,6 +1011,10 @@ def _check_file(
         if over_total:
             # The submission is rejected already: read nothing beyond the budget.
             return size, over_total
+        if not deep:
+            if decl.size != size:
+                add(f"{at}.size", "attachment.size_mismatch", f"{_q(name)}: declared size {decl.size}, actual {size}")
+            return size, over_total
         if kind is None:
             _check_hash_only(fd, name, decl, limit, at, add)
             return size, over_total
@@ -1018,21 +1027,30 @@ def _check_file(
         except OSError as exc:
             add(f"{at}.file", "attachment.unreadable", f"{_q(name)}: cannot read: {exc.strerror}")
             return size, over_total
-        problems = stream.finish()
-        for code, message in problems:
-            add(f"{at}.file", code, f"{_q(name)}: {message}")
-        if stream.sha256 is None:  # grew past the limit while being read
-            return max(size, stream.size), over_total
-        if stream.size:
-            ok, mime = _accepted(stream, kind, structure_ok=not problems)
-            if not ok:
-                add(f"{at}.file", "attachment.type_mismatch",
-                    f"{_q(name)}: content is {mime}, not {kind}"
-                    f" (accepted: {', '.join(sorted(ACCEPTED_MIME[kind]))})")
-        _compare(decl, name, stream.size, stream.sha256, at, add)
-        return stream.size, over_total
+        judge_stream(stream, decl, at, add)
+        return (stream.size if stream.sha256 is not None else max(size, stream.size)), over_total
     finally:
         os.close(fd)
+
+
+def judge_stream(
+    stream: AttachmentStream, decl: AttachmentDecl, at: str, add: Callable[[str, str, str], None]
+) -> None:
+    """The content findings for a file fed whole through ``stream``: structure, sniffed
+    type, and the declared size and sha256 (``add(path, code, message)`` per problem)."""
+    name, kind = decl.file, stream.declared_type
+    problems = stream.finish()
+    for code, message in problems:
+        add(f"{at}.file", code, f"{_q(name)}: {message}")
+    if stream.sha256 is None:  # grew past the limit while being read
+        return
+    if stream.size:
+        ok, mime = _accepted(stream, kind, structure_ok=not problems)
+        if not ok:
+            add(f"{at}.file", "attachment.type_mismatch",
+                f"{_q(name)}: content is {mime}, not {kind}"
+                f" (accepted: {', '.join(sorted(ACCEPTED_MIME[kind]))})")
+    _compare(decl, name, stream.size, stream.sha256, at, add)
 
 
 def _check_hash_only(

@@ -438,10 +438,14 @@ def _rules(ctx: fields.Context, blocks: dict[str, Any]) -> None:
         fields.check_prior_reports(ctx, blocks["prior_reports"])
 
 
-def validate_submission(path: Path, *, now: datetime, limits: Limits = Limits()) -> SubmissionResult:
+def validate_submission(
+    path: Path, *, now: datetime, limits: Limits = Limits(), deep: bool = True
+) -> SubmissionResult:
     """Check one submission directory: ``report.json`` and its attachments.
 
-    ``now`` bounds ``received_at`` (it must be timezone-aware).
+    ``now`` bounds ``received_at`` (it must be timezone-aware). ``deep=False`` leaves
+    the attachments' contents unread, for a caller that checks them while streaming
+    them (see ``attachments.check_attachments``).
 
     Raises:
         InputError: ``path`` is not a directory that can be opened.
@@ -468,7 +472,7 @@ def validate_submission(path: Path, *, now: datetime, limits: Limits = Limits())
         if data is not _UNPARSED:
             submission_id, kind, attachments, bad_names = _check_report(data, ctx)
     try:
-        found = check_attachments(path, attachments, limits, submission=name)
+        found = check_attachments(path, attachments, limits, submission=name, deep=deep)
     except InputError as exc:
         found = [Finding(submission=name, path=".", code="submission.unreadable", message=exc.message)]
     ctx.findings.extend(
