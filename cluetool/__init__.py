@@ -18,8 +18,16 @@ _EXPORTS = {
     "ValidationReport": "cluetool.validate",
     "Finding": "cluetool.model.findings",
     "Report": "cluetool.model.report",
-    "init_home": "cluetool.config",
+    "decode_report": "cluetool.model.report",
     "Home": "cluetool.config",
+    "resolve_home": "cluetool.config",
+    "init": "cluetool.services",
+    "seal": "cluetool.batch.seal",
+    "verify": "cluetool.services",
+    "import_batches": "cluetool.ingest",
+    "status": "cluetool.services",
+    "new_code": "cluetool.services",
+    "Store": "cluetool.store",
     "ClueError": "cluetool.errors",
 }
 
