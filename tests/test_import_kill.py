@@ -1,0 +1,143 @@
+"""``import`` killed with SIGKILL at random moments, then run again: each batch is in the
+store whole or not at all, the database passes ``PRAGMA integrity_check`` and ``store
+check`` (stray temp blobs are info only), and the re-run completes the import with every
+sealed report stored exactly once (DESIGN §7: one transaction per batch).
+
+One unkilled run is measured first (and a run that only finds already imported batches,
+the start-up cost); the kill delays are spread, seeded, over [0.8 × start-up, full run].
+Every trial starts from a copy of the same empty receiving home, so the batches are
+sealed once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cluetool import services
+from cluetool.batch.reader import manifest_sha256_of
+from cluetool.config import Home
+from cluetool.ingest import import_batches
+from tests.batch_helpers import NOW, SOURCE, manifest_of, write_spool
+from tests.test_import import RECEIVER_KEY, Pair, inner_index, make_pair
+
+TRIALS = 24
+BATCHES = 6
+PER_BATCH = 40
+
+
+def _command(home: Path, batches: list[Path]) -> list[str]:
+    return [sys.executable, "-m", "cluetool", "--home", str(home), "-f", "json", "import",
+            "--identity", RECEIVER_KEY, *map(str, batches)]
+
+
+def _timed_run(cmd: list[str]) -> float:
+    start = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ok"] is True
+    return elapsed
+
+
+class Sealed:
+    """What each sealed batch holds, by manifest sha256."""
+
+    def __init__(self, pair: Pair, batches: list[Path]) -> None:
+        self.members: dict[str, set[str]] = {}
+        self.sequence: dict[str, int] = {}
+        for b in batches:
+            sha = manifest_sha256_of(b)
+            self.members[sha] = {e.submission_id for e in inner_index(pair, b)}
+            self.sequence[sha] = manifest_of(b)["sequence"]  # type: ignore[assignment]
+        self.every = set().union(*self.members.values())
+
+
+def _state(store_file: Path, sealed: Sealed) -> int:
+    """Check what a (possibly killed) import left; return the number of batches stored."""
+    with sqlite3.connect(store_file, isolation_level=None) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        ledger = conn.execute("SELECT id, manifest_sha256, sequence, reports FROM batches ORDER BY sequence").fetchall()
+        for batch_id, sha, sequence, count in ledger:
+            stored = {r[0] for r in conn.execute("SELECT submission_id FROM reports WHERE batch_id = ?", (batch_id,))}
+            assert count == len(stored) == len(sealed.members[sha]), (sequence, count, len(stored))
+            assert stored == sealed.members[sha]
+            assert sealed.sequence[sha] == sequence
+        total = conn.execute("SELECT count(*) FROM reports").fetchone()[0]
+        assert total == sum(r[3] for r in ledger)
+        # the ledger is a prefix of the chain, and the source state points at its end
+        assert [r[2] for r in ledger] == list(range(1, len(ledger) + 1))
+        state = conn.execute("SELECT last_sequence, last_manifest_sha256 FROM sources WHERE source = ?", (SOURCE,)).fetchone()
+        assert state == ((ledger[-1][2], ledger[-1][1]) if ledger else None)
+        entries = [json.loads(r[0])["action"] for r in conn.execute("SELECT entry FROM audit_log")]
+        assert entries.count("batch.import") == len(ledger) and entries.count("report.import") == total
+    return len(ledger)
+
+
+def test_import_sigkill_at_random_moments_all_or_nothing_then_completes(tmp_path: Path) -> None:
+    rng = random.Random(20261125)
+    pair = make_pair(tmp_path / "pair")
+    write_spool(tmp_path / "pair" / "spool", BATCHES * PER_BATCH, seed=8101, attachments=1)
+    batches = pair.seal(tmp_path / "pair" / "spool", max_reports=PER_BATCH)
+    assert len(batches) == BATCHES
+    sealed = Sealed(pair, batches)
+    assert len(sealed.every) == BATCHES * PER_BATCH
+
+    template = pair.receiver.root
+    measured = tmp_path / "measured"
+    shutil.copytree(template, measured)
+    full = _timed_run(_command(measured, batches))
+    startup = _timed_run(_command(measured, batches))  # everything already imported
+    assert _state(measured / "store.db", sealed) == BATCHES
+    low, high = 0.8 * startup, max(full, startup + 0.05)
+
+    killed = partial = strays = 0
+    for trial in range(TRIALS):
+        home = tmp_path / f"trial-{trial}"
+        shutil.copytree(template, home)
+        proc = subprocess.Popen(_command(home, batches), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+        time.sleep(rng.uniform(low, high))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        killed += proc.returncode == -signal.SIGKILL
+
+        stored = _state(home / "store.db", sealed)
+        partial += 0 < stored < BATCHES
+        check = services.store_check(Home(home))
+        assert check.ok, [(p.code, p.object) for p in check.problems if p.severity == "error"]
+        strays += sum(p.code == "blob.stray" for p in check.problems)
+
+        # the re-run completes the import
+        result = import_batches(batches, home=Home(home), now=NOW, identity=RECEIVER_KEY)
+        assert result.ok, result.problems
+        assert [b.status for b in result.batches[:stored]] == ["already_imported"] * stored
+        assert all(b.status == "imported" for b in result.batches[stored:])
+        assert _state(home / "store.db", sealed) == BATCHES
+        with sqlite3.connect(home / "store.db") as conn:
+            ids = [r[0] for r in conn.execute("SELECT submission_id FROM reports")]
+        assert len(ids) == len(sealed.every) and set(ids) == sealed.every
+        assert services.store_check(Home(home)).ok
+        if trial < TRIALS - 1:
+            shutil.rmtree(home)
+
+    cli = subprocess.run([sys.executable, "-m", "cluetool", "--home", str(home), "-f", "json", "store", "check"],
+                         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert cli.returncode == 0, cli.stdout + cli.stderr
+    print(f"start-up {startup:.2f}s, run {full:.2f}s, {killed}/{TRIALS} killed, {partial} with some batches stored, "
+          f"{strays} stray temp blobs")
+    assert killed >= TRIALS // 2, (killed, startup, full)
+    if partial == 0:
+        pytest.fail(f"no kill landed between batches (start-up {startup:.2f}s, run {full:.2f}s); use bigger batches")
