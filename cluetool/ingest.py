@@ -2,9 +2,10 @@
 (DESIGN §5, §7). One batch is one SQLite transaction: all of its reports or none.
 
 Order of work for each batch:
-1. read the manifest; a manifest already in the receive ledger is a no-op ("already
-   imported");
-2. verify the batch exactly as ``verify --chain`` does, against the store's source state
+1. read the manifest;
+2. verify the batch (a verified batch whose manifest is already in the receive ledger is
+   a no-op: "already imported"), exactly as ``verify --chain`` does, against the store's
+   source state
    (signature by a trusted signer, payload hash, layout, chain link; a fork, replay or
    gap is refused, a gap only passes with ``allow_gap`` and a reason);
 3. decrypt in memory, streaming: reports are kept in memory, attachments are checked by
@@ -41,6 +42,7 @@ from cluetool.model.store import DuplicateLink, Fingerprint, ReportAttachment, R
 from cluetool.store import Store
 from cluetool.store import queries as q
 from cluetool.store.audit import append_entry
+from cluetool.store.handling import materialise_import_obligations
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
 
@@ -220,13 +222,15 @@ def import_batch(
     except BatchFormatError as exc:
         return result, [_problem(name, exc.code, exc.message)]
     result.source, result.sequence = manifest.source, manifest.sequence
-    if q.get_batch_by_manifest(store, manifest_sha) is not None:
-        result.status = "already_imported"
-        return result, []
 
-    # Step 2: everything verify --chain checks, against the store's state.
+    # Step 2: everything verify --chain checks, against the store's state. A copy of an
+    # imported batch is "already imported" only if it verifies too.
     signers = signer_lookup(home, [])
     check, problems, link = check_batch(path, signers)
+    # A renamed copy is still the same (signed) batch.
+    if all(p.code == "batch.name" for p in problems) and q.get_batch_by_manifest(store, manifest_sha) is not None:
+        result.status = "already_imported"
+        return result, []
     if link is not None:
         start, accepted = chain_lookups(store)
         problems += check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)
@@ -274,6 +278,10 @@ def import_batch(
             late = check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)  # type: ignore[list-item]
             if late:
                 raise _Reject(late)
+            stored = q.existing_submission_ids(tx, [r.submission_id for r in rows])
+            if stored:
+                raise _Reject([_problem(name, "report.already_stored", f"report {sid} is already in the store")
+                               for sid in sorted(stored)])
             record = q.insert_batch(
                 tx, source=manifest.source, sequence=manifest.sequence, manifest_sha256=manifest_sha,
                 previous_sha256=manifest.previous, payload_sha256=manifest.payload.sha256, signer=manifest.signer,
@@ -282,6 +290,8 @@ def import_batch(
             )
             links = _duplicates(tx, rows)
             q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=rows)
+            # -- deadlines (DESIGN §8): obligations triggered by received / imported, in this transaction --
+            materialise_import_obligations(tx, rows, home=home, imported_at=now)
             q.insert_duplicates(tx, links, found_at=now)
             q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
                                last_manifest_sha256=manifest_sha, updated_at=now)
@@ -303,6 +313,9 @@ def import_batch(
     except _Reject as rej:
         _remove_created(store, collector.created)
         return result, rej.problems
+    except InputError as exc:  # a conflict the store found (e.g. a reused query code)
+        _remove_created(store, collector.created)
+        return result, [_problem(name, "store.conflict", exc.message)]
     except BaseException:
         _remove_created(store, collector.created)
         raise

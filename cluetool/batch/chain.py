@@ -89,6 +89,8 @@ def _check_source(
                 known = last.manifest_sha256
             if known is not None and known != link.manifest_sha256:
                 out.append(_p(link, "chain.fork", f"sequence {link.sequence} of {source} was accepted with another manifest: a fork"))
+            elif known is None and link.sequence < last.sequence:
+                out.append(_p(link, "chain.stale", f"sequence {link.sequence} of {source} was skipped (a gap) and later batches accepted"))
             else:
                 out.append(_p(link, "chain.replay", f"sequence {link.sequence} of {source} was already accepted"))
             continue
