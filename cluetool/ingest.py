@@ -87,6 +87,15 @@ class _Tee:
         return data
 
 
+class _AttachmentType(msgspec.Struct):
+    sha256: str
+    type: str
+
+
+class _AttachmentTypes(msgspec.Struct):
+    attachments: list[_AttachmentType] = []
+
+
 class _Collector(InnerVisitor):
     """Keeps the reports, writes attachments to the blob store while checking them."""
 
@@ -105,11 +114,15 @@ class _Collector(InnerVisitor):
 
     def report(self, entry: IndexEntry, data: bytes) -> None:
         self.reports[entry.submission_id] = data
+        if not entry.attachments:
+            return
+        # Only the declared types, to check attachments as they stream past; the full
+        # re-validation of the report comes after.
         try:
-            report = decode_report(data)
-        except ValueError:
+            refs = msgspec.json.decode(data, type=_AttachmentTypes)
+        except (msgspec.DecodeError, msgspec.ValidationError):
             return  # re-validation names the problem
-        for a in report.attachments:
+        for a in refs.attachments:
             self.types.setdefault(a.sha256, set()).add(a.type)
 
     def attachment(self, sha256: str, size: int, member: ustar.Member) -> str | None:
@@ -258,7 +271,11 @@ def import_batch(
                         problems.append(_problem(name, "report.invalid", f"report {entry.submission_id}: {f.code} at {f.path}: {f.message}"))
                 if not vc.ok:
                     continue
-                report = decode_report(raw)
+                try:
+                    report = vc.report if vc.report is not None else decode_report(raw)
+                except ValueError as exc:
+                    problems.append(_problem(name, "report.invalid", f"report {entry.submission_id}: {exc}"))
+                    continue
                 if report.submission_id != entry.submission_id:
                     problems.append(_problem(name, "payload.index", f"report {entry.submission_id} carries another submission_id"))
                     continue

@@ -387,12 +387,15 @@ def normalise_text(value: str) -> str:
 
 def normalise_strings(data: Any) -> Any:
     """A copy of decoded JSON with every string (keys excluded) run through ``normalise_text``."""
-    if isinstance(data, str):
+    t = type(data)
+    if t is str:
         return normalise_text(data)
-    if isinstance(data, dict):
-        return {k: normalise_strings(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [normalise_strings(v) for v in data]
+    if t is dict:
+        return {k: normalise_text(v) if type(v) is str else normalise_strings(v) for k, v in data.items()}
+    if t is list:
+        return [normalise_text(v) if type(v) is str else normalise_strings(v) for v in data]
+    if isinstance(data, str):  # str subclasses, for completeness
+        return normalise_text(data)
     return data
 
 

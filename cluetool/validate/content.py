@@ -10,7 +10,7 @@ from datetime import datetime
 import msgspec
 
 from cluetool.model.findings import Finding
-from cluetool.model.report import Attachment
+from cluetool.model.report import Attachment, Report
 from cluetool.validate import fields
 from cluetool.validate.submission import _UNPARSED, REPORT_FILE, REPORT_MAX_BYTES, _check_report, _parse
 
@@ -25,6 +25,7 @@ class ReportCheck(msgspec.Struct, kw_only=True):
     findings: list[Finding]
     report_sha256: str
     attachments: list[Attachment]
+    report: Report | None = None  # the decoded (normalised) report, when ok
 
 
 def validate_report_bytes(raw: bytes, *, now: datetime, submission: str) -> ReportCheck:
@@ -50,4 +51,5 @@ def validate_report_bytes(raw: bytes, *, now: datetime, submission: str) -> Repo
     return ReportCheck(
         submission=submission, submission_id=submission_id, kind=kind, ok=ok,
         findings=ctx.findings, report_sha256=hashlib.sha256(raw).hexdigest(), attachments=attachments,
+        report=ctx.report if ok else None,
     )

@@ -100,6 +100,9 @@ class Context:
         self.now = now
         self.received: datetime | None = None
         self.findings: list[Finding] = []
+        # The decoded report when it matched the schema as a whole (the fast path), so
+        # callers need not decode and normalise it again.
+        self.report: Any = None
 
     @property
     def received_date(self) -> date:

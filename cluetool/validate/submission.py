@@ -364,6 +364,7 @@ def _check_report(data: Any, ctx: fields.Context) -> tuple[str | None, str | Non
         try:
             report = msgspec.convert(data, cls)  # the fast path: a well-formed report
             blocks = {name: getattr(report, name) for name in _struct_fields(cls)[0]}
+            ctx.report = report
         except msgspec.ValidationError:
             pass
     if not blocks:
