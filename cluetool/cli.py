@@ -120,8 +120,20 @@ _register(store_app, "check", store.check)
 app.add_typer(store_app, name="store")
 
 # -- audit commands (DESIGN §9) --
+from cluetool.commands import audit as audit_cmds  # noqa: E402
+
+audit_app = typer.Typer(help="The audit trail: verify, log, checkpoint, prove, export (DESIGN §9).", no_args_is_help=True)
+for _name, _fn in audit_cmds.COMMANDS.items():
+    _register(audit_app, _name, _fn)
+app.add_typer(audit_app, name="audit")
 
 # -- handling commands: assign, record, deadlines, ledger (DESIGN §8) --
+from cluetool.commands import handling as _handling  # noqa: E402
+
+_register(app, "assign", _handling.assign)
+_register(app, "record", _handling.record)
+_register(app, "deadlines", _handling.deadlines)
+_register(app, "ledger", _handling.ledger)
 
 
 def main() -> None:

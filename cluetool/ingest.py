@@ -14,7 +14,8 @@ Order of work for each batch:
 4. re-validate every report (a trusted signer vouches for transport, not content) and
    check each attachment against its report's declaration;
 5. in one transaction: ledger row, reports, attachments, fingerprints, duplicate links,
-   the new source state and the audit entries.
+   obligations, the new source state and the audit entries.
+After the batches, a signed audit checkpoint (DESIGN §9) covers what was recorded.
 Any problem: nothing is stored; blobs this import created are removed again.
 """
 
@@ -35,13 +36,14 @@ from cluetool.batch.verify import InnerVisitor, check_batch
 from cluetool.config import Home, Limits
 from cluetool.errors import InputError
 from cluetool.formats import age, ustar
-from cluetool.keys import load_identity
+from cluetool.audit import checkpoint
+from cluetool.keys import load_identity, load_signing_key
 from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
 from cluetool.model.report import Report, decode_report
 from cluetool.model.store import DuplicateLink, Fingerprint, ReportAttachment, ReportRow
 from cluetool.store import Store
 from cluetool.store import queries as q
-from cluetool.store.audit import append_entry
+from cluetool.store.audit import NewEntry, append_entries, append_entry
 from cluetool.store.handling import materialise_import_obligations
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
@@ -64,6 +66,7 @@ class ImportReport(msgspec.Struct, kw_only=True):
     ok: bool
     batches: list[ImportedBatch]
     problems: list[BatchProblem]
+    checkpoint: int | None = None  # the audit tree size signed after the import
     schema: str = "cluetool.import/1"
 
 
@@ -320,13 +323,16 @@ def import_batch(
                 "batch": name, "manifest_sha256": manifest_sha, "payload_sha256": manifest.payload.sha256,
                 "signer": manifest.signer, "reports": len(rows), "attachments": manifest.counts.attachments,
             })
-            for r in rows:
-                append_entry(tx, at=now, actor=ACTOR, action="report.import", object=r.submission_id,
-                             details={"batch": obj, "report_sha256": r.report_sha256,
-                                      "attachments": [a.sha256 for a in r.attachments]})
-            for d in links:
-                append_entry(tx, at=now, actor=ACTOR, action="duplicate.found", object=d.submission_id,
-                             details={"duplicate_of": d.duplicate_of, "reason": d.reason})
+            append_entries(tx, [
+                NewEntry(at=now, actor=ACTOR, action="report.import", object=r.submission_id,
+                         details={"batch": obj, "report_sha256": r.report_sha256,
+                                  "attachments": [a.sha256 for a in r.attachments]})
+                for r in rows
+            ] + [
+                NewEntry(at=now, actor=ACTOR, action="duplicate.found", object=d.submission_id,
+                         details={"duplicate_of": d.duplicate_of, "reason": d.reason})
+                for d in links
+            ])
     except _Reject as rej:
         _remove_created(store, collector.created)
         return result, rej.problems
@@ -384,6 +390,8 @@ def import_batches(
         raise InputError("--allow-gap needs a --reason")
     home.check()
     ident = load_identity(home, identity, passphrase)
+    # The key pair of the same name signs the audit checkpoint written after the import.
+    signer = load_signing_key(home, identity, passphrase)
     limits = home.config().limits
     out = ImportReport(ok=True, batches=[], problems=[])
     with Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir) as store:
@@ -392,6 +400,8 @@ def import_batches(
                                          allow_gap_reason=allow_gap_reason, limits=limits)
             out.batches.append(res)
             out.problems += problems
+        if any(b.status == "imported" for b in out.batches) or any(p.code == "chain.fork" for p in out.problems):
+            out.checkpoint = checkpoint(store, signer, now=now).size
     out.ok = not out.problems
     return out
 

@@ -395,7 +395,9 @@ def test_import_fork_same_key_other_spool_refused_and_audited(pair: Pair) -> Non
     result = pair.import_([b])
     assert not result.ok and "chain.fork" in codes(result)
     after = table_counts(pair.home)
-    assert after == {**before.counts, "audit_log": before.counts["audit_log"] + 1}
+    # the refused fork is evidence: one audit entry, and a checkpoint that signs it
+    assert after == {**before.counts, "audit_log": before.counts["audit_log"] + 1,
+                     "checkpoints": before.counts["checkpoints"] + 1}
     assert blob_files(pair.home) == before.blobs
     last = audit_entries(pair.home)[-1]
     assert last["action"] == "batch.fork_refused" and last["object"] == f"{SOURCE}/1"

@@ -24,15 +24,15 @@ LAYER = {
     "rules": 4,
     "batch": 5,
     "store": 5,
-    "audit": 5,
-    "ingest": 6,
+    "audit": 6,
     "handling": 6,
-    "services": 7,
-    "output": 7,
-    "commands": 8,
-    "cli": 9,
-    "__init__": 10,
-    "__main__": 10,
+    "ingest": 7,
+    "services": 8,
+    "output": 8,
+    "commands": 9,
+    "cli": 10,
+    "__init__": 11,
+    "__main__": 11,
 }
 FORBIDDEN_IN_CORE = {"typer", "click", "tabulate"}
 

@@ -380,6 +380,11 @@ class SecretKey:
         return _key_id_hex(self._key_id)
 
     @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 private key (for other Ed25519 formats, e.g. signed notes)."""
+        return self._private
+
+    @property
     def public_key(self) -> PublicKey:
         return self._public
 

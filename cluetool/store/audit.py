@@ -24,9 +24,11 @@ stores and streams leaves.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from cluetool.formats.canonical import dumps
 from cluetool.model.store import AuditEntry
@@ -131,6 +133,33 @@ def append_entry(
     digest = leaf_hash(entry)
     tx.execute("INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)", (seq, entry, digest))
     return AuditEntry(seq=seq, entry=entry, leaf_hash=digest)
+
+
+class NewEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry to append with ``append_entries``."""
+
+    at: datetime
+    actor: str
+    action: str
+    object: str
+    details: dict[str, Any]
+
+
+def append_entries(tx: Tx, entries: Sequence[NewEntry]) -> list[AuditEntry]:
+    """Append several entries in ``tx``, in order, with one statement (bulk imports).
+
+    Raises:
+        ValueError: as ``append_entry``.
+    """
+    row = tx.execute("SELECT max(seq) FROM audit_log").fetchone()
+    first = 0 if row[0] is None else row[0] + 1
+    out = []
+    for i, e in enumerate(entries):
+        entry = encode_entry(seq=first + i, at=e.at, actor=e.actor, action=e.action, object=e.object, details=e.details)
+        out.append(AuditEntry(seq=first + i, entry=entry, leaf_hash=leaf_hash(entry)))
+    tx.executemany("INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)",
+                   ((a.seq, a.entry, a.leaf_hash) for a in out))
+    return out
 
 
 def audit_size(db: Store | Tx) -> int:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import errno
 import functools
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -304,17 +305,19 @@ def _read_report(dir_fd: int, ctx: fields.Context) -> bytes | None:
 _UNPARSED = object()
 
 
-def _depth_within(data: Any, limit: int) -> bool:
-    # Iterative, so that hostile nesting cannot exhaust the stack here or later.
-    stack = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
-            if depth > limit:
-                return False
-            children = node.values() if isinstance(node, dict) else node
-            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
-    return True
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _depth_within(raw: bytes, limit: int) -> bool:
+    # The nesting depth of JSON text that msgspec has already accepted: strings removed,
+    # then a running sum over the brackets left (C-speed scans, no recursion), so that
+    # hostile nesting cannot exhaust the stack later.
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _BRACKETS)
+    if len(brackets) <= limit:
+        return True
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets))) <= limit
 
 
 def _parse(raw: bytes, ctx: fields.Context) -> Any:
@@ -335,7 +338,7 @@ def _parse(raw: bytes, ctx: fields.Context) -> Any:
     except RecursionError:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
-    if not _depth_within(data, MAX_DEPTH):
+    if not _depth_within(raw, MAX_DEPTH):
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
     try:

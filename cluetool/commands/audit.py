@@ -1,0 +1,228 @@
+"""``cluetool audit …``: verify, log, checkpoint, prove, check-proof, export (DESIGN §9)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+
+_FINDING_COLUMNS = ["code", "seq", "checkpoint", "severity", "message"]
+_LOG_COLUMNS = ["seq", "at", "actor", "action", "object", "details"]
+PassFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--passphrase-file", help="Read the signing key's passphrase from this file.", show_default=False),
+]
+PassEnvOpt = Annotated[
+    Optional[str],
+    typer.Option("--passphrase-env", help="Read the signing key's passphrase from this variable.", show_default=False),
+]
+
+
+def _progress() -> Callable[[int, int], None] | None:
+    # Progress only for a person watching: never in a pipe, a log file or cron.
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        pct = 100 * done // total if total else 100
+        sys.stderr.write(f"\rcluetool: verifying the audit trail: {pct:3d}%")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _emit_report(report: Any, fmt: Any, ok_message: str) -> None:
+    from cluetool.output import Format, emit, info
+
+    emit(report, fmt, rows="findings", columns=_FINDING_COLUMNS)
+    if fmt is Format.table and report.ok:
+        info(ok_message)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def verify(
+    export_dir: Annotated[
+        Optional[Path], typer.Option("--export", help="Verify this export directory instead of the store (no home needed).", show_default=False)
+    ] = None,
+    previous: Annotated[
+        Optional[Path], typer.Option("--previous", help="An earlier export: check the new one extends it (with --export).", show_default=False)
+    ] = None,
+    key: Annotated[
+        Optional[list[str]],
+        typer.Option("--key", help="With --export: a public key FILE (minisign .pub or note vkey). Otherwise the home's key NAME (default main). Repeatable.", show_default=False),
+    ] = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Recompute every audit entry's leaf hash and the Merkle tree, and check every signed
+    checkpoint against it; name each edited, deleted, inserted or reordered entry (exit 1).
+
+    Example: cluetool audit verify --export audit-2026-11 --key audit-2026-11/key.pub
+    """
+    from cluetool import audit
+    from cluetool.errors import InputError
+
+    if previous is not None and export_dir is None:
+        raise InputError("--previous needs --export")
+    if export_dir is not None:
+        if not key:
+            raise InputError("--export needs --key FILE (the log's public key, obtained out of band)")
+        keys = audit.read_key_files([Path(k) for k in key])
+        report = audit.verify_export(export_dir, keys, previous=previous, progress=_progress())
+    else:
+        h = audit.checkpoints.resolve(home_of(home))
+        keys = audit.TrustedKeys()
+        for name in key or ["main"]:
+            k = audit.home_keys(h, name)
+            keys.raw += k.raw
+        with audit.checkpoints.open_home_store(h) as store:
+            report = audit.verify_store(store, keys, progress=_progress())
+    _emit_report(report, fmt_of(fmt), f"audit trail verified: {report.summary.entries} entries, "
+                 f"{report.summary.checkpoints} checkpoints")
+
+
+def log(
+    object_: Annotated[Optional[str], typer.Option("--object", help="Object id (a trailing * matches a prefix).", show_default=False)] = None,
+    action: Annotated[Optional[str], typer.Option("--action", help="Action, e.g. batch.import or 'batch.*'.", show_default=False)] = None,
+    actor: Annotated[Optional[str], typer.Option("--actor", help="Actor, e.g. cluetool-import.", show_default=False)] = None,
+    since: Annotated[Optional[str], typer.Option("--since", help="From this date or RFC 3339 time (inclusive, UTC dates).", show_default=False)] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Before this date or RFC 3339 time (exclusive).", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", help="At most this many entries.", show_default=False)] = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """List audit entries, oldest first, filtered by object, action, actor and time.
+
+    Example: cluetool audit log --action 'batch.*' --since 2026-11-01 --format jsonl
+    """
+    from cluetool import audit
+    from cluetool.output import emit
+
+    h = audit.checkpoints.resolve(home_of(home))
+    with audit.checkpoints.open_home_store(h) as store:
+        result = audit.list_entries(store, object=object_, action=action, actor=actor, since=since, until=until, limit=limit)
+    emit(result, fmt_of(fmt), rows="entries", columns=_LOG_COLUMNS)
+
+
+def checkpoint(
+    key: Annotated[str, typer.Option("--key", help="Name of the home's signing key.")] = "main",
+    origin: Annotated[
+        Optional[str], typer.Option("--origin", help="Log origin for the first checkpoint (default cluetool/<key id>).", show_default=False)
+    ] = None,
+    passphrase_file: PassFileOpt = None,
+    passphrase_env: PassEnvOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success (for cron).")] = False,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Sign the audit tree's current size and root as a C2SP tlog-checkpoint and store it.
+
+    Refuses (exit 1) when the log no longer extends the previous checkpoint.
+
+    Example: cluetool audit checkpoint --quiet
+    """
+    from cluetool import audit
+    from cluetool.output import emit
+
+    h = audit.checkpoints.resolve(home_of(home))
+    sk = audit.checkpoints.signing_key(h, key, passphrase_file=passphrase_file, passphrase_env=passphrase_env)
+    with audit.checkpoints.open_home_store(h) as store:
+        info = audit.checkpoint(store, sk, now=datetime.now(timezone.utc), origin=origin)
+    if not quiet:
+        emit(info, fmt_of(fmt), columns=["id", "size", "root", "origin", "at", "created"])
+
+
+def prove(
+    seq: Annotated[Optional[int], typer.Argument(help="Entry to prove included in the latest checkpoint.", show_default=False)] = None,
+    from_: Annotated[Optional[int], typer.Option("--from", help="Consistency proof from this tree size.", show_default=False)] = None,
+    to: Annotated[Optional[int], typer.Option("--to", help="... to this tree size (default: the latest checkpoint's).", show_default=False)] = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Print an inclusion proof of entry SEQ against the latest checkpoint, or with
+    --from N [--to M] a consistency proof between two tree sizes (JSON for check-proof).
+
+    Example: cluetool audit prove 42 --format json > entry-42.proof.json
+    """
+    from cluetool import audit
+    from cluetool.errors import InputError
+    from cluetool.output import emit
+
+    if (seq is None) == (from_ is None):
+        raise InputError("give either SEQ or --from N [--to M]")
+    if to is not None and from_ is None:
+        raise InputError("--to needs --from")
+    h = audit.checkpoints.resolve(home_of(home))
+    with audit.checkpoints.open_home_store(h) as store:
+        if seq is not None:
+            proof: Any = audit.prove_inclusion(store, seq)
+            columns = ["leaf_index", "tree_size", "leaf_hash", "proof"]
+        else:
+            proof = audit.prove_consistency(store, from_, to)  # type: ignore[arg-type]
+            columns = ["from_size", "to_size", "from_root", "to_root", "proof"]
+    emit(proof, fmt_of(fmt), columns=columns)
+
+
+def check_proof(
+    file: Annotated[Path, typer.Argument(help="A proof written by `audit prove --format json` (- for stdin).", show_default=False)],
+    key: Annotated[
+        Optional[list[str]], typer.Option("--key", help="Public key FILE (minisign .pub or note vkey) to check the checkpoint signature.", show_default=False)
+    ] = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Verify a proof file with no store: the Merkle proof, and with --key the signature of
+    its checkpoint. Exit 1 if it does not verify.
+
+    Example: cluetool audit check-proof entry-42.proof.json --key home.pub
+    """
+    from cluetool import audit
+    from cluetool.errors import InputError
+    from cluetool.output import Format, emit, info
+
+    try:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except OSError as exc:
+        raise InputError(f'cannot read proof "{file}": {exc.strerror}') from None
+    keys = audit.read_key_files([Path(k) for k in key]) if key else None
+    result = audit.check_proof(data, keys)
+    emit(result, fmt_of(fmt), rows="findings", columns=_FINDING_COLUMNS)
+    if fmt_of(fmt) is Format.table and result.ok:
+        info(f"{result.type} proof verified" + ("" if result.signature_checked else " (checkpoint signature not checked: no --key)"))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def export(
+    out: Annotated[Path, typer.Option("--out", help="New directory to write the export into.", show_default=False)],
+    key: Annotated[str, typer.Option("--key", help="Name of the home key that signs the checkpoints.")] = "main",
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Write the entries the latest checkpoint signs (entries.jsonl), the checkpoints and
+    the public key into a new directory, for `audit verify --export` with no store.
+
+    Example: cluetool audit export --out audit-2026-11
+    """
+    from cluetool import audit
+    from cluetool.output import emit
+
+    h = audit.checkpoints.resolve(home_of(home))
+    with audit.checkpoints.open_home_store(h) as store:
+        result = audit.export(store, out, public_key_text=audit.checkpoints.public_key_text(h, key))
+    emit(result, fmt_of(fmt), columns=["directory", "entries", "root", "unsigned_entries"])
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "verify": verify,
+    "log": log,
+    "checkpoint": checkpoint,
+    "prove": prove,
+    "check-proof": check_proof,
+    "export": export,
+}

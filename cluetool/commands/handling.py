@@ -1,0 +1,127 @@
+"""``cluetool assign``, ``record``, ``deadlines`` and ``ledger`` (DESIGN §8)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Optional
+
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+
+WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for a store locked by another process.")]
+AssumeOpt = Annotated[
+    bool,
+    typer.Option("--assume-weekdays", help="Count a year the calendar does not know as Mon-Fri (results PROVISIONAL)."),
+]
+
+
+def _now() -> datetime:
+    from datetime import timezone
+
+    return datetime.now(timezone.utc)
+
+
+def assign(
+    clue: Annotated[Optional[str], typer.Argument(help="Clue id or unique prefix (>= 8 chars), to assign by hand.", show_default=False)] = None,
+    unit: Annotated[Optional[str], typer.Argument(help="Unit id from rules/units.toml.", show_default=False)] = None,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why, when assigning by hand (stored; only its sha256 is audited).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what the rules would do; change nothing.")] = False,
+    assume_weekdays: AssumeOpt = False,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Assign unassigned clues by rules/assignment.toml (first match wins), or one clue by hand.
+
+    Clues no rule matches are listed and stay unassigned (exit 1, so cron notices);
+    reassigning by hand records the previous unit.
+
+    Example: cluetool assign 3f2a9c1e bj.police --reason "gang clue, police lead"
+    """
+    from cluetool.handling.service import assign as run_assign
+    from cluetool.output import emit
+
+    report = run_assign(home_of(home), clue, unit, now=_now(), reason=reason, dry_run=dry_run,
+                        assume_weekdays=assume_weekdays, wait=wait)
+    emit(report, fmt_of(fmt), rows="results", columns=["clue", "status", "unit", "rule", "previous_unit", "kind", "region"])
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def record(
+    clue: Annotated[str, typer.Argument(help="Clue id or unique prefix (>= 8 chars).", show_default=False)],
+    event: Annotated[str, typer.Argument(help="accepted, contacted, transferred, filed, notified, verified, reviewed, closed, feedback or duplicate.", show_default=False)],
+    at: Annotated[Optional[str], typer.Option("--at", help="When it happened, RFC 3339 with offset (default: now).", show_default=False)] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="The unit acting (default: the clue's holder); required for reviewed.", show_default=False)] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Receiving unit of transferred / notified.", show_default=False)] = None,
+    channel: Annotated[Optional[str], typer.Option("--channel", help="contacted: phone, sms or in_person.", show_default=False)] = None,
+    of: Annotated[Optional[str], typer.Option("--of", help="duplicate: the earlier clue.", show_default=False)] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="Free text (stored; only its sha256 is audited).", show_default=False)] = None,
+    assume_weekdays: AssumeOpt = False,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Record a handling event on a clue; impossible sequences are refused (exit 2).
+
+    Example: cluetool record 3f2a9c1e transferred --to bj.police --at 2026-03-02T09:00:00+08:00
+    """
+    from cluetool.handling.service import record as run_record
+    from cluetool.output import emit
+
+    done = run_record(home_of(home), clue, event, now=_now(), at=at, unit=unit, to=to, channel=channel, of=of,
+                      note=note, assume_weekdays=assume_weekdays, wait=wait)
+    emit(done, fmt_of(fmt), columns=["event_id", "clue", "event", "at", "unit", "to_unit", "stage"])
+
+
+def deadlines(
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Judge states as of this local date, YYYY-MM-DD (default: today).", show_default=False)] = None,
+    soon: Annotated[int, typer.Option("--soon", help="due_soon: due within this many days.")] = 2,
+    state: Annotated[Optional[list[str]], typer.Option("--state", help="Only this state (repeatable): open, due_soon, overdue, met, met_late.", show_default=False)] = None,
+    unit: Annotated[Optional[str], typer.Option("--unit", help="Only duties owed by this unit.", show_default=False)] = None,
+    rule: Annotated[Optional[str], typer.Option("--rule", help="Only this deadline rule.", show_default=False)] = None,
+    fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 1 when any obligation is overdue (or due_soon).", show_default=False)] = None,
+    assume_weekdays: AssumeOpt = False,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """List obligations with due date and state (default: every unmet one).
+
+    A year the calendar does not know exits 4 when a due date must be recomputed,
+    unless rules/calendar.toml gives it or --assume-weekdays (PROVISIONAL) is given.
+
+    Example: cluetool deadlines --as-of 2026-03-02 --fail-on overdue
+    """
+    from cluetool.handling.service import deadlines as run_deadlines
+    from cluetool.output import emit
+
+    report = run_deadlines(home_of(home), now=_now(), as_of=as_of, soon_days=soon,
+                           states=state or (), unit=unit, rule=rule, fail_on=fail_on,
+                           assume_weekdays=assume_weekdays, wait=wait)
+    emit(report, fmt_of(fmt), rows="obligations", columns=["clue", "rule", "unit", "due", "state", "flag"])
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def ledger(
+    unit: Annotated[Optional[str], typer.Option("--unit", help="Only hand-overs to or from this unit.", show_default=False)] = None,
+    direction: Annotated[Optional[str], typer.Option("--direction", help="in or out (needs --unit).", show_default=False)] = None,
+    date_from: Annotated[Optional[str], typer.Option("--from", help="First local date, YYYY-MM-DD.", show_default=False)] = None,
+    date_to: Annotated[Optional[str], typer.Option("--to", help="Last local date, YYYY-MM-DD (inclusive).", show_default=False)] = None,
+    wait: WaitOpt = 10.0,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """The transfer ledger: assignments and transfers, both ends, from the events.
+
+    Example: cluetool ledger --unit bj.police --direction in --from 2026-03-01 --to 2026-03-31
+    """
+    from cluetool.handling.service import ledger as run_ledger
+    from cluetool.output import emit
+
+    report = run_ledger(home_of(home), unit=unit, direction=direction, date_from=date_from,
+                        date_to=date_to, wait=wait)
+    emit(report, fmt_of(fmt), rows="entries", columns=["at", "event", "clue", "from_unit", "to_unit", "direction"])
+
+
+COMMANDS = {"assign": assign, "record": record, "deadlines": deadlines, "ledger": ledger}

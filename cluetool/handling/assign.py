@@ -1,0 +1,198 @@
+"""``assign``: route unassigned clues by the assignment rules, or assign one by hand
+(DESIGN §8). Every assignment is an ``assigned`` event (so it appears in both units'
+transfer ledgers), an ``assignments`` row, an audit entry, the public stage
+``assigned``, and the obligations the ``assigned`` trigger starts, all in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+
+import msgspec
+
+from cluetool.config import Home
+from cluetool.errors import InputError
+from cluetool.handling import context as c
+from cluetool.handling.progress import apply_event
+from cluetool.rules.calendar import local_date
+from cluetool.rules.deadlines import DeadlineRule
+from cluetool.rules.from_report import facts_from_json
+from cluetool.store import handling as h
+from cluetool.store.audit import NewEntry, append_entries, append_entry
+
+ASSIGN_SCHEMA = "cluetool.assign/1"
+
+
+class AssignResult(msgspec.Struct, frozen=True, kw_only=True):
+    """One clue's outcome: ``assigned``, ``would_assign`` (dry run), ``reassigned`` or
+    ``unmatched`` (no rule matched; the clue stays unassigned)."""
+
+    clue: str
+    status: str
+    unit: str | None = None
+    rule: str | None = None
+    previous_unit: str | None = None
+    kind: str | None = None
+    region: str | None = None
+    event_id: int | None = None
+    obligations: int = 0
+
+
+class AssignReport(msgspec.Struct, kw_only=True):
+    """The outcome of an ``assign`` run; ``ok`` is false when a clue stayed unmatched."""
+
+    ok: bool
+    dry_run: bool
+    assigned: int
+    unmatched: int
+    results: list[AssignResult]
+    schema: str = ASSIGN_SCHEMA
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def assign_by_rules(
+    home: Home, *, now: datetime, dry_run: bool = False, assume_weekdays: bool = False, wait: float = 10.0
+) -> AssignReport:
+    """Apply ``rules/assignment.toml`` (first match wins) to every unassigned clue.
+
+    Unmatched clues are listed and stay unassigned (``ok`` false). With ``dry_run``
+    nothing is written and the results say ``would_assign``.
+
+    Raises:
+        InputError: a malformed rule file (file, line and field named).
+        CalendarError: a due date needs a year the calendar does not know (and weekdays
+            are not assumed); nothing is assigned.
+        StateError, BusyError: the store is unusable or stays locked.
+    """
+    now = c.utc(now)
+    loaded = c.load(home, assume_weekdays=assume_weekdays)
+    rules, rules_sha = c.load_home_assignment(home, loaded.units)
+    results: list[AssignResult] = []
+    with c.open_home_store(home, wait=wait) as store:
+        if dry_run:
+            with store.read() as tx:
+                for sid, raw in h.unassigned_clues(tx):
+                    facts = facts_from_json(raw)
+                    rule = rules.match(facts)
+                    results.append(_result(sid, facts.kind, facts.region, rule.unit if rule else None,
+                                           rule.id if rule else None, "would_assign"))
+            return _report(results, dry_run=True)
+        with store.write() as tx:
+            c.sync(tx, loaded.units, now=now)
+            h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
+            pending = list(h.unassigned_clues(tx))
+            first_id = next_id = h.next_event_id(tx)
+            events: list[h.NewEvent] = []
+            rows = []
+            matched = []
+            for sid, raw in pending:
+                facts = facts_from_json(raw)
+                rule = rules.match(facts)
+                if rule is None:
+                    results.append(_result(sid, facts.kind, facts.region, None, None, "unmatched"))
+                    continue
+                ev = h.NewEvent(id=next_id, submission_id=sid, event="assigned", at=now, recorded_at=now, to_unit=rule.unit)
+                next_id += 1
+                events.append(ev)
+                rows.append((sid, rule.unit, now, rule.id, None, ev.id))
+                matched.append((sid, facts, rule, ev))
+            h.insert_events(tx, events)
+            h.upsert_assignments(tx, rows)
+            h.advance_stage_from_events(tx, first_id, "assigned", "assigned")
+            # A duty with done_by = "assigned" has no --to, count or distinct-unit
+            # condition, so this assignment meets it (cf. rules.deadlines.completed_at).
+            met_rules = [r.id for r in loaded.ctx.rules if r.done_by == "assigned"]
+            h.meet_on_assignment(tx, first_id, met_rules, at=now, local_day=local_date(now, loaded.ctx.tz))
+            new: list[h.NewObligation] = []
+            # The duties an assignment starts depend on the facts, not on which clue it
+            # is (same trigger time for the whole run), so they are worked out once per
+            # distinct facts and unit.
+            memo: dict[tuple[object, ...], list[tuple[DeadlineRule, date, bool]]] = {}
+            entries: list[NewEntry] = []
+            for sid, facts, rule, ev in matched:
+                key = (facts.kind, facts.region, facts.industries, facts.targets, facts.umbrella, facts.organ_types,
+                       facts.has_contact, facts.real_name, rule.unit)
+                specs = memo.get(key)
+                if specs is None:
+                    specs = memo[key] = h.specs_for(loaded.ctx, facts, "assigned", now, handler=loaded.units[rule.unit])
+                new += [h.NewObligation(submission_id=sid, rule_id=r.id, due=due, provisional=prov, created_at=now,
+                                        unit=rule.unit, trigger_event_id=ev.id) for r, due, prov in specs]
+                entries.append(NewEntry(at=now, actor=c.ACTOR, action="clue.assign", object=f"report:{sid}",
+                                        details={"event_id": ev.id, "unit": rule.unit, "rule": rule.id,
+                                                 "assignment_rules_sha256": rules_sha}))
+                results.append(_result(sid, facts.kind, facts.region, rule.unit, rule.id, "assigned",
+                                       event_id=ev.id, obligations=len(specs)))
+            h.insert_obligations(tx, new)
+            append_entries(tx, entries)  # one clue.assign entry per clue, in one statement
+    return _report(results, dry_run=False)
+
+
+def _result(sid: str, kind: str, region: str, unit: str | None, rule: str | None, status: str, *,
+            event_id: int | None = None, obligations: int = 0) -> AssignResult:
+    if unit is None:
+        status = "unmatched"
+    return AssignResult(clue=sid, status=status, unit=unit, rule=rule, kind=kind, region=region,
+                        event_id=event_id, obligations=obligations)
+
+
+def _report(results: list[AssignResult], *, dry_run: bool) -> AssignReport:
+    unmatched = sum(1 for r in results if r.status == "unmatched")
+    results.sort(key=lambda r: (r.status != "unmatched", r.clue))
+    return AssignReport(ok=unmatched == 0, dry_run=dry_run, assigned=len(results) - unmatched,
+                        unmatched=unmatched, results=results)
+
+
+def assign_by_hand(
+    home: Home, clue: str, unit: str, *, reason: str, now: datetime, assume_weekdays: bool = False,
+    wait: float = 10.0,
+) -> AssignReport:
+    """Assign one clue to ``unit``; reassigning records the previous unit.
+
+    A reassignment cancels the open duties the previous assignment started and starts
+    them afresh for the new unit (its receipt of the clue is the new trigger).
+
+    Raises:
+        InputError: unknown or ambiguous clue, unknown unit, empty reason, a closed
+            clue, or the clue is already with that unit.
+        CalendarError: a due date needs an unknown year (weekdays not assumed).
+    """
+    now = c.utc(now)
+    if not reason.strip():
+        raise InputError("assigning by hand needs a --reason")
+    loaded = c.load(home, assume_weekdays=assume_weekdays)
+    target = c.require_unit(loaded.units, unit, "UNIT")
+    with c.open_home_store(home, wait=wait) as store, store.write() as tx:
+        sid = c.resolve(tx, clue)
+        c.sync(tx, loaded.units, now=now)
+        h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
+        record = h.get_clue(tx, sid)
+        assert record is not None
+        if record.stage == "closed":
+            raise InputError(f"cannot assign clue {sid}: it is closed")
+        if record.unit == target.id:
+            raise InputError(f"clue {sid} is already assigned to {target.id}")
+        previous = record.unit
+        if previous is not None:
+            # The previous holder's receipt no longer counts: its open duties go.
+            h.cancel_obligations(tx, [o.id for o in h.open_obligations_of(tx, sid) if o.trigger_event == "assigned"])
+        ev = h.NewEvent(id=h.next_event_id(tx), submission_id=sid, event="assigned", at=now, recorded_at=now,
+                        unit=previous, to_unit=target.id, note=reason)
+        h.insert_events(tx, [ev])
+        h.upsert_assignment(tx, sid, target.id, now, rule_id=None, reason=reason, event_id=ev.id)
+        h.advance_stage(tx, [sid], "assigned")
+        facts = facts_from_json(record.report_json)
+        history = [e.fact() for e in h.events_of(tx, sid)]
+        _, created = apply_event(tx, loaded.ctx, loaded.units, clue=record, facts=facts, event=ev, history=history,
+                                 owner=target.id, now=now)
+        append_entry(tx, at=now, actor=c.ACTOR, action="clue.assign", object=f"report:{sid}",
+                     details={"event_id": ev.id, "unit": target.id, "previous_unit": previous, "rule": None,
+                              "reason_sha256": sha256_text(reason)})
+    result = AssignResult(clue=sid, status="reassigned" if previous else "assigned", unit=target.id,
+                          previous_unit=previous, kind=facts.kind, region=facts.region, event_id=ev.id,
+                          obligations=len(created))
+    return AssignReport(ok=True, dry_run=False, assigned=1, unmatched=0, results=[result])
