@@ -53,3 +53,25 @@ $bin --home "$internal" duplicates
 
 step "store integrity: SQLite checks and every blob re-hashed"
 $bin --home "$internal" store check
+
+step "assign the imported clues by the rules (unmatched ones would exit 1)"
+ok_or_findings $bin --home "$internal" assign
+
+step "record handling events on one clue (a unique id prefix is enough)"
+clue=$(ls "$demo"/spool.done/*/ | grep -v : | grep . | sort | head -1)
+$bin --home "$internal" record "${clue:0:8}" contacted --channel phone --at 2026-11-02T10:00:00+08:00 --note "reporter reached"
+$bin --home "$internal" record "${clue:0:8}" verified --at 2026-11-03T10:00:00+08:00
+
+step "deadline report as of a fixed date (exit 1 when something is overdue, for cron)"
+ok_or_findings $bin --home "$internal" deadlines --as-of 2026-11-24 --fail-on overdue
+
+step "the transfer ledger"
+$bin --home "$internal" ledger
+
+step "audit: sign a checkpoint, verify the whole log, export it for an auditor"
+$bin --home "$internal" audit checkpoint --key internal --quiet
+$bin --home "$internal" audit verify --key internal
+rm -rf "$demo/audit-export"
+$bin --home "$internal" audit export --key internal --out "$demo/audit-export"
+step "an auditor verifies the export with no store and no home"
+env -u CLUETOOL_HOME $bin audit verify --export "$demo/audit-export" --key "$demo/audit-export/key.pub"
