@@ -24,6 +24,7 @@ stores and streams leaves.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -181,6 +182,12 @@ def iter_entries(db: Store | Tx, start: int = 0) -> Iterator[AuditEntry]:
     cur = db.execute(
         "SELECT seq, entry, leaf_hash FROM audit_log WHERE seq >= ? ORDER BY seq", (start,)
     )
+    return stream_entries(cur)
+
+
+def stream_entries(cur: sqlite3.Cursor) -> Iterator[AuditEntry]:
+    """``AuditEntry`` records from a cursor over (seq, entry, leaf_hash), fetched in
+    chunks (memory stays constant); the cursor is closed at the end."""
     cur.arraysize = _FETCH
     try:
         while True:

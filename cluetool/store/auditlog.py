@@ -15,6 +15,7 @@ import msgspec
 
 from cluetool.errors import StateError
 from cluetool.model.store import AuditEntry
+from cluetool.store.audit import stream_entries
 
 if TYPE_CHECKING:
     from cluetool.store.db import Store, Tx
@@ -141,16 +142,7 @@ def iter_entry_range(db: Store | Tx, start: int, end: int) -> Iterator[AuditEntr
     cur = db.execute(
         f"SELECT seq, {_ROW} FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end)
     )
-    cur.arraysize = CHUNK
-    try:
-        while True:
-            rows = cur.fetchmany()
-            if not rows:
-                return
-            for seq, entry, digest in rows:
-                yield AuditEntry(seq=seq, entry=bytes(entry), leaf_hash=bytes(digest))
-    finally:
-        cur.close()
+    yield from stream_entries(cur)
 
 
 def _field(column: str) -> str:
@@ -204,13 +196,4 @@ def find_entries(
         sql += " LIMIT ?"
         params.append(limit)
     cur = db.execute(sql, params)
-    cur.arraysize = CHUNK
-    try:
-        while True:
-            rows = cur.fetchmany()
-            if not rows:
-                return
-            for seq, entry, digest in rows:
-                yield AuditEntry(seq=seq, entry=bytes(entry), leaf_hash=bytes(digest))
-    finally:
-        cur.close()
+    yield from stream_entries(cur)
