@@ -513,3 +513,18 @@ def test_queries_insert_reports_without_blob_raises_state_error(store: Store) ->
     with pytest.raises(StateError, match="not in the blob store"):
         import_batch(store, [make_report("aaaaaaaa-0000-4000-8000-000000000001", attachments=[att])])
     assert store.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
+
+
+def test_audit_encode_entry_is_canonical_json_for_every_allowed_value() -> None:
+    from datetime import datetime, timezone
+
+    from cluetool.formats.canonical import dumps, loads_canonical
+    from cluetool.store.audit import encode_entry
+
+    details = {"z": "汉字 and \"quotes\" \\ \u2028", "a": [1, -2, 2**53 - 1, True, None, "x"], "m": False, "n": None}
+    entry = encode_entry(seq=7, at=datetime(2026, 11, 24, tzinfo=timezone.utc), actor="t", action="a.b",
+                         object="o", details=details)
+    assert dumps(loads_canonical(entry)) == entry
+    with pytest.raises(ValueError):
+        encode_entry(seq=0, at=datetime(2026, 11, 24, tzinfo=timezone.utc), actor="t", action="a", object="o",
+                     details={"big": 2**53})
