@@ -229,7 +229,7 @@ class Store:
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA synchronous = FULL",
                 # 64 MiB of page cache: imports insert into indexes on random keys.
-                "PRAGMA cache_size = -65536",
+                "PRAGMA cache_size = -262144",  # 256 MiB at most: keeps the random-key indexes of big stores hot
                 "PRAGMA temp_store = MEMORY",
                 "PRAGMA trusted_schema = OFF",
                 f"PRAGMA busy_timeout = {int(wait * 1000)}",

@@ -10,8 +10,9 @@ first one msgspec meets:
    ``REPORT_MAX_BYTES`` (1 MiB; a report is a few kB, attachments are separate files);
 2. UTF-8 without a byte order mark (RFC 8259 §8.1: a BOM is reported, then ignored so
    the other checks still run), strict JSON (no NaN, no trailing data), no duplicate
-   keys in any object (msgspec keeps the last one silently, so a second parse with
-   ``object_pairs_hook`` looks for them);
+   keys in any object (msgspec keeps the last one silently: the keys written are
+   counted in the text and compared with the keys decoded, and only on a difference a
+   second parse with ``object_pairs_hook`` names the key);
 3. every string NFKC-normalised and stripped (``cluetool.model.report.normalise_strings``):
    a report that is only fine after normalisation is valid; the bytes are kept as-is
    and ``report_sha256`` is the hash of the bytes on disk;
@@ -41,7 +42,6 @@ from __future__ import annotations
 import errno
 import functools
 import hashlib
-import itertools
 import json
 import os
 import re
@@ -63,6 +63,7 @@ from cluetool.model.report import (
     Attachment,
     PoliceMisconductReport,
     normalise_strings,
+    normalise_text,
 )
 from cluetool.validate import fields
 from cluetool.validate.attachments import check_attachments
@@ -305,23 +306,34 @@ def _read_report(dir_fd: int, ctx: fields.Context) -> bytes | None:
 _UNPARSED = object()
 
 
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: no per-character alternation
-_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
-_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+# Every JSON string, with ":" captured when it is an object key. Each match consumes a
+# whole string (the group is optional), so the scan stays aligned on string boundaries.
+_JSON_STRING_OR_KEY = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?')
 
 
-def _depth_within(raw: bytes, limit: int) -> bool:
-    # The nesting depth of JSON text that msgspec has already accepted: strings removed,
-    # then a running sum over the brackets left (C-speed scans, no recursion), so that
-    # hostile nesting cannot exhaust the stack later.
-    brackets = _JSON_STRING.sub(b"", raw).translate(None, _BRACKETS)
-    if len(brackets) <= limit:
-        return True
-    return max(itertools.accumulate(map(_STEP.__getitem__, brackets))) <= limit
+class _TooDeep(Exception):
+    pass
+
+
+def _normalised(data: Any, depth: int, keys: list[int]) -> Any:
+    """``normalise_strings`` that also counts object keys and refuses nesting deeper
+    than ``MAX_DEPTH`` before recursing (so hostile nesting cannot exhaust the stack)."""
+    t = type(data)
+    if t is dict:
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        keys[0] += len(data)
+        return {k: normalise_text(v) if type(v) is str else _normalised(v, depth + 1, keys) for k, v in data.items()}
+    if t is list:
+        if depth > MAX_DEPTH:
+            raise _TooDeep
+        return [normalise_text(v) if type(v) is str else _normalised(v, depth + 1, keys) for v in data]
+    return normalise_strings(data)
 
 
 def _parse(raw: bytes, ctx: fields.Context) -> Any:
-    """The decoded JSON, or ``_UNPARSED`` (with a finding) when it cannot be decoded."""
+    """The decoded JSON with every string normalised, or ``_UNPARSED`` (with a finding)
+    when it cannot be decoded."""
     if raw.startswith(_BOM):
         ctx.add(REPORT_FILE, "report.bom", f"{REPORT_FILE} starts with a byte order mark (RFC 8259 §8.1)")
         raw = raw[len(_BOM):]
@@ -338,15 +350,22 @@ def _parse(raw: bytes, ctx: fields.Context) -> Any:
     except RecursionError:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
-    if not _depth_within(raw, MAX_DEPTH):
+    keys = [0]
+    try:
+        data = _normalised(data, 1, keys)
+    except _TooDeep:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
-    try:
-        json.loads(text, object_pairs_hook=_no_duplicates)
-    except _Duplicate as exc:
-        ctx.add(REPORT_FILE, "report.duplicate_key", f"key `{exc.args[0]}` appears twice in one object")
-    except (ValueError, RecursionError):
-        pass  # msgspec accepted it; the stdlib parser's limits are not ours to report.
+    # A repeated key leaves fewer keys decoded than written: only then is the slower
+    # parser asked which key it was.
+    colons = _JSON_STRING_OR_KEY.findall(raw)
+    if len(colons) - colons.count(b"") != keys[0]:
+        try:
+            json.loads(text, object_pairs_hook=_no_duplicates)
+        except _Duplicate as exc:
+            ctx.add(REPORT_FILE, "report.duplicate_key", f"key `{exc.args[0]}` appears twice in one object")
+        except (ValueError, RecursionError):
+            pass  # msgspec accepted it; the stdlib parser's limits are not ours to report.
     return data
 
 
@@ -359,8 +378,7 @@ def _check_report(data: Any, ctx: fields.Context) -> tuple[str | None, str | Non
     if not isinstance(data, dict):
         walker.error("", "report.schema", f"Expected `object`, got `{_json_type(data)}`")
         return None, None, [], set()
-    data = normalise_strings(data)
-    kind = data.get("kind")
+    kind = data.get("kind")  # strings were normalised by _parse
     cls = REPORT_TYPES.get(kind) if isinstance(kind, str) else None
     blocks: dict[str, Any] = {}
     if cls is not None:
