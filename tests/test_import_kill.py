@@ -32,6 +32,7 @@ from tests.batch_helpers import NOW, SOURCE, manifest_of, write_spool
 from tests.test_import import RECEIVER_KEY, Pair, inner_index, make_pair
 
 TRIALS = 24
+MAX_TRIALS = 60
 BATCHES = 6
 PER_BATCH = 40
 
@@ -103,7 +104,12 @@ def test_import_sigkill_at_random_moments_all_or_nothing_then_completes(tmp_path
     low, high = 0.8 * startup, max(full, startup + 0.05)
 
     killed = partial = strays = 0
-    for trial in range(TRIALS):
+    trial = 0
+    # At least TRIALS trials; on a loaded machine, more (up to MAX_TRIALS) with the kill
+    # window pulled earlier after each run that finished first, until enough kills landed.
+    while trial < TRIALS or (trial < MAX_TRIALS and (killed < TRIALS // 2 or partial == 0)):
+        if trial:
+            shutil.rmtree(home)
         home = tmp_path / f"trial-{trial}"
         shutil.copytree(template, home)
         proc = subprocess.Popen(_command(home, batches), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -113,6 +119,8 @@ def test_import_sigkill_at_random_moments_all_or_nothing_then_completes(tmp_path
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
         killed += proc.returncode == -signal.SIGKILL
+        if proc.returncode != -signal.SIGKILL:
+            high = max(low + 0.02, low + 0.7 * (high - low))
 
         stored = _state(home / "store.db", sealed)
         partial += 0 < stored < BATCHES
@@ -130,13 +138,12 @@ def test_import_sigkill_at_random_moments_all_or_nothing_then_completes(tmp_path
             ids = [r[0] for r in conn.execute("SELECT submission_id FROM reports")]
         assert len(ids) == len(sealed.every) and set(ids) == sealed.every
         assert services.store_check(Home(home)).ok
-        if trial < TRIALS - 1:
-            shutil.rmtree(home)
+        trial += 1
 
     cli = subprocess.run([sys.executable, "-m", "cluetool", "--home", str(home), "-f", "json", "store", "check"],
                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert cli.returncode == 0, cli.stdout + cli.stderr
-    print(f"start-up {startup:.2f}s, run {full:.2f}s, {killed}/{TRIALS} killed, {partial} with some batches stored, "
+    print(f"start-up {startup:.2f}s, run {full:.2f}s, {killed}/{trial} killed, {partial} with some batches stored, "
           f"{strays} stray temp blobs")
     assert killed >= TRIALS // 2, (killed, startup, full)
     if partial == 0:
