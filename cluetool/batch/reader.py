@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,11 +103,18 @@ def open_batch(path: Path) -> Iterator[OpenedBatch]:
         BatchFormatError: wrong members, order, types or names (``batch.layout``).
     """
     try:
-        f: BinaryIO = open(path, "rb")
+        # O_NONBLOCK: a FIFO or device given by mistake must not hang the command.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except IsADirectoryError:
         raise InputError(f'cannot read batch "{path}": is a directory') from None
     except OSError as exc:
         raise InputError(f'cannot read batch "{path}": {exc.strerror}') from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise InputError(f'cannot read batch "{path}": {kind}')
+    f: BinaryIO = os.fdopen(fd, "rb")
     with f:
         head = f.read(512)
         if len(head) < 512 or head[257:263] != b"ustar\x00":
