@@ -22,7 +22,10 @@ Any problem: nothing is stored; blobs this import created are removed again.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
 import unicodedata
+from concurrent.futures import Future, ProcessPoolExecutor
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -102,12 +105,16 @@ class _AttachmentTypes(msgspec.Struct):
 class _Collector(InnerVisitor):
     """Keeps the reports, writes attachments to the blob store while checking them."""
 
-    def __init__(self, store: Store, limits: Limits, batch: str) -> None:
+    def __init__(self, store: Store, limits: Limits, batch: str, *, now: datetime, parallel: bool) -> None:
         self.store = store
         self.limits = limits
         self.batch = batch
+        self.now = now
         self.entries: list[IndexEntry] = []
         self.reports: dict[str, bytes] = {}
+        self._pending: list[tuple[str, bytes, tuple[str, ...]]] = []
+        self._futures: list[Future[list[tuple[list[BatchProblem], ReportRow | None]]]] = []
+        self._pool = _workers() if parallel else None
         self.types: dict[str, set[str]] = {}
         self.created: list[str] = []
         self.problems: list[BatchProblem] = []
@@ -117,6 +124,10 @@ class _Collector(InnerVisitor):
 
     def report(self, entry: IndexEntry, data: bytes) -> None:
         self.reports[entry.submission_id] = data
+        if self._pool is not None:
+            self._pending.append((entry.submission_id, data, tuple(entry.attachments)))
+            if len(self._pending) >= _CHUNK:
+                self._submit()
         if not entry.attachments:
             return
         # Only the declared types, to check attachments as they stream past; the full
@@ -127,6 +138,25 @@ class _Collector(InnerVisitor):
             return  # re-validation names the problem
         for a in refs.attachments:
             self.types.setdefault(a.sha256, set()).add(a.type)
+
+    def _submit(self) -> None:
+        assert self._pool is not None
+        self._futures.append(self._pool.submit(_check_chunk, self._pending, self.now, self.batch))
+        self._pending = []
+
+    def results(self, now: datetime) -> list[tuple[list[BatchProblem], ReportRow | None]]:
+        """Every report of the index re-validated, in index order."""
+        if self._pool is None:
+            return [check_report(e.submission_id, self.reports[e.submission_id], e.attachments, now, self.batch)
+                    for e in self.entries]
+        if self._pending:
+            self._submit()
+        out = [r for f in self._futures for r in f.result()]
+        if [row.submission_id for _, row in out if row is not None] != [
+            e.submission_id for e, (_, row) in zip(self.entries, out) if row is not None
+        ] or len(out) != len(self.entries):
+            raise RuntimeError("parallel validation lost the index order")
+        return out
 
     def attachment(self, sha256: str, size: int, member: ustar.Member) -> str | None:
         types = self.types.get(sha256, set())
@@ -260,32 +290,16 @@ def import_batch(
     gap = manifest.sequence > (state.last_sequence if state else 0) + 1
 
     # Steps 3-4: decrypt, collect, re-validate.
-    collector = _Collector(store, limits, name)
+    collector = _Collector(store, limits, name, now=now, parallel=manifest.counts.reports >= PARALLEL_MIN_REPORTS)
     try:
         check2, problems2, _ = check_batch(path, signers, identities=identities, visitor=collector)
         problems = problems2 + collector.problems
         rows: list[ReportRow] = []
         if not problems:
-            for entry in collector.entries:
-                raw = collector.reports[entry.submission_id]
-                vc = validate_report_bytes(raw, now=now, submission=entry.submission_id)
-                for f in vc.findings:
-                    if f.severity == "error":
-                        problems.append(_problem(name, "report.invalid", f"report {entry.submission_id}: {f.code} at {f.path}: {f.message}"))
-                if not vc.ok:
-                    continue
-                try:
-                    report = vc.report if vc.report is not None else decode_report(raw)
-                except ValueError as exc:
-                    problems.append(_problem(name, "report.invalid", f"report {entry.submission_id}: {exc}"))
-                    continue
-                if report.submission_id != entry.submission_id:
-                    problems.append(_problem(name, "payload.index", f"report {entry.submission_id} carries another submission_id"))
-                    continue
-                if sorted(a.sha256 for a in report.attachments) != sorted(entry.attachments):
-                    problems.append(_problem(name, "payload.index", f"report {entry.submission_id}: attachments differ from index.json"))
-                    continue
-                rows.append(_row(report, raw))
+            for found, row in collector.results(now):
+                problems += found
+                if row is not None:
+                    rows.append(row)
         if problems:
             raise _Reject(problems)
 
@@ -348,6 +362,54 @@ def import_batch(
     result.duplicates = len(links)
     result.gap_reason = allow_gap_reason if gap else None
     return result, []
+
+
+def check_report(
+    submission_id: str, raw: bytes, attachments: Sequence[str], now: datetime, batch: str
+) -> tuple[list[BatchProblem], ReportRow | None]:
+    """Re-validate one report of a batch; its store row when it is valid."""
+    problems: list[BatchProblem] = []
+    vc = validate_report_bytes(raw, now=now, submission=submission_id)
+    for f in vc.findings:
+        if f.severity == "error":
+            problems.append(_problem(batch, "report.invalid", f"report {submission_id}: {f.code} at {f.path}: {f.message}"))
+    if not vc.ok:
+        return problems, None
+    try:
+        report = vc.report if vc.report is not None else decode_report(raw)
+    except ValueError as exc:
+        return [_problem(batch, "report.invalid", f"report {submission_id}: {exc}")], None
+    if report.submission_id != submission_id:
+        return [_problem(batch, "payload.index", f"report {submission_id} carries another submission_id")], None
+    if sorted(a.sha256 for a in report.attachments) != sorted(attachments):
+        return [_problem(batch, "payload.index", f"report {submission_id}: attachments differ from index.json")], None
+    return problems, _row(report, raw)
+
+
+def _check_chunk(
+    items: list[tuple[str, bytes, tuple[str, ...]]], now: datetime, batch: str
+) -> list[tuple[list[BatchProblem], ReportRow | None]]:
+    return [check_report(sid, raw, atts, now, batch) for sid, raw, atts in items]
+
+
+# Re-validation is most of an import's CPU time. Large batches spread it over worker
+# processes (one per CPU), fed chunk by chunk while the payload is still being
+# decrypted; the reports travel over pipes, never through files.
+PARALLEL_MIN_REPORTS = 2000
+_CHUNK = 500
+_pool: ProcessPoolExecutor | None = None
+
+
+def _workers() -> ProcessPoolExecutor | None:
+    # "fork": spawn and forkserver would re-run the caller's main module in each worker.
+    # The workers only compute; they never touch the store's connection or files.
+    global _pool
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    if _pool is None:
+        _pool = ProcessPoolExecutor(max_workers=cpus, mp_context=multiprocessing.get_context("fork"))
+    return _pool
 
 
 def _remove_created(store: Store, created: list[str]) -> None:
