@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import unicodedata
 from concurrent.futures import Future, ProcessPoolExecutor
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -144,19 +144,27 @@ class _Collector(InnerVisitor):
         self._futures.append(self._pool.submit(_check_chunk, self._pending, self.now, self.batch))
         self._pending = []
 
-    def results(self, now: datetime) -> list[tuple[list[BatchProblem], ReportRow | None]]:
-        """Every report of the index re-validated, in index order."""
+    def chunks(self, now: datetime) -> Iterator[list[tuple[list[BatchProblem], ReportRow | None]]]:
+        """Every report of the index re-validated, chunk by chunk, in index order."""
         if self._pool is None:
-            return [check_report(e.submission_id, self.reports[e.submission_id], e.attachments, now, self.batch)
-                    for e in self.entries]
+            for i in range(0, len(self.entries), _CHUNK):
+                yield [check_report(e.submission_id, self.reports[e.submission_id], e.attachments, now, self.batch)
+                       for e in self.entries[i:i + _CHUNK]]
+            return
         if self._pending:
             self._submit()
-        out = [r for f in self._futures for r in f.result()]
-        if [row.submission_id for _, row in out if row is not None] != [
-            e.submission_id for e, (_, row) in zip(self.entries, out) if row is not None
-        ] or len(out) != len(self.entries):
-            raise RuntimeError("parallel validation lost the index order")
-        return out
+        done = 0
+        for future in self._futures:
+            chunk = future.result()
+            expected = [e.submission_id for e in self.entries[done:done + len(chunk)]]
+            if [row.submission_id for _, row in chunk if row is not None] != [
+                sid for sid, (_, row) in zip(expected, chunk) if row is not None
+            ]:
+                raise RuntimeError("parallel validation lost the index order")
+            done += len(chunk)
+            yield chunk
+        if done != len(self.entries):
+            raise RuntimeError("parallel validation lost reports")
 
     def attachment(self, sha256: str, size: int, member: ustar.Member) -> str | None:
         types = self.types.get(sha256, set())
@@ -294,16 +302,13 @@ def import_batch(
     try:
         check2, problems2, _ = check_batch(path, signers, identities=identities, visitor=collector)
         problems = problems2 + collector.problems
-        rows: list[ReportRow] = []
-        if not problems:
-            for found, row in collector.results(now):
-                problems += found
-                if row is not None:
-                    rows.append(row)
         if problems:
             raise _Reject(problems)
 
-        # Step 5: one transaction.
+        # Steps 4-5, in one transaction: the rows re-validated so far are written while
+        # the workers check the rest; any problem rolls everything back.
+        rows: list[ReportRow] = []
+        links: list[DuplicateLink] = []
         with store.write() as tx:
             if q.get_batch_by_manifest(tx, manifest_sha) is not None:
                 result.status = "already_imported"
@@ -312,20 +317,30 @@ def import_batch(
             late = check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)  # type: ignore[list-item]
             if late:
                 raise _Reject(late)
-            stored = q.existing_submission_ids(tx, [r.submission_id for r in rows])
-            if stored:
-                raise _Reject([_problem(name, "report.already_stored", f"report {sid} is already in the store")
-                               for sid in sorted(stored)])
             record = q.insert_batch(
                 tx, source=manifest.source, sequence=manifest.sequence, manifest_sha256=manifest_sha,
                 previous_sha256=manifest.previous, payload_sha256=manifest.payload.sha256, signer=manifest.signer,
-                created_at=manifest.created_at, imported_at=now, reports=len(rows),
+                created_at=manifest.created_at, imported_at=now, reports=len(collector.entries),
                 attachments=manifest.counts.attachments, allow_gap_reason=allow_gap_reason if gap else None,
             )
-            links = _duplicates(tx, rows)
-            q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=rows)
-            # -- deadlines (DESIGN §8): obligations triggered by received / imported, in this transaction --
-            materialise_import_obligations(tx, rows, home=home, imported_at=now)
+            for chunk in collector.chunks(now):
+                problems += [p for found, _ in chunk for p in found]
+                if problems:
+                    continue  # keep checking, to name every problem; nothing more is written
+                part = [row for _, row in chunk if row is not None]
+                stored = q.existing_submission_ids(tx, [r.submission_id for r in part])
+                if stored:
+                    problems += [_problem(name, "report.already_stored", f"report {sid} is already in the store")
+                                 for sid in sorted(stored)]
+                    continue
+                # Earlier chunks are stored already, so their fingerprints match too.
+                links += _duplicates(tx, part)
+                q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=part)
+                # -- deadlines (DESIGN §8): obligations triggered by received / imported, in this transaction --
+                materialise_import_obligations(tx, part, home=home, imported_at=now)
+                rows += part
+            if problems:
+                raise _Reject(problems)
             q.insert_duplicates(tx, links, found_at=now)
             q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
                                last_manifest_sha256=manifest_sha, updated_at=now)
@@ -408,7 +423,8 @@ def _workers() -> ProcessPoolExecutor | None:
     if cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=cpus, mp_context=multiprocessing.get_context("fork"))
+        # The importing process has its own share of the work (decryption, the store).
+        _pool = ProcessPoolExecutor(max_workers=cpus - 1, mp_context=multiprocessing.get_context("fork"))
     return _pool
 
 
