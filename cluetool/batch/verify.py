@@ -17,6 +17,8 @@ from cluetool.errors import InputError
 from cluetool.formats import age, canonical, minisign, ustar
 from cluetool.model.batch import BatchCheck, BatchProblem, IndexEntry, Manifest, VerifyReport, key_id_hex16, signature_comment
 
+MINISIGN_DEFAULT_COMMENT = minisign.DEFAULT_SIGNATURE_COMMENT
+
 MAX_INDEX = 64 * 1024 * 1024
 MAX_REPORT = 1024 * 1024
 _REPORT_RE = re.compile(r"^reports/([0-9a-f-]{36})\.json$")
@@ -222,8 +224,11 @@ def _check_signature(b: OpenedBatch, m: Manifest, signers: SignerLookup, problem
     except minisign.MinisignError as exc:
         problem("signature.invalid", f"manifest.json.minisig: {exc}")
         return
-    if sig.untrusted_comment != signature_comment(key_id_hex16(sig.key_id)):
-        problem("signature.comment", "the untrusted comment of manifest.json.minisig is not the one cluetool writes")
+    # minisign does not sign the untrusted comment, but a changed byte in a batch must not
+    # pass unnoticed: it must be the comment cluetool writes, or minisign's default (a
+    # batch whose manifest was signed with the minisign tool itself).
+    if sig.untrusted_comment not in (signature_comment(key_id_hex16(sig.key_id)), MINISIGN_DEFAULT_COMMENT):
+        problem("signature.comment", "the untrusted comment of manifest.json.minisig is neither cluetool's nor minisign's default")
     if sig.trusted_comment != m.trusted_comment():
         problem("signature.comment", "the signed trusted comment does not match the manifest")
     if key_id_hex16(sig.key_id) != m.signer:
