@@ -336,11 +336,11 @@ def import_batch(
                 # Earlier chunks are stored already, so their fingerprints match too.
                 links += _duplicates(tx, part)
                 q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=part)
-                # -- deadlines (DESIGN §8): obligations triggered by received / imported, in this transaction --
-                materialise_import_obligations(tx, part, home=home, imported_at=now)
                 rows += part
             if problems:
                 raise _Reject(problems)
+            # -- deadlines (DESIGN §8): obligations triggered by received / imported, in this transaction --
+            materialise_import_obligations(tx, rows, home=home, imported_at=now)
             q.insert_duplicates(tx, links, found_at=now)
             q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
                                last_manifest_sha256=manifest_sha, updated_at=now)
@@ -423,8 +423,7 @@ def _workers() -> ProcessPoolExecutor | None:
     if cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     if _pool is None:
-        # The importing process has its own share of the work (decryption, the store).
-        _pool = ProcessPoolExecutor(max_workers=cpus - 1, mp_context=multiprocessing.get_context("fork"))
+        _pool = ProcessPoolExecutor(max_workers=cpus, mp_context=multiprocessing.get_context("fork"))
     return _pool
 
 
