@@ -66,7 +66,8 @@ def open_store(home: Home, *, wait: float = 10.0) -> Store:
 
 def verify(
     paths: Sequence[Path], *, home: Path | None = None, signer_files: Sequence[Path] = (),
-    chain: bool = False, identity: str | None = None, decrypt: bool = False, passphrase: bytes | None = None,
+    rotations: Sequence[Path] = (), chain: bool = False, identity: str | None = None, decrypt: bool = False,
+    passphrase: bytes | None = None,
 ) -> VerifyReport:
     """``verify``; with a home that has a store, ``--chain`` continues from the last
     batch the store accepted from each source (DESIGN §5)."""
@@ -77,11 +78,11 @@ def verify(
             with open_store(h) as store:
                 start, accepted = chain_lookups(store)
                 return batch_service.verify(
-                    paths, home=h.root, signer_files=signer_files, chain=chain, identity=identity,
+                    paths, home=h.root, signer_files=signer_files, rotations=rotations, chain=chain, identity=identity,
                     decrypt=decrypt, passphrase=passphrase, start=start, accepted=accepted,
                 )
     return batch_service.verify(
-        paths, home=home, signer_files=signer_files, chain=chain, identity=identity,
+        paths, home=home, signer_files=signer_files, rotations=rotations, chain=chain, identity=identity,
         decrypt=decrypt, passphrase=passphrase,
     )
 

@@ -12,23 +12,43 @@ from cluetool.config import HOME_ENV, Home, resolve_home
 from cluetool.errors import InputError, StateError
 from cluetool.formats import minisign
 from cluetool.keys import load_identity, trusted_keys
+from cluetool.keys.keystore import check_rotation
 from cluetool.model.batch import VerifyReport
 
 
-def signer_lookup(home: Home | None, signer_files: Sequence[Path]) -> Callable[[str], list[minisign.PublicKey]]:
-    """Trusted keys per source: the home's ``trusted/SOURCE/`` plus explicit files.
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise InputError(f'cannot read {what} "{path}"') from None
+
+
+def _parse_key(text: str, path: Path) -> minisign.PublicKey:
+    try:
+        return minisign.PublicKey.parse(text)
+    except minisign.MinisignError as exc:
+        raise InputError(f'cannot read signer key "{path}": {exc}') from None
+
+
+def signer_lookup(
+    home: Home | None, signer_files: Sequence[Path], rotations: Sequence[Path] = ()
+) -> Callable[[str], list[minisign.PublicKey]]:
+    """Trusted keys per source: the home's ``trusted/SOURCE/`` plus explicit files, plus
+    each key admitted by a rotation statement (``NAME.rotation.minisig``, the new key in
+    ``NAME.pub`` beside it) signed by a key already trusted, in chains.
 
     Raises:
-        InputError: a signer file cannot be read or is not a minisign public key.
+        InputError: a key or statement cannot be read; a statement not signed by a
+            trusted key (checked per source, when the source is looked up).
     """
-    extra: list[minisign.PublicKey] = []
-    for f in signer_files:
-        try:
-            extra.append(minisign.PublicKey.parse(f.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError):
-            raise InputError(f'cannot read signer key "{f}"') from None
-        except minisign.MinisignError as exc:
-            raise InputError(f'cannot read signer key "{f}": {exc}') from None
+    extra = [_parse_key(_read_text(f, "signer key"), f) for f in signer_files]
+    pending: list[tuple[Path, str, bytes, minisign.PublicKey]] = []
+    for statement in rotations:
+        if not statement.name.endswith(".rotation.minisig"):
+            raise InputError(f'"{statement}" is not a rotation statement (NAME.rotation.minisig)')
+        pub_path = statement.with_name(statement.name.removesuffix(".rotation.minisig") + ".pub")
+        pub_text = _read_text(pub_path, "new key of rotation statement")
+        pending.append((statement, _read_text(statement, "rotation statement"), pub_text.encode(), _parse_key(pub_text, pub_path)))
 
     def lookup(source: str) -> list[minisign.PublicKey]:
         keys = list(extra)
@@ -37,6 +57,19 @@ def signer_lookup(home: Home | None, signer_files: Sequence[Path]) -> Callable[[
                 keys += trusted_keys(home, source)
             except InputError:
                 pass
+        left = list(pending)
+        while left:  # a statement may rest on a key another statement admitted
+            admitted = []
+            for item in left:
+                try:
+                    check_rotation(keys, item[2], item[1], item[3])
+                except InputError:
+                    continue
+                keys.append(item[3])
+                admitted.append(item)
+            if not admitted:
+                raise InputError(f'rotation statement "{left[0][0]}" is not signed by a key trusted for {source}')
+            left = [i for i in left if i not in admitted]
         return keys
 
     return lookup
@@ -47,6 +80,7 @@ def verify(
     *,
     home: Path | None = None,
     signer_files: Sequence[Path] = (),
+    rotations: Sequence[Path] = (),
     chain: bool = False,
     identity: str | None = None,
     decrypt: bool = False,
@@ -72,6 +106,6 @@ def verify(
             raise StateError("--decrypt needs a home with an age identity")
         identities = [load_identity(h, identity or "main", passphrase)]
     return verify_batches(
-        paths, signer_lookup(h, signer_files), chain=chain, identities=identities,
+        paths, signer_lookup(h, signer_files, rotations), chain=chain, identities=identities,
         **({"start": start} if start else {}), **({"accepted": accepted} if accepted else {}),
     )

@@ -15,6 +15,7 @@ def run(
     batches: Annotated[list[Path], typer.Argument(help="Batch files (.clue).", show_default=False)],
     chain: Annotated[bool, typer.Option("--chain", help="Also check the batches form an unbroken chain per source.")] = False,
     signer: Annotated[Optional[list[Path]], typer.Option("--signer", help="Trusted minisign public key file (repeatable); no home needed.", show_default=False)] = None,
+    rotation: Annotated[Optional[list[Path]], typer.Option("--rotation", help="Rotation statement NAME.rotation.minisig (new key in NAME.pub beside it) signed by a trusted key (repeatable).", show_default=False)] = None,
     decrypt: Annotated[bool, typer.Option("--decrypt", help="Also decrypt and check the inner index (writes no plaintext).")] = False,
     identity: Annotated[Optional[str], typer.Option("--identity", help="Key name of the age identity for --decrypt.", show_default=False)] = None,
     passphrase_file: PassFileOpt = None,
@@ -34,7 +35,7 @@ def run(
     from cluetool.output import emit
 
     report = verify(
-        batches, home=home_of(home), signer_files=signer or [], chain=chain,
+        batches, home=home_of(home), signer_files=signer or [], rotations=rotation or [], chain=chain,
         identity=identity if decrypt or identity else None, decrypt=decrypt,
         passphrase=read_passphrase(passphrase_file, passphrase_env),
     )
