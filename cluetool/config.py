@@ -6,7 +6,6 @@ A home is never implicit: it comes from ``--home`` or ``CLUETOOL_HOME``.
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from pathlib import Path
 
@@ -141,6 +140,18 @@ def resolve_home(home: Path | None) -> Home:
     return Home(home)
 
 
+def optional_home(home: Path | None, *, required: bool) -> Home | None:
+    """The checked home named by ``--home`` or ``CLUETOOL_HOME``; ``None`` when neither
+    is given and the caller can do without one (an auditor with signer keys only).
+
+    Raises:
+        StateError: a home is required but not given, or the one named is missing.
+    """
+    if home is None and not os.environ.get(HOME_ENV) and not required:
+        return None
+    return resolve_home(home).check()
+
+
 def make_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) with mode 0700; tighten it if it exists."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -195,8 +206,3 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def is_private(path: Path) -> bool:
-    """True when ``path`` grants nothing to group or others."""
-    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import msgspec
 
-from cluetool.batch.chain import ChainLink, ChainStart, check_chain
+from cluetool.batch.chain import ChainStart, check_chain
 from cluetool.batch.reader import BatchFormatError, open_batch
 from cluetool.batch.service import signer_lookup
 from cluetool.batch.verify import InnerVisitor, check_batch
@@ -483,4 +483,4 @@ def import_batches(
     return out
 
 
-__all__ = ["import_batches", "import_batch", "fingerprints", "ImportReport", "ImportedBatch", "ChainLink", "chain_lookups"]
+__all__ = ["import_batches", "import_batch", "fingerprints", "ImportReport", "ImportedBatch", "chain_lookups"]

@@ -3,7 +3,6 @@ receiver's chain state, status by query code, duplicates, store check."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from cluetool.batch import service as batch_service
-from cluetool.config import HOME_ENV, Home, init_home, resolve_home
+from cluetool.config import Home, init_home, optional_home
 from cluetool.errors import FindingsError, InputError
 from cluetool.ingest import chain_lookups
 from cluetool.keys import TrustResult, trust
@@ -71,19 +70,17 @@ def verify(
 ) -> VerifyReport:
     """``verify``; with a home that has a store, ``--chain`` continues from the last
     batch the store accepted from each source (DESIGN §5)."""
-    has_home = home is not None or bool(os.environ.get(HOME_ENV))
-    if chain and has_home:
-        h = resolve_home(home).check()
-        if h.store_file.exists():
-            with open_store(h) as store:
-                start, accepted = chain_lookups(store)
-                return batch_service.verify(
-                    paths, home=h.root, signer_files=signer_files, rotations=rotations, chain=chain, identity=identity,
-                    decrypt=decrypt, passphrase=passphrase, start=start, accepted=accepted,
-                )
+    h = optional_home(home, required=decrypt or identity is not None or not signer_files)
+    if chain and h is not None and h.store_file.exists():
+        with open_store(h) as store:
+            start, accepted = chain_lookups(store)
+            return batch_service.verify(
+                paths, home=h.root, signer_files=signer_files, rotations=rotations, chain=chain,
+                identity=identity, decrypt=decrypt, passphrase=passphrase, start=start, accepted=accepted,
+            )
     return batch_service.verify(
-        paths, home=home, signer_files=signer_files, rotations=rotations, chain=chain, identity=identity,
-        decrypt=decrypt, passphrase=passphrase,
+        paths, home=h.root if h else None, signer_files=signer_files, rotations=rotations, chain=chain,
+        identity=identity, decrypt=decrypt, passphrase=passphrase,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +15,12 @@ import msgspec
 
 from cluetool.errors import InputError
 from cluetool.formats import canonical, ustar
-from cluetool.model.batch import MEMBERS, Manifest
+from cluetool.model.batch import MEMBERS, SOURCE_RE, Manifest
 
 MAX_MANIFEST = 64 * 1024
 MAX_SIGNATURE = 4 * 1024
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_SIGNER = re.compile(r"[0-9A-F]{16}")
 
 
 class BatchFormatError(Exception):
@@ -71,19 +74,16 @@ def parse_manifest(data: bytes) -> Manifest:
         manifest = msgspec.convert(value, Manifest)
     except msgspec.ValidationError as exc:
         raise BatchFormatError("manifest.invalid", f"manifest.json: {exc}") from None
-    from cluetool.model.batch import SOURCE_RE
-
-    hexok = lambda s: len(s) == 64 and all(c in "0123456789abcdef" for c in s)  # noqa: E731
     problems = []
     if not SOURCE_RE.fullmatch(manifest.source):
         problems.append("source")
     if manifest.sequence < 1:
         problems.append("sequence")
-    if not hexok(manifest.previous):
+    if not _HEX64.fullmatch(manifest.previous):
         problems.append("previous")
-    if not hexok(manifest.payload.sha256) or manifest.payload.size < 0:
+    if not _HEX64.fullmatch(manifest.payload.sha256) or manifest.payload.size < 0:
         problems.append("payload")
-    if len(manifest.signer) != 16 or any(c not in "0123456789ABCDEF" for c in manifest.signer):
+    if not _SIGNER.fullmatch(manifest.signer):
         problems.append("signer")
     if not manifest.recipients or not all(r.startswith("age1") for r in manifest.recipients):
         problems.append("recipients")

@@ -288,13 +288,18 @@ def _write_batch(
     return tmp, manifest, manifest_bytes
 
 
+def _free_name(directory: Path, name: str) -> Path:
+    """``directory/name``, or ``name.2``, ``name.3``… when taken (nothing is overwritten)."""
+    path, n = directory / name, 1
+    while path.exists():
+        n += 1
+        path = directory / f"{name}.{n}"
+    return path
+
+
 def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
     make_private_dir(dest_dir)
-    dest = dest_dir / src.name
-    n = 1
-    while dest.exists():
-        n += 1
-        dest = dest_dir / f"{src.name}.{n}"
+    dest = _free_name(dest_dir, src.name)
     try:
         os.rename(src, dest)
     except OSError as exc:
@@ -308,11 +313,7 @@ def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
 def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: Path) -> Path:
     """Move a submission to ``quarantine/NAME/submission`` with ``reason.json`` beside it."""
     make_private_dir(quarantine)
-    box = quarantine / path.name
-    n = 1
-    while box.exists():
-        n += 1
-        box = quarantine / f"{path.name}.{n}"
+    box = _free_name(quarantine, path.name)
     make_private_dir(box)
     write_private_file(box / "reason.json", canonical.dumps({"submission": path.name, "findings": list(findings)}) + b"\n")
     try:

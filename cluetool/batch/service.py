@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cluetool.batch.chain import ChainStart
 from cluetool.batch.verify import verify_batches
-from cluetool.config import HOME_ENV, Home, resolve_home
-from cluetool.errors import InputError, StateError
+from cluetool.config import Home, optional_home
+from cluetool.errors import InputError
 from cluetool.formats import minisign
 from cluetool.keys import load_identity, trusted_keys
 from cluetool.keys.keystore import check_rotation
@@ -96,16 +95,10 @@ def verify(
     Raises:
         InputError: unreadable input; StateError: no home where one is needed.
     """
-    h: Home | None = None
-    has_home = home is not None or bool(os.environ.get(HOME_ENV))
-    if has_home or not signer_files or decrypt or identity:
-        h = resolve_home(home).check()
-    identities = []
-    if decrypt or identity:
-        if h is None:
-            raise StateError("--decrypt needs a home with an age identity")
-        identities = [load_identity(h, identity or "main", passphrase)]
+    wants_identity = decrypt or identity is not None
+    h = optional_home(home, required=wants_identity or not signer_files)
+    identities = [load_identity(h, identity or "main", passphrase)] if h is not None and wants_identity else []
     return verify_batches(
         paths, signer_lookup(h, signer_files, rotations), chain=chain, identities=identities,
-        **({"start": start} if start else {}), **({"accepted": accepted} if accepted else {}),
+        start=start or (lambda _s: None), accepted=accepted or (lambda _s, _n: None),
     )

@@ -11,7 +11,6 @@ import msgspec
 BATCH_FORMAT = "cluetool-batch/1"
 ZERO_HASH = "0" * 64
 SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-HEX64 = r"^[0-9a-f]{64}$"
 MEMBERS = ("manifest.json", "manifest.json.minisig", "payload.age")
 
 
