@@ -261,13 +261,20 @@ def member_header(name: str, size: int, *, mtime: int = 0, mode: int = 0o644) ->
     problem = _check_path(name)
     if problem is not None:
         raise _add_error(name, problem)
-    split = _split_name(name.encode("utf-8"))
+    try:
+        encoded = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _add_error(name, "name is not valid UTF-8") from None
+    split = _split_name(encoded)
     if split is None:
-        raise _add_error(name, "name does not fit the ustar name and prefix fields")
+        problem = f"name of {len(encoded)} bytes does not fit the name (100) and prefix (155) fields"
+        raise _add_error(name, problem)
     if not 0 <= size <= MAX_MEMBER_SIZE:
         raise _add_error(name, f"size {size} is outside 0..{MAX_MEMBER_SIZE}")
-    if not 0 <= mtime <= _MAX_MTIME or not 0 <= mode <= _MAX_MODE:
-        raise _add_error(name, "mtime or mode out of range")
+    if not 0 <= mtime <= _MAX_MTIME:
+        raise _add_error(name, f"mtime {mtime} is outside 0..{_MAX_MTIME}")
+    if not 0 <= mode <= _MAX_MODE:
+        raise _add_error(name, f"mode {mode:#o} is outside 0o0..0o777")
     return _build_header(split[0], split[1], size, mtime, mode)
 
 
@@ -354,25 +361,9 @@ class UstarWriter:
                 hold exactly ``size`` bytes.
         """
         self._check_usable()
-        problem = _check_path(name)
-        if problem is None:
-            problem = self._names.problem(name)
-        if problem is not None:
+        if _check_path(name) is None and (problem := self._names.problem(name)) is not None:
             raise _add_error(name, problem)
-        try:
-            encoded = name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _add_error(name, "name is not valid UTF-8") from None
-        split = _split_name(encoded)
-        if split is None:
-            problem = f"name of {len(encoded)} bytes does not fit the name (100) and prefix (155) fields"
-            raise _add_error(name, problem)
-        if not 0 <= size <= MAX_MEMBER_SIZE:
-            raise _add_error(name, f"size {size} is outside 0..{MAX_MEMBER_SIZE}")
-        if not 0 <= mtime <= _MAX_MTIME:
-            raise _add_error(name, f"mtime {mtime} is outside 0..{_MAX_MTIME}")
-        if not 0 <= mode <= _MAX_MODE:
-            raise _add_error(name, f"mode {mode:#o} is outside 0o0..0o777")
+        header = member_header(name, size, mtime=mtime, mode=mode)
         view: memoryview | None = None
         if isinstance(src, (bytes, bytearray, memoryview)):
             view = memoryview(src).cast("B")
@@ -381,8 +372,7 @@ class UstarWriter:
 
         self._names.add(name)
         self._failed = True  # Cleared below once the member is complete.
-        prefix, short = split
-        self._write(_build_header(prefix, short, size, mtime, mode))
+        self._write(header)
         done = 0
         while done < size:
             want = min(CHUNK_SIZE, size - done)
