@@ -44,6 +44,8 @@ from cluetool.keys import load_identity, load_signing_key
 from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
 from cluetool.model.report import Report, decode_report
 from cluetool.model.store import DuplicateLink, Fingerprint, ReportAttachment, ReportRow
+from cluetool.rules.facts import ClueFacts
+from cluetool.rules.from_report import facts_from_report
 from cluetool.store import Store
 from cluetool.store import queries as q
 from cluetool.store.audit import NewEntry, append_entries, append_entry
@@ -71,6 +73,16 @@ class ImportReport(msgspec.Struct, kw_only=True):
     problems: list[BatchProblem]
     checkpoint: int | None = None  # the audit tree size signed after the import
     schema: str = "cluetool.import/1"
+
+
+class Checked(msgspec.Struct, frozen=True, kw_only=True):
+    """One report of a batch after re-validation: its problems, or its store row and the
+    facts its deadlines are computed from."""
+
+    submission_id: str
+    problems: list[BatchProblem]
+    row: ReportRow | None = None
+    facts: ClueFacts | None = None
 
 
 class _Reject(Exception):
@@ -113,7 +125,7 @@ class _Collector(InnerVisitor):
         self.entries: list[IndexEntry] = []
         self.reports: dict[str, bytes] = {}
         self._pending: list[tuple[str, bytes, tuple[str, ...]]] = []
-        self._futures: list[Future[list[tuple[list[BatchProblem], ReportRow | None]]]] = []
+        self._futures: list[Future[list[Checked]]] = []
         self._pool = _workers() if parallel else None
         self.types: dict[str, set[str]] = {}
         self.created: list[str] = []
@@ -144,7 +156,7 @@ class _Collector(InnerVisitor):
         self._futures.append(self._pool.submit(_check_chunk, self._pending, self.now, self.batch))
         self._pending = []
 
-    def chunks(self, now: datetime) -> Iterator[list[tuple[list[BatchProblem], ReportRow | None]]]:
+    def chunks(self, now: datetime) -> Iterator[list[Checked]]:
         """Every report of the index re-validated, chunk by chunk, in index order."""
         if self._pool is None:
             for i in range(0, len(self.entries), _CHUNK):
@@ -156,10 +168,7 @@ class _Collector(InnerVisitor):
         done = 0
         for future in self._futures:
             chunk = future.result()
-            expected = [e.submission_id for e in self.entries[done:done + len(chunk)]]
-            if [row.submission_id for _, row in chunk if row is not None] != [
-                sid for sid, (_, row) in zip(expected, chunk) if row is not None
-            ]:
+            if [c.submission_id for c in chunk] != [e.submission_id for e in self.entries[done:done + len(chunk)]]:
                 raise RuntimeError("parallel validation lost the index order")
             done += len(chunk)
             yield chunk
@@ -308,6 +317,7 @@ def import_batch(
         # Steps 4-5, in one transaction: the rows re-validated so far are written while
         # the workers check the rest; any problem rolls everything back.
         rows: list[ReportRow] = []
+        facts: list[ClueFacts] = []
         links: list[DuplicateLink] = []
         with store.write() as tx:
             if q.get_batch_by_manifest(tx, manifest_sha) is not None:
@@ -324,10 +334,11 @@ def import_batch(
                 attachments=manifest.counts.attachments, allow_gap_reason=allow_gap_reason if gap else None,
             )
             for chunk in collector.chunks(now):
-                problems += [p for found, _ in chunk for p in found]
+                problems += [p for c in chunk for p in c.problems]
                 if problems:
                     continue  # keep checking, to name every problem; nothing more is written
-                part = [row for _, row in chunk if row is not None]
+                part = [c.row for c in chunk if c.row is not None]
+                facts += [c.facts for c in chunk if c.facts is not None]
                 stored = q.existing_submission_ids(tx, [r.submission_id for r in part])
                 if stored:
                     problems += [_problem(name, "report.already_stored", f"report {sid} is already in the store")
@@ -340,7 +351,7 @@ def import_batch(
             if problems:
                 raise _Reject(problems)
             # -- deadlines (DESIGN §8): obligations triggered by received / imported, in this transaction --
-            materialise_import_obligations(tx, rows, home=home, imported_at=now)
+            materialise_import_obligations(tx, rows, home=home, imported_at=now, facts=facts)
             q.insert_duplicates(tx, links, found_at=now)
             q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
                                last_manifest_sha256=manifest_sha, updated_at=now)
@@ -381,29 +392,29 @@ def import_batch(
 
 def check_report(
     submission_id: str, raw: bytes, attachments: Sequence[str], now: datetime, batch: str
-) -> tuple[list[BatchProblem], ReportRow | None]:
-    """Re-validate one report of a batch; its store row when it is valid."""
-    problems: list[BatchProblem] = []
+) -> Checked:
+    """Re-validate one report of a batch; its store row and deadline facts when valid."""
+    def failed(code: str, message: str) -> Checked:
+        return Checked(submission_id=submission_id, problems=[_problem(batch, code, f"report {submission_id}: {message}")])
+
     vc = validate_report_bytes(raw, now=now, submission=submission_id)
-    for f in vc.findings:
-        if f.severity == "error":
-            problems.append(_problem(batch, "report.invalid", f"report {submission_id}: {f.code} at {f.path}: {f.message}"))
     if not vc.ok:
-        return problems, None
+        return Checked(submission_id=submission_id, problems=[
+            _problem(batch, "report.invalid", f"report {submission_id}: {f.code} at {f.path}: {f.message}")
+            for f in vc.findings if f.severity == "error"
+        ])
     try:
         report = vc.report if vc.report is not None else decode_report(raw)
     except ValueError as exc:
-        return [_problem(batch, "report.invalid", f"report {submission_id}: {exc}")], None
+        return failed("report.invalid", str(exc))
     if report.submission_id != submission_id:
-        return [_problem(batch, "payload.index", f"report {submission_id} carries another submission_id")], None
+        return failed("payload.index", "carries another submission_id")
     if sorted(a.sha256 for a in report.attachments) != sorted(attachments):
-        return [_problem(batch, "payload.index", f"report {submission_id}: attachments differ from index.json")], None
-    return problems, _row(report, raw)
+        return failed("payload.index", "attachments differ from index.json")
+    return Checked(submission_id=submission_id, problems=[], row=_row(report, raw), facts=facts_from_report(report))
 
 
-def _check_chunk(
-    items: list[tuple[str, bytes, tuple[str, ...]]], now: datetime, batch: str
-) -> list[tuple[list[BatchProblem], ReportRow | None]]:
+def _check_chunk(items: list[tuple[str, bytes, tuple[str, ...]]], now: datetime, batch: str) -> list[Checked]:
     return [check_report(sid, raw, atts, now, batch) for sid, raw, atts in items]
 
 

@@ -717,13 +717,17 @@ def judge_met(due: date, met_at: datetime, tz: ZoneInfo) -> str:
     return "met" if local_date(met_at, tz) <= due else "met_late"
 
 
-def materialise_import_obligations(tx: Tx, rows: Sequence[ReportRow], *, home: Home, imported_at: datetime) -> int:
+def materialise_import_obligations(
+    tx: Tx, rows: Sequence[ReportRow], *, home: Home, imported_at: datetime, facts: Sequence[ClueFacts] | None = None,
+) -> int:
     """Store the ``received`` / ``imported`` obligations of freshly imported reports, in
     the import's transaction; the number stored.
 
     Never blocked by the calendar: unknown years are counted as Mon–Fri and the
     obligation is stored provisional. Also brings the store up to the rules in force
     (``ensure_rules_current``) first, so that old and new obligations agree.
+
+    ``facts`` (one per row) saves decoding the reports again when the caller has them.
 
     Raises:
         InputError: a malformed rule file (the import then stores nothing).
@@ -733,10 +737,11 @@ def materialise_import_obligations(tx: Tx, rows: Sequence[ReportRow], *, home: H
     if not any(r.when in ("received", "imported") for r in ctx.rules):
         return 0
     new: list[NewObligation] = []
-    for row in rows:
-        facts = facts_from_json(row.report_json)
+    if facts is None:
+        facts = [facts_from_json(row.report_json) for row in rows]
+    for row, fact in zip(rows, facts, strict=True):
         for trigger, at in (("received", row.received_at), ("imported", imported_at)):
-            for rule, due, provisional in specs_for(ctx, facts, trigger, at):
+            for rule, due, provisional in specs_for(ctx, fact, trigger, at):
                 new.append(NewObligation(submission_id=row.submission_id, rule_id=rule.id, due=due,
                                          provisional=provisional, created_at=imported_at))
     return insert_obligations(tx, new)
