@@ -38,9 +38,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import msgspec  # noqa: E402
+
 from cluetool.config import init_home  # noqa: E402
 from cluetool.handling.service import assign, deadlines  # noqa: E402
 from cluetool.output import Format, emit  # noqa: E402
+from cluetool.rules.from_report import facts_from_json  # noqa: E402
 from cluetool.store import Store  # noqa: E402
 from samples.make_samples import valid_submission  # noqa: E402
 
@@ -68,6 +71,7 @@ def _fill(store: Store, clues: int, *, templates: list[bytes] | None, obligation
             for i in range(base, min(clues, base + step)):
                 sid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
                 received = T0 + timedelta(minutes=i * 990_000 // max(clues, 1))  # to 2026-11-18
+                facts = None
                 if templates is None:
                     raw = b'{"bench":true}'
                     kind, region = "gang_crime", "110105"
@@ -76,25 +80,27 @@ def _fill(store: Store, clues: int, *, templates: list[bytes] | None, obligation
                     doc["submission_id"] = sid
                     raw = json.dumps(doc, ensure_ascii=False).encode()
                     kind, region = doc["kind"], doc["facts"]["region"]
-                reports.append((sid, kind, _ts(received), _ts(received + timedelta(hours=1)), 1, "c" * 64,
-                                f"{i:064x}", region, 1, 1, raw))
+                    facts = msgspec.json.encode(facts_from_json(raw))  # as import stores them
+                reports.append((i + 1, sid, kind, _ts(received), _ts(received + timedelta(hours=1)), 1, "c" * 64,
+                                f"{i:064x}", region, 1, 1, facts, raw))
                 imported_due = (received + timedelta(days=7)).date().isoformat()
                 if obligations_per_clue == 1:
-                    obligations.append((sid, "assign_imported", imported_due, "open", None, _ts(received)))
+                    obligations.append((i + 1, sid, "assign_imported", imported_due, "open", None, _ts(received)))
                     continue
                 for rule, days in (("assign_imported", 7), ("contact_reporter", 31), ("transfer_gang_to_police", 8)):
                     due = (received + timedelta(days=days)).date().isoformat()
                     recent = received > NOW - timedelta(days=45)
                     met = rule == "assign_imported" or rng.random() < (0.5 if recent else 0.995)
-                    obligations.append((sid, rule, due, "met" if met else "open",
+                    obligations.append((i + 1, sid, rule, due, "met" if met else "open",
                                         _ts(received + timedelta(days=2)) if met else None, _ts(received)))
             tx.executemany(
-                "INSERT INTO reports (submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
-                " query_code_sha256, region, reporter_has_contact, real_name, report_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", reports)
+                "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
+                " query_code_sha256, region, reporter_has_contact, real_name, facts, report_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", reports)
+            tx.executemany("INSERT INTO report_stages (report_id) VALUES (?)", ((r[0],) for r in reports))
             tx.executemany(
-                "INSERT INTO obligations (submission_id, rule_id, due_date, state, met_at, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)", obligations)
+                "INSERT INTO obligations (report_id, submission_id, rule_id, due_date, state, met_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", obligations)
 
 
 def _home(root: Path, clues: int, *, templates: list[bytes] | None, obligations_per_clue: int):

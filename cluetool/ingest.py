@@ -208,7 +208,8 @@ def _norm(text: str) -> str:
 
 
 def _h(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    # 128 bits (32 hex digits): ample to tell fingerprints apart, and half the index.
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def fingerprints(report: Report) -> list[Fingerprint]:
@@ -231,7 +232,7 @@ def fingerprints(report: Report) -> list[Fingerprint]:
     return [Fingerprint(kind=k, value=v) for k, v in sorted(out)]
 
 
-def _row(report: Report, raw: bytes) -> ReportRow:
+def _row(report: Report, raw: bytes, facts: ClueFacts) -> ReportRow:
     r = report.reporter
     has_contact = r.identity == "real_name" or (r.contact is not None and bool(r.contact.phone or r.contact.email))
     return ReportRow(
@@ -239,7 +240,7 @@ def _row(report: Report, raw: bytes) -> ReportRow:
         received_at=report.received_at,
         report_sha256=hashlib.sha256(raw).hexdigest(), query_code_sha256=report.query_code_sha256,
         region=report.facts.region, reporter_has_contact=has_contact, real_name=r.identity == "real_name",
-        report_json=raw,
+        report_json=raw, facts=msgspec.json.encode(facts),
         attachments=[ReportAttachment(sha256=a.sha256, size=a.size, type=a.type, file=a.file, note=a.note or None) for a in report.attachments],
         fingerprints=fingerprints(report),
     )
@@ -411,7 +412,8 @@ def check_report(
         return failed("payload.index", "carries another submission_id")
     if sorted(a.sha256 for a in report.attachments) != sorted(attachments):
         return failed("payload.index", "attachments differ from index.json")
-    return Checked(submission_id=submission_id, problems=[], row=_row(report, raw), facts=facts_from_report(report))
+    facts = facts_from_report(report)
+    return Checked(submission_id=submission_id, problems=[], row=_row(report, raw, facts), facts=facts)
 
 
 def _check_chunk(items: list[tuple[str, bytes, tuple[str, ...]]], now: datetime, batch: str) -> list[Checked]:

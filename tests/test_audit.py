@@ -19,21 +19,27 @@ from cluetool.formats.merkle import MerkleTree
 from cluetool.formats.note import NoteVerifier, open_note, parse_checkpoint
 from cluetool.store import Store
 from cluetool.store.audit import append_entry, iter_entries
+from cluetool.store.migrations import latest_version
 from tests.batch_helpers import sample_spool  # noqa: F401  (fixture)
 
 NOW = datetime(2026, 11, 24, 2, 0, 0, tzinfo=timezone.utc)
+MIGRATED = latest_version()  # a new store's audit log starts with one store.migrate entry per migration
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 def make_store(path: Path) -> Store:
-    """A fresh store (its migration writes entry 0)."""
+    """A fresh store (its migrations write entries 0 .. MIGRATED - 1)."""
     return Store.create(path / "store.db", now=NOW)
 
 
 def add_entries(store: Store, count: int, *, start: int = 0, at: datetime = NOW) -> None:
-    """Import-like activity: ``count`` entries, ids and hashes only."""
+    """Import-like activity: ``count`` entries, ids and hashes only.
+
+    Entry ``i`` (``"n": i``, object ``report:{i:08d}``, at ``at + i`` seconds) lands at
+    seq ``MIGRATED + i`` in a fresh store.
+    """
     with store.write() as tx:
         for i in range(start, start + count):
             append_entry(
@@ -87,10 +93,11 @@ def store(tmp_path: Path) -> Store:
 @pytest.mark.parametrize("bits", [1, 2, 8])
 def test_audit_tree_roots_and_proofs_match_reference_tree(store: Store, bits: int) -> None:
     add_entries(store, 299)
+    size = MIGRATED + 299
     ref = MerkleTree.from_leaf_hashes(e.leaf_hash for e in iter_entries(store))
     with store.read() as tx, AuditTree(tx, cache_dir=None, bits=bits) as tree:
-        assert tree.size == 300
-        for n in (1, 2, 3, 4, 5, 8, 64, 65, 255, 256, 257, 300):
+        assert tree.size == size
+        for n in (1, 2, 3, 4, 5, 8, 64, 65, 255, 256, 257, size):
             assert tree.root(n) == ref.root(n)
             for i in sorted({0, 1 % n, n // 2, n - 1}):
                 assert tree.inclusion_proof(i, n) == ref.inclusion_proof(i, n)
@@ -99,13 +106,13 @@ def test_audit_tree_roots_and_proofs_match_reference_tree(store: Store, bits: in
 
 
 def test_audit_tree_cache_persists_and_grows_incrementally(store: Store) -> None:
-    add_entries(store, 599)
+    add_entries(store, 600 - MIGRATED)  # a tree of exactly 600 leaves: 150 tier-1 hashes
     cache = cache_dir_for(store)
     with store.read() as tx, AuditTree(tx, bits=2) as tree:
         root600 = tree.root()
     assert (cache / "tier1.bin").stat().st_size == 64 + 150 * 32
     assert oct((cache / "tier1.bin").stat().st_mode & 0o777) == "0o600"
-    add_entries(store, 400, start=599)
+    add_entries(store, 400, start=600 - MIGRATED)
     ref = MerkleTree.from_leaf_hashes(e.leaf_hash for e in iter_entries(store))
     with store.read() as tx, AuditTree(tx, bits=2) as tree:
         assert tree.root(600) == root600 == ref.root(600)
@@ -146,11 +153,11 @@ def test_audit_checkpoint_signs_size_and_root_as_tlog_checkpoint(store: Store, s
     add_entries(store, 41)
     info = audit.checkpoint(store, sk, now=NOW)
     ref = MerkleTree.from_leaf_hashes(e.leaf_hash for e in iter_entries(store))
-    assert info.created and info.size == 42 and info.root == ref.root().hex()
+    assert info.created and info.size == MIGRATED + 41 and info.root == ref.root().hex()
     assert info.origin == audit.default_origin(sk) and info.origin.startswith("cluetool/")
     verifier = NoteVerifier.from_public_bytes(info.origin, sk.public_key.key)
     opened = open_note(info.note, [verifier])
-    assert parse_checkpoint(opened.text).size == 42
+    assert parse_checkpoint(opened.text).size == MIGRATED + 41
     assert info.at == "2026-11-24T02:00:00.000000Z"
 
 
@@ -179,7 +186,8 @@ def test_audit_checkpoint_refuses_to_sign_tampered_log(store: Store, sk: minisig
     audit.checkpoint(store, sk, now=NOW)
     add_entries(store, 10, start=300)
     original = entry_bytes(store, 20)
-    edited = original.replace(b'"n":19', b'"n":91')
+    edited = original.replace(f'"n":{20 - MIGRATED},'.encode(), b'"n":91,')
+    assert edited != original
     from cluetool.store.audit import leaf_hash
 
     tamper(store, ("UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE seq = 20", (edited, leaf_hash(edited))))
@@ -194,7 +202,8 @@ def test_audit_checkpoint_refuses_to_sign_tampered_log(store: Store, sk: minisig
 
 def test_audit_checkpoint_refuses_entry_not_matching_leaf_hash(store: Store, sk: minisign.SecretKey) -> None:
     add_entries(store, 10)
-    tamper(store, ("UPDATE audit_log SET entry = ? WHERE seq = 4", (entry_bytes(store, 4).replace(b"report:", b"rep0rt:"),)))
+    seq = MIGRATED + 3  # an entry of add_entries (a store.migrate entry has no "report:")
+    tamper(store, ("UPDATE audit_log SET entry = ? WHERE seq = ?", (entry_bytes(store, seq).replace(b"report:", b"rep0rt:"), seq)))
     with pytest.raises(FindingsError, match="audit.leaf_mismatch"):
         audit.checkpoint(store, sk, now=NOW)
 
@@ -206,14 +215,15 @@ def test_audit_prove_inclusion_round_trip(store: Store, sk: minisign.SecretKey) 
     add_entries(store, 1000)
     audit.checkpoint(store, sk, now=NOW)
     add_entries(store, 10, start=1000)  # unsigned tail
-    for seq in (0, 1, 511, 512, 999, 1000):
+    signed = MIGRATED + 1000
+    for seq in (0, 1, 511, 512, 999, signed - 1):
         proof = audit.prove_inclusion(store, seq)
-        assert proof.tree_size == 1001 and proof.leaf_index == seq
+        assert proof.tree_size == signed and proof.leaf_index == seq
         assert json.loads(proof.entry)["seq"] == seq
         result = audit.check_proof(msgspec.json.encode(proof), keys_of(sk))
         assert result.ok and result.signature_checked, result.findings
     with pytest.raises(InputError, match="not covered"):
-        audit.prove_inclusion(store, 1001)
+        audit.prove_inclusion(store, signed)
 
 
 def test_audit_check_proof_altered_proof_is_invalid(store: Store, sk: minisign.SecretKey) -> None:
@@ -246,7 +256,7 @@ def test_audit_prove_consistency_between_checkpoints_round_trip(store: Store, sk
     add_entries(store, 300, start=99)
     second = audit.checkpoint(store, sk, now=NOW)
     proof = audit.prove_consistency(store, first.size)
-    assert (proof.from_size, proof.to_size) == (100, 400)
+    assert (proof.from_size, proof.to_size) == (MIGRATED + 99, MIGRATED + 399)
     assert proof.from_checkpoint == first.note and proof.to_checkpoint == second.note
     assert proof.to_root == second.root
     result = audit.check_proof(msgspec.json.encode(proof), keys_of(sk))
@@ -277,9 +287,9 @@ def test_audit_verify_clean_log_is_ok(store: Store, sk: minisign.SecretKey) -> N
     seen: list[tuple[int, int]] = []
     report = audit.verify_store(store, keys_of(sk), progress=lambda d, t: seen.append((d, t)))
     assert report.ok and report.findings == []
-    assert report.summary.entries == 5004 and report.summary.unsigned_entries == 3
+    assert report.summary.entries == MIGRATED + 5003 and report.summary.unsigned_entries == 3
     assert report.summary.checkpoints_verified == 1
-    assert seen[-1] == (5004, 5004)
+    assert seen[-1] == (MIGRATED + 5003, MIGRATED + 5003)
     report.raise_for_findings()
 
 
@@ -290,14 +300,14 @@ def test_audit_verify_without_checkpoint_warns(store: Store, sk: minisign.Secret
 
 def test_audit_log_filters(store: Store) -> None:
     add_entries(store, 30)
-    assert len(audit.list_entries(store).entries) == 31
+    assert len(audit.list_entries(store).entries) == MIGRATED + 30
     assigned = audit.list_entries(store, action="clue.assign").entries
-    assert [e.seq for e in assigned] == [1 + i for i in range(0, 30, 3)]
+    assert [e.seq for e in assigned] == [MIGRATED + i for i in range(0, 30, 3)]
     assert [e.object for e in audit.list_entries(store, object="report:00000007").entries] == ["report:00000007"]
     assert len(audit.list_entries(store, object="report:0000001*").entries) == 10
     assert len(audit.list_entries(store, action="report.*", actor="cluetool-import").entries) == 20
     since = audit.list_entries(store, since="2026-11-24T02:00:10Z", until="2026-11-24T02:00:20+00:00").entries
-    assert [e.seq for e in since] == list(range(11, 21))
+    assert [e.seq for e in since] == [MIGRATED + i for i in range(10, 20)]
     assert len(audit.list_entries(store, since="2026-11-25").entries) == 0
     assert len(audit.list_entries(store, limit=4).entries) == 4
     with pytest.raises(InputError):

@@ -16,7 +16,7 @@ from cluetool.audit.checkpoints import note_signer
 from cluetool.formats.note import format_checkpoint, sign_note
 from cluetool.store import Store
 from cluetool.store.audit import iter_entries
-from tests.test_audit import NOW, add_entries, keys_of, make_store
+from tests.test_audit import MIGRATED, NOW, add_entries, keys_of, make_store
 
 
 @pytest.fixture
@@ -26,7 +26,8 @@ def sk() -> minisign.SecretKey:
 
 @pytest.fixture
 def store(tmp_path: Path, sk: minisign.SecretKey) -> Store:
-    """250 entries with checkpoints at 101 and 251 entries."""
+    """250 entries after the MIGRATED store.migrate ones, with checkpoints at MIGRATED + 100
+    and MIGRATED + 250 entries."""
     s = make_store(tmp_path / "home")
     add_entries(s, 100)
     audit.checkpoint(s, sk, now=NOW)
@@ -64,11 +65,12 @@ def test_audit_export_writes_signed_entries_and_keys(store: Store, sk: minisign.
     add_entries(store, 7, start=250)  # unsigned: left out
     result = do_export(store, sk, tmp_path / "exp")
     d = tmp_path / "exp"
-    assert result.entries == 251 and result.unsigned_entries == 7
+    assert result.entries == MIGRATED + 250 and result.unsigned_entries == 7
     assert sorted(p.name for p in d.iterdir()) == result.files
-    assert lines_of(d) == [e.entry + b"\n" for e in iter_entries(store) if e.seq < 251]
+    assert lines_of(d) == [e.entry + b"\n" for e in iter_entries(store) if e.seq < MIGRATED + 250]
     assert (d / "checkpoint.txt").read_text() == audit.list_checkpoints(store).checkpoints[-1].note
-    assert [json.loads(x)["size"] for x in (d / "checkpoints.jsonl").read_text().splitlines()] == [101, 251]
+    assert [json.loads(x)["size"] for x in (d / "checkpoints.jsonl").read_text().splitlines()] == [
+        MIGRATED + 100, MIGRATED + 250]
     assert minisign.PublicKey.parse((d / "key.pub").read_text()).key == sk.public_key.key
 
 
@@ -76,7 +78,7 @@ def test_audit_export_verify_round_trip_with_pub_and_vkey(exported: Path) -> Non
     for key in ("key.pub", "key.vkey"):
         report = audit.verify_export(exported, audit.read_key_files([exported / key]))
         assert report.ok and report.findings == [], report.findings
-        assert report.summary.entries == 251 and report.summary.checkpoints_verified == 2
+        assert report.summary.entries == MIGRATED + 250 and report.summary.checkpoints_verified == 2
 
 
 def test_audit_export_into_non_empty_dir_refused(store: Store, sk: minisign.SecretKey, tmp_path: Path) -> None:
@@ -95,7 +97,7 @@ def test_audit_export_edit_one_byte_canonical_bounded_by_checkpoints(exported: P
     lines = lines_of(exported)
     lines[150] = lines[150].replace(b"report:", b"rep0rt:")
     write_lines(exported, lines)
-    assert failed(exported, sk) == {("audit.inconsistent", 101)}
+    assert failed(exported, sk) == {("audit.inconsistent", MIGRATED + 100)}
 
 
 def test_audit_export_edit_noncanonical_named(exported: Path, sk: minisign.SecretKey) -> None:
@@ -110,7 +112,7 @@ def test_audit_export_deleted_line_named(exported: Path, sk: minisign.SecretKey)
     del lines[60]
     write_lines(exported, lines)
     found = failed(exported, sk)
-    assert ("audit.seq_mismatch", 60) in found and ("audit.truncated", 250) in found
+    assert ("audit.seq_mismatch", 60) in found and ("audit.truncated", MIGRATED + 249) in found
 
 
 def test_audit_export_inserted_line_named(exported: Path, sk: minisign.SecretKey) -> None:
@@ -118,7 +120,7 @@ def test_audit_export_inserted_line_named(exported: Path, sk: minisign.SecretKey
     lines.insert(200, lines[199])
     write_lines(exported, lines)
     found = failed(exported, sk)
-    assert ("audit.seq_mismatch", 200) in found and ("audit.extra_entries", 251) in found
+    assert ("audit.seq_mismatch", 200) in found and ("audit.extra_entries", MIGRATED + 250) in found
 
 
 def test_audit_export_swapped_lines_named(exported: Path, sk: minisign.SecretKey) -> None:
@@ -159,7 +161,7 @@ def test_audit_export_previous_consistent(store: Store, sk: minisign.SecretKey, 
     do_export(store, sk, tmp_path / "new")
     report = audit.verify_export(tmp_path / "new", keys_of(sk), previous=tmp_path / "old")
     assert report.ok and report.findings == [], report.findings
-    assert report.summary.entries == 584
+    assert report.summary.entries == MIGRATED + 583
 
 
 def test_audit_export_previous_with_other_history_named(store: Store, sk: minisign.SecretKey, tmp_path: Path) -> None:
@@ -180,7 +182,7 @@ def test_audit_export_previous_longer_than_new_is_truncation(store: Store, sk: m
     add_entries(store, 5, start=250)
     audit.checkpoint(store, sk, now=NOW)
     do_export(store, sk, tmp_path / "old")
-    assert ("audit.truncated", 251) in failed(tmp_path / "new", sk, previous=tmp_path / "old")
+    assert ("audit.truncated", MIGRATED + 250) in failed(tmp_path / "new", sk, previous=tmp_path / "old")
 
 
 def test_audit_export_verify_needs_key_and_export(tmp_path: Path, sk: minisign.SecretKey) -> None:

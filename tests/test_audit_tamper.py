@@ -12,7 +12,7 @@ from cluetool.audit.verify import AuditReport
 from cluetool.formats import minisign
 from cluetool.store import Store
 from cluetool.store.audit import leaf_hash
-from tests.test_audit import NOW, add_entries, entry_bytes, keys_of, make_store, tamper
+from tests.test_audit import MIGRATED, NOW, add_entries, entry_bytes, keys_of, make_store, tamper
 
 
 @pytest.fixture
@@ -22,7 +22,9 @@ def sk() -> minisign.SecretKey:
 
 @pytest.fixture
 def log(tmp_path: Path, sk: minisign.SecretKey) -> Store:
-    """300 entries with checkpoints at 101, 201 and 301 entries, plus 9 unsigned ones."""
+    """300 entries after the MIGRATED store.migrate ones, with checkpoints 1, 2 and 3 at
+    MIGRATED + 100, + 200 and + 300 entries, plus 9 unsigned ones (entry ``seq`` holds
+    ``"n": seq - MIGRATED``)."""
     store = make_store(tmp_path)
     for k in range(3):
         add_entries(store, 100, start=100 * k)
@@ -44,11 +46,13 @@ def verify(store: Store, sk: minisign.SecretKey) -> AuditReport:
 
 
 def test_audit_tamper_one_byte_of_entry_names_leaf(log: Store, sk: minisign.SecretKey) -> None:
-    edited = entry_bytes(log, 150).replace(b'"n":149', b'"n":148')
+    original = entry_bytes(log, 150)
+    edited = original.replace(f'"n":{150 - MIGRATED},'.encode(), f'"n":{149 - MIGRATED},'.encode())
+    assert edited != original
     tamper(log, ("UPDATE audit_log SET entry = ? WHERE seq = 150", (edited,)))
     report = verify(log, sk)
     assert ("audit.leaf_mismatch", 150) in codes(report)
-    # The checkpoints at 201 and 301 no longer match; the one at 101 still does.
+    # Checkpoints 2 and 3 no longer match; checkpoint 1 (below seq 150) still does.
     assert {(f.code, f.checkpoint) for f in report.findings if f.code == "audit.inconsistent"} == {
         ("audit.inconsistent", 2), ("audit.inconsistent", 3)}
 
@@ -57,9 +61,9 @@ def test_audit_tamper_entry_and_leaf_hash_bounded_by_checkpoints(log: Store, sk:
     edited = entry_bytes(log, 150).replace(b"report:", b"rep0rt:")
     tamper(log, ("UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE seq = 150", (edited, leaf_hash(edited))))
     report = verify(log, sk)
-    # Canonical and self-consistent: only the signed roots show it, between 101 and 201.
-    assert codes(report) == {("audit.inconsistent", 101)}
-    assert "101..200" in report.findings[0].message
+    # Canonical and self-consistent: only the signed roots show it, between checkpoints 1 and 2.
+    assert codes(report) == {("audit.inconsistent", MIGRATED + 100)}
+    assert f"{MIGRATED + 100}..{MIGRATED + 199}" in report.findings[0].message
 
 
 def test_audit_tamper_noncanonical_entry_named(log: Store, sk: minisign.SecretKey) -> None:
@@ -80,7 +84,7 @@ def test_audit_tamper_deleted_and_renumbered_named(log: Store, sk: minisign.Secr
     report = verify(log, sk)
     mismatch = [f for f in report.findings if f.code == "audit.seq_mismatch"]
     assert [(f.seq, "removed" in f.message) for f in mismatch] == [(77, True)]
-    assert ("audit.truncated", 309) not in codes(report)
+    assert ("audit.truncated", MIGRATED + 308) not in codes(report)
 
 
 def test_audit_tamper_inserted_entry_named(log: Store, sk: minisign.SecretKey) -> None:
@@ -121,8 +125,9 @@ def test_audit_tamper_truncated_after_checkpoint(log: Store, sk: minisign.Secret
 def test_audit_tamper_rebuilt_log_resigned_with_other_key(log: Store, sk: minisign.SecretKey) -> None:
     # Rewrite an entry properly, drop the checkpoints and sign the new history with
     # another key: every checkpoint now fails the home key.
-    edited = entry_bytes(log, 5).replace(b"report:", b"rep0rt:")
-    tamper(log, ("UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE seq = 5", (edited, leaf_hash(edited))),
+    seq = MIGRATED + 4  # an entry of add_entries (a store.migrate entry has no "report:")
+    edited = entry_bytes(log, seq).replace(b"report:", b"rep0rt:")
+    tamper(log, ("UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE seq = ?", (edited, leaf_hash(edited), seq)),
            "DELETE FROM checkpoints")
     import shutil
 
@@ -142,7 +147,8 @@ def test_audit_tamper_checkpoint_row_root_edited(log: Store, sk: minisign.Secret
 
 
 def test_audit_tamper_checkpoint_note_edited(log: Store, sk: minisign.SecretKey) -> None:
-    tamper(log, "UPDATE checkpoints SET note = replace(note, '\n201\n', '\n200\n') WHERE id = 2")
+    size = MIGRATED + 200  # checkpoint 2's tree size, on its own line in the note
+    tamper(log, ("UPDATE checkpoints SET note = replace(note, ?, ?) WHERE id = 2", (f"\n{size}\n", f"\n{size - 1}\n")))
     found = {(f.code, f.checkpoint) for f in verify(log, sk).findings}
     assert ("audit.checkpoint_signature", 2) in found and ("audit.checkpoint_malformed", 2) in found
 
@@ -154,12 +160,15 @@ def test_audit_tamper_renumbered_everything_is_one_finding_per_run(log: Store, s
 
 
 def test_audit_tamper_unsafe_integer_is_noncanonical(log: Store, sk: minisign.SecretKey) -> None:
-    edited = entry_bytes(log, 30).replace(b'"n":29', b'"n":9007199254740993')
+    original = entry_bytes(log, 30)
+    edited = original.replace(f'"n":{30 - MIGRATED},'.encode(), b'"n":9007199254740993,')
+    assert edited != original
     tamper(log, ("UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE seq = 30", (edited, leaf_hash(edited))))
     found = [f for f in verify(log, sk).findings if f.code == "audit.noncanonical"]
     assert [f.seq for f in found] == [30] and "safe range" in found[0].message
 
 
 def test_audit_tamper_text_instead_of_blob_is_a_finding(log: Store, sk: minisign.SecretKey) -> None:
-    tamper(log, "UPDATE audit_log SET entry = replace(entry, 'report:', 'rep0rt:') WHERE seq = 12")
-    assert ("audit.leaf_mismatch", 12) in codes(verify(log, sk))
+    seq = MIGRATED + 11  # an entry of add_entries (a store.migrate entry has no "report:")
+    tamper(log, ("UPDATE audit_log SET entry = replace(entry, 'report:', 'rep0rt:') WHERE seq = ?", (seq,)))
+    assert ("audit.leaf_mismatch", seq) in codes(verify(log, sk))

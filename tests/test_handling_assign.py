@@ -177,7 +177,7 @@ def test_assign_rule_dimension_routes_to_unit(tmp_path: Path, spec: dict[str, An
     (res,) = rep.results
     assert (res.clue, res.status, res.unit, res.rule) == (sid, "assigned", unit, rule)
     assert sql(home, "SELECT unit, rule_id FROM assignments WHERE submission_id = ?", (sid,)) == [(unit, rule)]
-    assert sql(home, "SELECT stage FROM reports WHERE submission_id = ?", (sid,)) == [("assigned",)]
+    assert sql(home, "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id WHERE r.submission_id = ?", (sid,)) == [("assigned",)]
     assert sql(home, "SELECT event, unit, to_unit FROM events WHERE submission_id = ?", (sid,)) == [
         ("assigned", None, unit)]
 
@@ -229,7 +229,7 @@ def test_assign_unmatched_clue_is_listed_and_stays_unassigned(tmp_path: Path) ->
     assert [(r.clue, r.status, r.unit) for r in rep.results] == [(unmatched, "unmatched", None),
                                                                   (matched, "assigned", "bj.ago")]
     assert sql(home, "SELECT submission_id FROM assignments") == [(matched,)]
-    assert sql(home, "SELECT stage FROM reports WHERE submission_id = ?", (unmatched,)) == [("received",)]
+    assert sql(home, "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id WHERE r.submission_id = ?", (unmatched,)) == [("received",)]
     # A second run still lists it, and assigns nothing new.
     again = assign(home.root, now=NOW)
     assert [(r.clue, r.status) for r in again.results] == [(unmatched, "unmatched")]

@@ -263,5 +263,5 @@ def test_record_stage_is_public_stage_only_forward(tmp_path: Path) -> None:
     home, sid = gang_clue(tmp_path)
     record(home.root, sid, "verified", at=at(16), now=NOW)
     assign(home.root, sid, "bj.police", reason="moved", now=at(17))
-    assert sql(home, "SELECT stage FROM reports") == [("under_verification",)]
+    assert sql(home, "SELECT stage FROM report_stages") == [("under_verification",)]
     assert timedelta(0) < NOW - at(17)

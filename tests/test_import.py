@@ -682,7 +682,7 @@ def test_import_samples_status_and_ledger_consistent(samples_imported: tuple[Pai
     pair, batches, _ = samples_imported
     assert [n for _, n, stored in reports_per_batch(pair.home) if n == stored] == [25, 25, 10]
     with connect(pair.home) as conn:
-        assert {r[0] for r in conn.execute("SELECT stage FROM reports")} == {"received"}
+        assert {r[0] for r in conn.execute("SELECT stage FROM report_stages")} == {"received"}
     assert services.store_check(pair.home).ok
 
 
@@ -739,7 +739,7 @@ def test_fingerprints_normalise_id_numbers_and_names() -> None:
     assert {v for k, v in fa if k == "subject_id"} == {v for k, v in fb if k == "subject_id"}
     assert {v for k, v in fa if k == "subject_name"} == {v for k, v in fb if k == "subject_name"}
     # only hashes: no ID number or name in a fingerprint
-    assert all(len(v) == 64 and int(v, 16) >= 0 for _, v in fa)
+    assert all(len(v) == 32 and int(v, 16) >= 0 for _, v in fa)
 
 
 # --------------------------------------------------------------------------- store check

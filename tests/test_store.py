@@ -28,6 +28,11 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def fp(text: str) -> str:
+    """A fingerprint value (128 bits, 32 hex digits)."""
+    return sha(text)[:32]
+
+
 def make_report(submission_id: str, *, n: int = 0, attachments: list[ReportAttachment] | None = None,
                 fingerprints: list[Fingerprint] | None = None) -> ReportRow:
     body = dumps({"submission_id": submission_id, "n": n})
@@ -354,12 +359,13 @@ def put_blob(store: Store, content: bytes, file: str, note: str | None = None) -
 def test_queries_insert_reports_stores_exact_bytes_and_facts(store: Store) -> None:
     att = put_blob(store, b"jpeg", "a.jpg", "photo")
     report = make_report("aaaaaaaa-0000-4000-8000-000000000001", attachments=[att],
-                         fingerprints=[Fingerprint(kind="subject", value=sha("zhang san"))])
+                         fingerprints=[Fingerprint(kind="subject", value=fp("zhang san"))])
     report = ReportRow(**{**{f: getattr(report, f) for f in report.__struct_fields__},
                           "received_at": datetime(2026, 11, 21, 4, 0, tzinfo=CST)})
     import_batch(store, [report])
     row = store.execute(
-        "SELECT received_at, report_json, stage, real_name FROM reports WHERE submission_id = ?",
+        "SELECT received_at, report_json, stage, real_name FROM reports JOIN report_stages ON report_id = id"
+        " WHERE submission_id = ?",
         (report.submission_id,),
     ).fetchone()
     assert row == ("2026-11-20T20:00:00.000000Z", report.report_json, "received", 1)
@@ -399,7 +405,7 @@ def test_queries_report_by_query_code_returns_public_stage_only(store: Store) ->
 
 
 def test_queries_find_reports_by_fingerprints(store: Store) -> None:
-    shared, own = sha("id-110105199001011234"), sha("photo")
+    shared, own = fp("id-110105199001011234"), fp("photo")
     import_batch(store, [
         make_report("aaaaaaaa-0000-4000-8000-000000000001",
                     fingerprints=[Fingerprint(kind="subject", value=shared)]),
@@ -407,12 +413,12 @@ def test_queries_find_reports_by_fingerprints(store: Store) -> None:
                     fingerprints=[Fingerprint(kind="subject", value=shared),
                                   Fingerprint(kind="attachment", value=own)]),
     ])
-    found = queries.find_reports_by_fingerprints(store, [shared, sha("nothing")])
+    found = queries.find_reports_by_fingerprints(store, [shared, fp("nothing")])
     assert [(m.submission_id, m.value) for m in found] == [
         ("aaaaaaaa-0000-4000-8000-000000000001", shared),
         ("bbbbbbbb-0000-4000-8000-000000000002", shared),
     ]
-    many = [sha(str(i)) for i in range(1200)] + [own]  # more than one IN chunk
+    many = [fp(str(i)) for i in range(1200)] + [own]  # more than one IN chunk
     assert [(m.submission_id, m.kind) for m in queries.find_reports_by_fingerprints(store, many)] == [
         ("bbbbbbbb-0000-4000-8000-000000000002", "attachment")
     ]

@@ -15,9 +15,11 @@ import pytest
 from cluetool.errors import BusyError, ExitCode
 from cluetool.store import Store, queries
 from cluetool.store.audit import append_entry, audit_size
+from cluetool.store.migrations import latest_version
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 ROOT = Path(__file__).resolve().parents[1]
+MIGRATED = latest_version()  # a new store's audit log starts with one entry per migration
 
 # The child takes the write lock through the same API, says so, then follows its orders.
 CHILD = textwrap.dedent(
@@ -91,7 +93,7 @@ def test_store_write_while_other_process_writes_raises_busy(path: Path, holder: 
         assert info.value.hint == "try again, or raise --wait"
         # Readers are not blocked by the writer (WAL) and see none of its rows yet.
         assert queries.get_batch_by_sequence(store, "intake-bj", 1) is None
-        assert audit_size(store) == 1
+        assert audit_size(store) == MIGRATED
 
 
 def test_store_write_waits_for_lock_then_succeeds(path: Path, holder: subprocess.Popen) -> None:
@@ -103,7 +105,7 @@ def test_store_write_waits_for_lock_then_succeeds(path: Path, holder: subprocess
             append_entry(tx, at=NOW, actor="t", action="a.b", object="store", details={})
         assert queries.get_batch_by_sequence(store, "intake-bj", 1) is not None
         assert store.execute("SELECT count(*) FROM reports").fetchone()[0] == 500
-        assert audit_size(store) == 2
+        assert audit_size(store) == MIGRATED + 1
     out, err = holder.communicate(timeout=30)
     assert (out.strip(), err) == ("committed", "")
     assert holder.returncode == 0
@@ -118,4 +120,4 @@ def test_store_writer_killed_mid_import_leaves_no_half_import(path: Path, holder
         assert store.check().ok
         with store.write() as tx:  # the dead process's lock is gone
             append_entry(tx, at=NOW, actor="t", action="a.b", object="store", details={})
-        assert audit_size(store) == 2
+        assert audit_size(store) == MIGRATED + 1

@@ -2,8 +2,9 @@
 version opens and migrates to the latest one, each step in one transaction, recorded
 in the audit log; a failing step leaves the store as it was.
 
-Adding schema version N: append its ``Migration`` and add ``SEED[N]`` (rows valid at
-version N); the parametrised test below then covers every path to the latest version.
+Adding schema version N: append its ``Migration`` and add ``SEED[N]`` (the same data,
+written with the SQL of version N); the parametrised test below then covers every path
+to the latest version.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cluetool.errors import StateError
-from cluetool.store import Store, migrations, queries
+from cluetool.store import Store, handling, migrations, queries
 from cluetool.store.audit import audit_size, iter_entries
 from cluetool.store.migrations import MIGRATIONS, Migration, latest_version, split_statements
 
@@ -31,7 +32,8 @@ def h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# Rows written with the SQL of the version that introduced each table, keyed by version.
+# The same data (two reports, a fingerprint they share, an assignment, an obligation, ...)
+# written with the SQL of each schema version, keyed by version.
 SEED: dict[int, list[tuple[str, tuple]]] = {
     1: [
         ("INSERT INTO sources VALUES (?, ?, ?, ?)", ("intake-bj", 1, h("m1"), "2026-01-01T00:00:00.000000Z")),
@@ -70,16 +72,39 @@ SEED: dict[int, list[tuple[str, tuple]]] = {
          (b"\x11" * 32, "2026-01-02T00:00:00.000000Z")),
     ],
 }
+_V1_ONLY = ("INSERT INTO reports", "INSERT INTO fingerprints", "INSERT INTO obligations")
+SEED[2] = [
+    *SEED[1][:2],  # the source and the batch
+    *[
+        (
+            "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
+            " query_code_sha256, region, reporter_has_contact, real_name, report_json)"
+            " VALUES (?, ?, 'gang_crime', ?, ?, 1, ?, ?, '110105', 1, 1, ?)",
+            (n, sid, "2025-12-31T12:00:00.000000Z", "2026-01-01T00:00:00.000000Z", h(sid), h("code" + sid),
+             b'{"x":1}'),
+        )
+        for n, sid in ((1, SID), (2, SID2))
+    ],
+    *[row for row in SEED[1][2:] if not row[0].startswith(_V1_ONLY)],
+    ("INSERT INTO report_stages VALUES (1, 'assigned')", ()),
+    ("INSERT INTO report_stages VALUES (2, 'received')", ()),
+    ("INSERT INTO fingerprints VALUES (?, 1, 'subject')", (h("fp")[:32],)),
+    ("INSERT INTO fingerprints VALUES (?, 2, 'subject')", (h("fp")[:32],)),
+    (
+        "INSERT INTO obligations (report_id, submission_id, rule_id, trigger_event_id, unit, due_date, created_at)"
+        " VALUES (1, ?, 'contact_reporter', 1, 'psb-110105', '2026-02-01', ?)",
+        (SID, "2026-01-02T00:00:00.000000Z"),
+    ),
+]
 
 
 def seed(path: Path, version: int) -> dict[str, int]:
-    """Insert the seed rows of every version up to ``version``; return row counts."""
+    """Insert the seed rows of ``version``; return row counts."""
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA foreign_keys = ON")
     with conn:
-        for v in range(1, version + 1):
-            for sql, params in SEED.get(v, []):
-                conn.execute(sql, params)
+        for sql, params in SEED[version]:
+            conn.execute(sql, params)
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
     conn.close()
@@ -124,9 +149,33 @@ def test_store_migrate_from_every_earlier_version_keeps_data(tmp_path: Path, sta
         assert queries.get_batch_by_manifest(s, h("m1")) is not None
         assert queries.report_by_query_code_sha256(s, h("code" + SID)) is not None
         assert queries.resolve_clue_prefix(s, SID) == SID
-        assert {m.submission_id for m in queries.find_reports_by_fingerprints(s, [h("fp")])} == {SID, SID2}
+        assert {m.submission_id for m in queries.find_reports_by_fingerprints(s, [h("fp")[:32]])} == {SID, SID2}
+        assert s.execute("SELECT count(*) FROM fingerprints").fetchone()[0] == 2
         report = s.check()
         assert [p.code for p in report.problems if p.severity == "error"] == ["blob.missing"]  # seed has no blob
+
+
+def test_store_v2_moves_stages_fingerprints_and_obligations_to_report_ids(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0, version=1).close()
+    seed(path, 1)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("UPDATE reports SET stage = 'assigned' WHERE submission_id = ?", (SID,))
+    conn.close()
+    with Store.open(path, now=T1) as s:
+        ids = dict(s.execute("SELECT submission_id, id FROM reports").fetchall())
+        assert sorted(ids.values()) == [1, 2]
+        assert queries.report_by_query_code_sha256(s, h("code" + SID)).stage == "assigned"  # type: ignore[union-attr]
+        assert queries.report_by_query_code_sha256(s, h("code" + SID2)).stage == "received"  # type: ignore[union-attr]
+        assert s.execute("SELECT value, report_id FROM fingerprints ORDER BY report_id").fetchall() == [
+            (h("fp")[:32], ids[SID]), (h("fp")[:32], ids[SID2])]
+        assert s.execute("SELECT report_id, submission_id FROM obligations").fetchall() == [(ids[SID], SID)]
+        assert [o.rule_id for o in handling.open_obligations_of(s, SID)] == ["contact_reporter"]
+        names = {r[0] for r in s.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"obligations_report", "fingerprints_report", "reports_batch"} <= names
+        assert not names & {"obligations_submission", "fingerprints_submission", "reports_stage_received"}
+        assert s.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_store_open_latest_runs_no_migration(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import NamedTuple
 
 import msgspec
 
@@ -18,6 +19,7 @@ from cluetool.handling import context as c
 from cluetool.handling.progress import apply_event
 from cluetool.rules.calendar import local_date
 from cluetool.rules.deadlines import DeadlineRule
+from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_json
 from cluetool.store import handling as h
 from cluetool.store.audit import NewEntry, append_entries, append_entry
@@ -76,8 +78,7 @@ def assign_by_rules(
     with c.open_home_store(home, wait=wait) as store:
         if dry_run:
             with store.read() as tx:
-                for sid, raw in h.unassigned_clues(tx):
-                    facts = facts_from_json(raw)
+                for _, sid, facts in h.unassigned_clues(tx):
                     rule = rules.match(facts)
                     results.append(_result(sid, facts.kind, facts.region, rule.unit if rule else None,
                                            rule.id if rule else None, "would_assign"))
@@ -85,13 +86,11 @@ def assign_by_rules(
         with store.write() as tx:
             c.sync(tx, loaded.units, now=now)
             h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
-            pending = list(h.unassigned_clues(tx))
             first_id = next_id = h.next_event_id(tx)
             events: list[h.NewEvent] = []
             rows = []
-            matched = []
-            for sid, raw in pending:
-                facts = facts_from_json(raw)
+            matched: list[_Match] = []
+            for report_id, sid, facts in h.unassigned_clues(tx):
                 rule = rules.match(facts)
                 if rule is None:
                     results.append(_result(sid, facts.kind, facts.region, None, None, "unmatched"))
@@ -100,7 +99,7 @@ def assign_by_rules(
                 next_id += 1
                 events.append(ev)
                 rows.append((sid, rule.unit, now, rule.id, None, ev.id))
-                matched.append((sid, facts, rule, ev))
+                matched.append(_Match(report_id, sid, facts, rule.unit, rule.id, ev.id))
             h.insert_events(tx, events)
             h.upsert_assignments(tx, rows)
             h.advance_stage_from_events(tx, first_id, "assigned", "assigned")
@@ -108,28 +107,49 @@ def assign_by_rules(
             # condition, so this assignment meets it (cf. rules.deadlines.completed_at).
             met_rules = [r.id for r in loaded.ctx.rules if r.done_by == "assigned"]
             h.meet_on_assignment(tx, first_id, met_rules, at=now, local_day=local_date(now, loaded.ctx.tz))
-            new: list[h.NewObligation] = []
-            # The duties an assignment starts depend on the facts, not on which clue it
-            # is (same trigger time for the whole run), so they are worked out once per
-            # distinct facts and unit.
-            memo: dict[tuple[object, ...], list[tuple[DeadlineRule, date, bool]]] = {}
-            entries: list[NewEntry] = []
-            for sid, facts, rule, ev in matched:
-                key = (facts.kind, facts.region, facts.industries, facts.targets, facts.umbrella, facts.organ_types,
-                       facts.has_contact, facts.real_name, rule.unit)
-                specs = memo.get(key)
-                if specs is None:
-                    specs = memo[key] = h.specs_for(loaded.ctx, facts, "assigned", now, handler=loaded.units[rule.unit])
-                new += [h.NewObligation(submission_id=sid, rule_id=r.id, due=due, provisional=prov, created_at=now,
-                                        unit=rule.unit, trigger_event_id=ev.id) for r, due, prov in specs]
-                entries.append(NewEntry(at=now, actor=c.ACTOR, action="clue.assign", object=f"report:{sid}",
-                                        details={"event_id": ev.id, "unit": rule.unit, "rule": rule.id,
-                                                 "assignment_rules_sha256": rules_sha}))
-                results.append(_result(sid, facts.kind, facts.region, rule.unit, rule.id, "assigned",
-                                       event_id=ev.id, obligations=len(specs)))
+            new, entries, done = _consequences(matched, loaded, now=now, rules_sha=rules_sha)
             h.insert_obligations(tx, new)
             append_entries(tx, entries)  # one clue.assign entry per clue, in one statement
+            results += done
     return _report(results, dry_run=False)
+
+
+class _Match(NamedTuple):
+    report_id: int
+    sid: str
+    facts: ClueFacts
+    unit: str
+    rule: str
+    event_id: int
+
+
+def _consequences(
+    matched: list[_Match], loaded: c.Loaded, *, now: datetime, rules_sha: str,
+) -> tuple[list[h.NewObligation], list[NewEntry], list[AssignResult]]:
+    """The obligations that the ``assigned`` trigger starts, the ``clue.assign`` audit
+    entries and the results of a bulk assignment."""
+    new: list[h.NewObligation] = []
+    entries: list[NewEntry] = []
+    results: list[AssignResult] = []
+    # The duties an assignment starts depend on the facts, not on which clue it is
+    # (same trigger time for the whole run), so they are worked out once per distinct
+    # facts and unit.
+    memo: dict[tuple[object, ...], list[tuple[DeadlineRule, date, bool]]] = {}
+    for m in matched:
+        f = m.facts
+        key = (f.kind, f.region, f.industries, f.targets, f.umbrella, f.organ_types, f.has_contact, f.real_name, m.unit)
+        specs = memo.get(key)
+        if specs is None:
+            specs = memo[key] = h.specs_for(loaded.ctx, f, "assigned", now, handler=loaded.units[m.unit])
+        new += [h.NewObligation(submission_id=m.sid, rule_id=r.id, due=due, provisional=prov, created_at=now,
+                                unit=m.unit, trigger_event_id=m.event_id, report_id=m.report_id)
+                for r, due, prov in specs]
+        entries.append(NewEntry(at=now, actor=c.ACTOR, action="clue.assign", object=f"report:{m.sid}",
+                                details={"event_id": m.event_id, "unit": m.unit, "rule": m.rule,
+                                         "assignment_rules_sha256": rules_sha}))
+        results.append(_result(m.sid, f.kind, f.region, m.unit, m.rule, "assigned",
+                               event_id=m.event_id, obligations=len(specs)))
+    return new, entries, results
 
 
 def _result(sid: str, kind: str, region: str, unit: str | None, rule: str | None, status: str, *,

@@ -71,7 +71,10 @@ class ReportRow(msgspec.Struct, frozen=True, kw_only=True):
 
     ``report_json`` is the exact bytes of ``reports/<submission_id>.json`` from the batch;
     the other fields are the indexed facts derived from it. ``received_at`` must be
-    time-zone aware; the store keeps it in UTC so that it sorts.
+    time-zone aware; the store keeps it in UTC so that it sorts. ``facts`` is the JSON
+    of the ``ClueFacts`` the handling rules see (``cluetool.rules.facts``), derived from
+    ``report_json`` at import so that bulk ``assign`` need not decode every report
+    again; None leaves them to be derived when needed.
     """
 
     submission_id: str
@@ -83,6 +86,7 @@ class ReportRow(msgspec.Struct, frozen=True, kw_only=True):
     reporter_has_contact: bool
     real_name: bool
     report_json: bytes
+    facts: bytes | None = None
     attachments: list[ReportAttachment] = msgspec.field(default_factory=list)
     fingerprints: list[Fingerprint] = msgspec.field(default_factory=list)
 

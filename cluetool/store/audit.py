@@ -112,16 +112,14 @@ def encode_entry(
     """
     _check_label("actor", actor)
     _check_label("action", action)
+    return _encode(seq, format_time(at), actor, action, object, details)
+
+
+def _encode(seq: int, at: str, actor: str, action: str, object: str, details: dict[str, Any]) -> bytes:
+    # actor and action checked by the caller (once per distinct value in bulk).
     _check_label("object", object)
     check_details(details)
-    doc = {
-        "seq": seq,
-        "at": format_time(at),
-        "actor": actor,
-        "action": action,
-        "object": object,
-        "details": details,
-    }
+    doc = {"seq": seq, "at": at, "actor": actor, "action": action, "object": object, "details": details}
     # The checks above leave only strings, safe integers, booleans, null and lists of
     # them: canonical JSON is then exactly the sorted-key msgspec encoding (the same
     # bytes as ``canonical.dumps``, without its generic walk).
@@ -165,9 +163,20 @@ def append_entries(tx: Tx, entries: Sequence[NewEntry]) -> list[AuditEntry]:
     """
     row = tx.execute("SELECT max(seq) FROM audit_log").fetchone()
     first = 0 if row[0] is None else row[0] + 1
+    # A bulk run stamps its entries with a few instants and actions: each is formatted
+    # and checked once.
+    times: dict[datetime, str] = {}
+    labels: set[tuple[str, str]] = set()
     out = []
     for i, e in enumerate(entries):
-        entry = encode_entry(seq=first + i, at=e.at, actor=e.actor, action=e.action, object=e.object, details=e.details)
+        at = times.get(e.at)
+        if at is None:
+            at = times[e.at] = format_time(e.at)
+        if (e.actor, e.action) not in labels:
+            _check_label("actor", e.actor)
+            _check_label("action", e.action)
+            labels.add((e.actor, e.action))
+        entry = _encode(first + i, at, e.actor, e.action, e.object, e.details)
         out.append(AuditEntry(seq=first + i, entry=entry, leaf_hash=leaf_hash(entry)))
     tx.executemany("INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)",
                    ((a.seq, a.entry, a.leaf_hash) for a in out))

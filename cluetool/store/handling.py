@@ -164,6 +164,9 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class NewObligation(msgspec.Struct, frozen=True, kw_only=True):
+    """An obligation to store; ``report_id``, when the caller read it with the clue (it
+    must be that report's), saves looking it up by ``submission_id``."""
+
     submission_id: str
     rule_id: str
     due: date
@@ -171,6 +174,7 @@ class NewObligation(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     unit: str | None = None
     trigger_event_id: int | None = None
+    report_id: int | None = None
 
 
 class OpenObligation(msgspec.Struct, frozen=True, kw_only=True):
@@ -238,8 +242,9 @@ def sync_units(tx: Tx, units: Mapping[str, Unit], *, now: datetime) -> list[str]
 
 
 _CLUE_SQL = (
-    "SELECT r.submission_id, r.kind, r.stage, r.received_at, r.imported_at, r.report_json,"
-    " a.unit, a.assigned_at FROM reports r LEFT JOIN assignments a ON a.submission_id = r.submission_id"
+    "SELECT r.submission_id, r.kind, s.stage, r.received_at, r.imported_at, r.report_json,"
+    " a.unit, a.assigned_at FROM reports r JOIN report_stages s ON s.report_id = r.id"
+    " LEFT JOIN assignments a ON a.submission_id = r.submission_id"
 )
 
 
@@ -260,20 +265,32 @@ def get_clue(db: Db, submission_id: str) -> ClueRecord | None:
     )
 
 
-def unassigned_clues(db: Db) -> Iterator[tuple[str, bytes]]:
-    """``(submission_id, report_json)`` of every clue with no handling unit that is not
-    closed, oldest receipt first, streamed."""
+_facts_decoder = msgspec.json.Decoder(ClueFacts)
+
+
+def stored_facts(facts: bytes | None, report_json: bytes | None) -> ClueFacts:
+    """The clue's facts: as stored at import, else derived from the report's bytes."""
+    if facts is not None:
+        return _facts_decoder.decode(facts)
+    assert report_json is not None
+    return facts_from_json(bytes(report_json))
+
+
+def unassigned_clues(db: Db) -> Iterator[tuple[int, str, ClueFacts]]:
+    """``(report id, submission_id, facts)`` of every clue with no handling unit that is
+    not closed, in import order (report id; no sort of the whole backlog), streamed."""
     cur = db.execute(
-        "SELECT r.submission_id, r.report_json FROM reports r"
-        " WHERE r.stage <> 'closed'"
+        "SELECT r.id, r.submission_id, r.facts, CASE WHEN r.facts IS NULL THEN r.report_json END"
+        " FROM report_stages s JOIN reports r ON r.id = s.report_id"
+        " WHERE s.stage <> 'closed'"
         " AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.submission_id = r.submission_id)"
-        " ORDER BY r.received_at, r.submission_id"
+        " ORDER BY s.report_id"
     )
     cur.arraysize = 2048
     try:
         while rows := cur.fetchmany():
-            for sid, raw in rows:
-                yield sid, bytes(raw)
+            for report_id, sid, facts, raw in rows:
+                yield report_id, sid, stored_facts(facts, raw)
     finally:
         cur.close()
 
@@ -285,8 +302,9 @@ def advance_stage_from_events(tx: Tx, first_event_id: int, event: str, stage: st
     lower = [s for s, r in _STAGE_RANK.items() if r < rank]
     marks = ",".join("?" * len(lower))
     tx.execute(
-        f"UPDATE reports SET stage = ? WHERE stage IN ({marks}) AND submission_id IN"
-        " (SELECT submission_id FROM events WHERE id >= ? AND event = ?)",
+        f"UPDATE report_stages SET stage = ? WHERE stage IN ({marks}) AND report_id IN"
+        " (SELECT r.id FROM events e JOIN reports r ON r.submission_id = e.submission_id"
+        " WHERE e.id >= ? AND e.event = ?)",
         (stage, *lower, first_event_id, event),
     )
 
@@ -302,8 +320,9 @@ def meet_on_assignment(tx: Tx, first_event_id: int, rule_ids: Sequence[str], *, 
     cur = tx.execute(
         "UPDATE obligations SET state = CASE WHEN due_date >= ? THEN 'met' ELSE 'met_late' END, met_at = ?,"
         " met_event_id = (SELECT a.event_id FROM assignments a WHERE a.submission_id = obligations.submission_id)"
-        f" WHERE state = 'open' AND rule_id IN ({marks}) AND submission_id IN"
-        " (SELECT submission_id FROM assignments WHERE event_id >= ?)",
+        f" WHERE state = 'open' AND rule_id IN ({marks}) AND report_id IN"
+        " (SELECT r.id FROM assignments a JOIN reports r ON r.submission_id = a.submission_id"
+        " WHERE a.event_id >= ?)",
         (local_day.isoformat(), _fmt(at), *rule_ids, first_event_id),
     )
     return cur.rowcount
@@ -315,7 +334,8 @@ def advance_stage(tx: Tx, submission_ids: Iterable[str], stage: str) -> None:
     lower = [s for s, r in _STAGE_RANK.items() if r < rank]
     marks = ",".join("?" * len(lower))
     tx.executemany(
-        f"UPDATE reports SET stage = ? WHERE submission_id = ? AND stage IN ({marks})",
+        "UPDATE report_stages SET stage = ? WHERE report_id = (SELECT id FROM reports WHERE submission_id = ?)"
+        f" AND stage IN ({marks})",
         ((stage, sid, *lower) for sid in submission_ids),
     )
 
@@ -404,11 +424,12 @@ def insert_obligations(tx: Tx, rows: Iterable[NewObligation]) -> int:
         for o in rows:
             n += 1
             yield (o.submission_id, o.rule_id, o.trigger_event_id, o.unit, o.due.isoformat(), int(o.provisional),
-                   _fmt(o.created_at))
+                   _fmt(o.created_at), o.report_id)
 
     tx.executemany(
-        "INSERT INTO obligations (submission_id, rule_id, trigger_event_id, unit, due_date, provisional,"
-        " state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?)",
+        "INSERT INTO obligations (report_id, submission_id, rule_id, trigger_event_id, unit, due_date,"
+        " provisional, state, created_at) VALUES (coalesce(?8, (SELECT id FROM reports WHERE submission_id = ?1)),"
+        " ?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7)",
         gen(),
     )
     return n
@@ -431,7 +452,9 @@ def _open(row: tuple[Any, ...]) -> OpenObligation:
 def open_obligations_of(db: Db, submission_id: str) -> list[OpenObligation]:
     """The clue's open obligations, oldest first."""
     rows = db.execute(
-        _OPEN_SQL + " WHERE o.submission_id = ? AND o.state = 'open' ORDER BY o.id", (submission_id,)
+        _OPEN_SQL + " WHERE o.report_id = (SELECT id FROM reports WHERE submission_id = ?) AND o.state = 'open'"
+        " ORDER BY o.id",
+        (submission_id,),
     )
     return [_open(r) for r in rows]
 
@@ -441,7 +464,7 @@ def iter_all_open(db: Db) -> Iterator[tuple[OpenObligation, datetime, datetime, 
     grouped by clue (for recomputation after a rule change)."""
     cur = db.execute(
         _OPEN_SQL.replace(" FROM obligations o", ", r.received_at, r.imported_at, r.report_json FROM obligations o")
-        + " JOIN reports r ON r.submission_id = o.submission_id WHERE o.state = 'open' ORDER BY o.submission_id, o.id"
+        + " JOIN reports r ON r.id = o.report_id WHERE o.state = 'open' ORDER BY o.submission_id, o.id"
     )
     cur.arraysize = 2048
     try:

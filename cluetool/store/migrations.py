@@ -44,6 +44,17 @@ Schema notes (version 1)
   triggers first).
 - ``PRAGMA application_id`` marks the file as a cluetool store, so that some other
   SQLite file at ``user_version`` 0 is never mistaken for an empty store and migrated.
+
+Schema notes (version 2, see the comment above ``_V2``)
+--------------------------------------------------------
+- ``reports.id`` is an integer allocated in import order; ``fingerprints``,
+  ``obligations`` and ``report_stages`` name reports by it, so the indexes an import
+  grows at random places are only the report's submission id, its query-code hash and
+  its fingerprint values (each random-key index costs a page write per insert once it
+  is larger than a batch: that is what made late batches of a big import slower).
+- ``report_stages`` holds the public stage (``stage`` left ``reports``); ``reports.facts``
+  the rule facts derived at import (NULL: derive from ``report_json``).
+- Fingerprint values are 128-bit (32 hex digits).
 """
 
 from __future__ import annotations
@@ -253,8 +264,99 @@ BEGIN
 END;
 """
 
+
+# Version 2: keys and indexes for imports of millions of reports (issue 6) and bulk
+# assignment (issue 8). Every index on a random key (a UUID, a hash) costs a page write
+# per insert once it outgrows a batch, so an import now touches three of them (report
+# id, query-code hash, fingerprint value) instead of six:
+# - reports get an integer ``id`` (assigned in import order); fingerprints and
+#   obligations are indexed by it, so their second indexes grow at the end only;
+# - fingerprints are 128 bits (32 hex digits) and name the report by ``id``;
+# - the mutable public stage moves to ``report_stages`` (a narrow row per report), so
+#   that ``assign`` does not rewrite 2 KiB report rows;
+# - ``reports.facts`` keeps the JSON of the ClueFacts the handling rules see, derived at
+#   import (NULL for older rows and whenever a later version changes how facts are
+#   derived: then they are derived from ``report_json`` when needed);
+# - the ``reports`` indexes on kind / real_name / stage / region, which no query used, go.
+_V2 = """
+CREATE TABLE new_reports (
+    id                   INTEGER PRIMARY KEY,
+    submission_id        TEXT NOT NULL UNIQUE,
+    kind                 TEXT NOT NULL
+                         CHECK (kind IN ('police_misconduct', 'gang_crime', 'industry_disorder')),
+    received_at          TEXT NOT NULL,
+    imported_at          TEXT NOT NULL,
+    batch_id             INTEGER NOT NULL REFERENCES batches (id),
+    report_sha256        TEXT NOT NULL CHECK (length(report_sha256) = 64),
+    query_code_sha256    TEXT NOT NULL UNIQUE CHECK (length(query_code_sha256) = 64),
+    region               TEXT,
+    reporter_has_contact INTEGER NOT NULL CHECK (reporter_has_contact IN (0, 1)),
+    real_name            INTEGER NOT NULL CHECK (real_name IN (0, 1)),
+    facts                BLOB,
+    report_json          BLOB NOT NULL
+);
+INSERT INTO new_reports (id, submission_id, kind, received_at, imported_at, batch_id, report_sha256,
+                         query_code_sha256, region, reporter_has_contact, real_name, report_json)
+    SELECT rowid, submission_id, kind, received_at, imported_at, batch_id, report_sha256,
+           query_code_sha256, region, reporter_has_contact, real_name, report_json
+    FROM reports ORDER BY rowid;
+
+-- The public stage shown by status (DESIGN §10), one narrow row per report.
+CREATE TABLE report_stages (
+    report_id INTEGER PRIMARY KEY REFERENCES reports (id),
+    stage     TEXT NOT NULL DEFAULT 'received'
+              CHECK (stage IN ('received', 'assigned', 'under_verification', 'closed'))
+);
+INSERT INTO report_stages (report_id, stage) SELECT rowid, stage FROM reports ORDER BY rowid;
+
+CREATE TABLE new_fingerprints (
+    value     TEXT NOT NULL CHECK (length(value) = 32),
+    report_id INTEGER NOT NULL REFERENCES reports (id),
+    kind      TEXT NOT NULL,
+    PRIMARY KEY (value, report_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO new_fingerprints (value, report_id, kind)
+    SELECT substr(f.value, 1, 32), r.id, f.kind
+    FROM fingerprints f JOIN new_reports r ON r.submission_id = f.submission_id;
+
+CREATE TABLE new_obligations (
+    id               INTEGER PRIMARY KEY,
+    report_id        INTEGER NOT NULL REFERENCES reports (id),
+    submission_id    TEXT NOT NULL,  -- the report's, copied for the deadline listing
+    rule_id          TEXT NOT NULL,
+    trigger_event_id INTEGER REFERENCES events (id),
+    unit             TEXT REFERENCES units (id),
+    due_date         TEXT NOT NULL,
+    provisional      INTEGER NOT NULL DEFAULT 0 CHECK (provisional IN (0, 1)),
+    state            TEXT NOT NULL DEFAULT 'open'
+                     CHECK (state IN ('open', 'met', 'met_late', 'cancelled')),
+    met_at           TEXT,
+    met_event_id     INTEGER REFERENCES events (id),
+    created_at       TEXT NOT NULL
+);
+INSERT INTO new_obligations (id, report_id, submission_id, rule_id, trigger_event_id, unit, due_date,
+                             provisional, state, met_at, met_event_id, created_at)
+    SELECT o.id, r.id, o.submission_id, o.rule_id, o.trigger_event_id, o.unit, o.due_date,
+           o.provisional, o.state, o.met_at, o.met_event_id, o.created_at
+    FROM obligations o JOIN new_reports r ON r.submission_id = o.submission_id ORDER BY o.id;
+
+DROP TABLE obligations;
+DROP TABLE fingerprints;
+DROP TABLE reports;
+ALTER TABLE new_reports RENAME TO reports;
+ALTER TABLE new_fingerprints RENAME TO fingerprints;
+ALTER TABLE new_obligations RENAME TO obligations;
+
+CREATE INDEX reports_batch ON reports (batch_id);
+CREATE INDEX fingerprints_report ON fingerprints (report_id);
+CREATE INDEX obligations_state_due ON obligations (state, due_date);
+CREATE INDEX obligations_unit_state_due ON obligations (unit, state, due_date);
+CREATE INDEX obligations_report ON obligations (report_id, rule_id);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="initial schema", script=_V1),
+    Migration(version=2, name="integer report ids, narrow stages, fewer random-key indexes", script=_V2),
 ]
 
 

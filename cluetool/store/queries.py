@@ -202,13 +202,17 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
     # A savepoint so that, on a conflict, the rows this call already inserted are undone
     # before the conflict is diagnosed (the caller's transaction then rolls back).
     tx.execute("SAVEPOINT insert_reports")
+    # Ids in import order: the indexes on report ids (stages, fingerprints, obligations)
+    # then grow at their end only. The write lock is held, so max(id) cannot move.
+    first = int(tx.execute("SELECT coalesce(max(id), 0) + 1 FROM reports").fetchone()[0])
     try:
         tx.executemany(
-            "INSERT INTO reports (submission_id, kind, received_at, imported_at, batch_id,"
+            "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id,"
             " report_sha256, query_code_sha256, region, reporter_has_contact, real_name,"
-            " report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " facts, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
+                    first + i,
                     r.submission_id,
                     r.kind,
                     format_time(r.received_at),
@@ -219,9 +223,10 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
                     r.region,
                     int(r.reporter_has_contact),
                     int(r.real_name),
+                    r.facts,
                     r.report_json,
                 )
-                for r in reports
+                for i, r in enumerate(reports)
             ),
         )
     except sqlite3.IntegrityError as exc:
@@ -241,8 +246,12 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
     except sqlite3.IntegrityError:
         raise InputError("a report names the same attachment file twice") from None
     tx.executemany(
-        "INSERT OR IGNORE INTO fingerprints (value, submission_id, kind) VALUES (?, ?, ?)",
-        ((f.value, r.submission_id, f.kind) for r in reports for f in r.fingerprints),
+        "INSERT INTO report_stages (report_id, stage) VALUES (?, 'received')",
+        ((first + i,) for i in range(len(reports))),
+    )
+    tx.executemany(
+        "INSERT INTO fingerprints (value, report_id, kind) VALUES (?, ?, ?) ON CONFLICT (value, report_id) DO NOTHING",
+        ((f.value, first + i, f.kind) for i, r in enumerate(reports) for f in r.fingerprints),
     )
 
 
@@ -292,7 +301,10 @@ def existing_submission_ids(db: Db, submission_ids: Iterable[str]) -> set[str]:
 
 def report_by_query_code_sha256(db: Db, query_code_sha256: str) -> ReportStage | None:
     """The public stage of the report with this query-code hash (DESIGN §10), if any."""
-    row = db.execute("SELECT stage FROM reports WHERE query_code_sha256 = ?", (query_code_sha256,)).fetchone()
+    row = db.execute(
+        "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id WHERE r.query_code_sha256 = ?",
+        (query_code_sha256,),
+    ).fetchone()
     return None if row is None else ReportStage(stage=row[0])
 
 
@@ -305,8 +317,8 @@ def find_reports_by_fingerprints(db: Db, values: Iterable[str]) -> list[Fingerpr
         matches += [
             FingerprintMatch(submission_id=r[0], kind=r[1], value=r[2])
             for r in db.execute(
-                "SELECT submission_id, kind, value FROM fingerprints"
-                f" WHERE value IN ({marks}) ORDER BY value, submission_id, kind",
+                "SELECT r.submission_id, f.kind, f.value FROM fingerprints f JOIN reports r ON r.id = f.report_id"
+                f" WHERE f.value IN ({marks}) ORDER BY f.value, r.submission_id, f.kind",
                 chunk,
             )
         ]

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 from cluetool import keys, services
 from cluetool.cli import app
 from cluetool.store import Store
-from tests.test_audit import NOW, add_entries
+from tests.test_audit import MIGRATED, NOW, add_entries
 
 runner = CliRunner()
 
@@ -35,13 +35,13 @@ def home(tmp_path: Path) -> Path:
     h = services.init(tmp_path / "home", now=NOW)
     keys.generate(h, "main", now=NOW)
     with Store.open(h.store_file) as store:
-        add_entries(store, 120)
+        add_entries(store, 120)  # seq MIGRATED .. MIGRATED + 119, after the store.migrate entries
     return h.root
 
 
 def test_cli_audit_checkpoint_json_and_quiet(home: Path) -> None:
     doc = ok_json(["audit", "checkpoint"], home)
-    assert doc["schema"] == "cluetool.audit-checkpoint/1" and doc["size"] == 121 and doc["created"] is True
+    assert doc["schema"] == "cluetool.audit-checkpoint/1" and doc["size"] == MIGRATED + 120 and doc["created"] is True
     with Store.open(home / "store.db") as store:
         add_entries(store, 3, start=120)
     quiet = invoke(["audit", "checkpoint", "--quiet"], home)
@@ -57,18 +57,19 @@ def test_cli_audit_checkpoint_missing_key_exits_3(home: Path) -> None:
 def test_cli_audit_verify_ok_and_tampered(home: Path) -> None:
     ok_json(["audit", "checkpoint"], home)
     doc = ok_json(["audit", "verify"], home)
-    assert doc["schema"] == "cluetool.audit-verify/1" and doc["ok"] is True and doc["summary"]["entries"] == 121
+    assert doc["schema"] == "cluetool.audit-verify/1" and doc["ok"] is True and doc["summary"]["entries"] == MIGRATED + 120
     table = invoke(["audit", "verify"], home)
     assert table.exit_code == 0 and "audit trail verified" in table.stderr
     conn = sqlite3.connect(home / "store.db")
     conn.execute("DROP TRIGGER audit_log_no_update")
-    conn.execute("UPDATE audit_log SET entry = replace(entry, 'report:', 'rep0rt:') WHERE seq = 9")
+    seq = MIGRATED + 8  # an entry of add_entries (a store.migrate entry has no "report:")
+    conn.execute("UPDATE audit_log SET entry = replace(entry, 'report:', 'rep0rt:') WHERE seq = ?", (seq,))
     conn.commit()
     conn.close()
     result = invoke(["--format", "json", "audit", "verify"], home)
     assert result.exit_code == 1 and result.stderr == ""
     found = {(f["code"], f["seq"]) for f in json.loads(result.stdout)["findings"]}
-    assert ("audit.leaf_mismatch", 9) in found
+    assert ("audit.leaf_mismatch", seq) in found
     lines = invoke(["--format", "jsonl", "audit", "verify"], home).stdout.splitlines()
     assert {json.loads(x)["code"] for x in lines} >= {"audit.leaf_mismatch", "audit.inconsistent"}
 
@@ -76,7 +77,7 @@ def test_cli_audit_verify_ok_and_tampered(home: Path) -> None:
 def test_cli_audit_log_filters_and_formats(home: Path) -> None:
     doc = ok_json(["audit", "log", "--action", "clue.assign", "--limit", "3"], home)
     assert doc["schema"] == "cluetool.audit-log/1"
-    assert [e["seq"] for e in doc["entries"]] == [1, 4, 7]
+    assert [e["seq"] for e in doc["entries"]] == [MIGRATED + 0, MIGRATED + 3, MIGRATED + 6]
     result = invoke(["--format", "jsonl", "audit", "log", "--object", "report:0000001*", "--since", "2026-11-24"], home)
     assert result.exit_code == 0 and result.stderr == ""
     assert [json.loads(x)["object"] for x in result.stdout.splitlines()] == [f"report:{i:08d}" for i in range(10, 20)]
@@ -89,7 +90,7 @@ def test_cli_audit_log_filters_and_formats(home: Path) -> None:
 def test_cli_audit_prove_and_check_proof_round_trip(home: Path, tmp_path: Path) -> None:
     ok_json(["audit", "checkpoint"], home)
     doc = ok_json(["audit", "prove", "57"], home)
-    assert doc["type"] == "inclusion" and doc["leaf_index"] == 57 and doc["tree_size"] == 121
+    assert doc["type"] == "inclusion" and doc["leaf_index"] == 57 and doc["tree_size"] == MIGRATED + 120
     assert all(len(h) == 64 for h in doc["proof"]) and doc["checkpoint"].startswith("cluetool/")
     proof = tmp_path / "p.json"
     proof.write_text(json.dumps(doc))
@@ -111,7 +112,7 @@ def test_cli_audit_prove_consistency(home: Path, tmp_path: Path) -> None:
         add_entries(store, 50, start=120)
     ok_json(["audit", "checkpoint"], home)
     doc = ok_json(["audit", "prove", "--from", str(first["size"])], home)
-    assert (doc["type"], doc["from_size"], doc["to_size"]) == ("consistency", 121, 171)
+    assert (doc["type"], doc["from_size"], doc["to_size"]) == ("consistency", MIGRATED + 120, MIGRATED + 170)
     f = tmp_path / "c.json"
     f.write_text(json.dumps(doc))
     assert ok_json(["audit", "check-proof", str(f), "--key", str(home / "keys" / "main.pub")], None)["ok"] is True
@@ -133,7 +134,7 @@ def test_cli_audit_prove_without_checkpoint_exits_3(home: Path) -> None:
 def test_cli_audit_export_and_verify_without_home(home: Path, tmp_path: Path) -> None:
     ok_json(["audit", "checkpoint"], home)
     doc = ok_json(["audit", "export", "--out", str(tmp_path / "exp")], home)
-    assert doc["schema"] == "cluetool.audit-export/1" and doc["entries"] == 121
+    assert doc["schema"] == "cluetool.audit-export/1" and doc["entries"] == MIGRATED + 120
     report = ok_json(["audit", "verify", "--export", str(tmp_path / "exp"), "--key", str(tmp_path / "exp" / "key.pub")], None)
     assert report["ok"] is True and report["summary"]["checkpoints_verified"] == 1
     with Store.open(home / "store.db") as store:
@@ -142,7 +143,7 @@ def test_cli_audit_export_and_verify_without_home(home: Path, tmp_path: Path) ->
     ok_json(["audit", "export", "--out", str(tmp_path / "exp2")], home)
     args = ["audit", "verify", "--export", str(tmp_path / "exp2"), "--previous", str(tmp_path / "exp"),
             "--key", str(home / "keys" / "main.pub")]
-    assert ok_json(args, None)["summary"]["entries"] == 131
+    assert ok_json(args, None)["summary"]["entries"] == MIGRATED + 130
     lines = (tmp_path / "exp" / "entries.jsonl").read_bytes().splitlines(keepends=True)
     (tmp_path / "exp" / "entries.jsonl").write_bytes(b"".join(lines[:50] + lines[51:]))
     result = invoke(["--format", "json", *args], None)
