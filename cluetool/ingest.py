@@ -290,11 +290,14 @@ def import_batch(
     # Step 2: everything verify --chain checks, against the store's state. A copy of an
     # imported batch is "already imported" only if it verifies too.
     signers = signer_lookup(home, [])
-    check, problems, link = check_batch(path, signers)
-    # A renamed copy is still the same (signed) batch.
+    # The manifest and its signature first: an imported batch (or a renamed copy of
+    # one, still the same signed batch) is "already imported" once it verifies in full.
+    check, problems, link = check_batch(path, signers, payload=False)
     if all(p.code == "batch.name" for p in problems) and q.get_batch_by_manifest(store, manifest_sha) is not None:
-        result.status = "already_imported"
-        return result, []
+        check, problems, link = check_batch(path, signers)
+        if all(p.code == "batch.name" for p in problems):
+            result.status = "already_imported"
+            return result, []
     if link is not None:
         start, accepted = chain_lookups(store)
         problems += check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)

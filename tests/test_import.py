@@ -309,6 +309,20 @@ def test_import_same_batches_again_already_imported_store_unchanged(pair: Pair, 
     assert_unchanged(before, pair.home)
 
 
+def test_import_damaged_copy_of_imported_batch_is_not_already_imported(pair: Pair, three: list[Path]) -> None:
+    # Its manifest and signature are the imported batch's, but its payload is not.
+    assert pair.import_(three).ok
+    before = snapshot(pair.home)
+    data = bytearray(three[1].read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside payload.age
+    damaged = pair.root / "damaged.clue"
+    damaged.write_bytes(bytes(data))
+    result = pair.import_([damaged])
+    assert not result.ok and result.batches[0].status == "rejected"
+    assert "payload.sha256" in codes(result)
+    assert_unchanged(before, pair.home)
+
+
 def test_import_identity_option_selects_the_decrypting_key(pair: Pair, three: list[Path]) -> None:
     keys.generate(pair.home, "other", now=NOW)
     before = snapshot(pair.home)

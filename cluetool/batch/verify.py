@@ -136,8 +136,13 @@ def check_batch(
     *,
     identities: Sequence[age.X25519Identity] = (),
     visitor: InnerVisitor | None = None,
+    payload: bool = True,
 ) -> tuple[BatchCheck, list[BatchProblem], ChainLink | None]:
     """Verify one batch file; decrypt it too when ``identities`` are given.
+
+    ``payload=False`` checks the manifest, its signature and the file name only (a
+    quick look before a full check, e.g. whether the batch is already imported); the
+    payload hash and the rest of the layout are then not checked.
 
     Raises:
         InputError: the file cannot be read or is not a batch at all.
@@ -157,6 +162,13 @@ def check_batch(
             _check_signature(b, manifest, signers, problem)
             if path.name != manifest.file_name():
                 problem("batch.name", f"file name does not match the manifest ({manifest.file_name()})")
+            link = ChainLink(
+                batch=path.name, source=manifest.source, sequence=manifest.sequence,
+                manifest_sha256=b.manifest_sha256, previous=manifest.previous, position=0,
+            )
+            if not payload:
+                check.ok = not problems
+                return check, problems, link
             reader = _HashingReader(b.payload)
             try:
                 if identities:
@@ -169,10 +181,6 @@ def check_batch(
                 problem("payload.size", f"payload.age is {reader.size} bytes, manifest says {manifest.payload.size}")
             elif reader.sha.hexdigest() != manifest.payload.sha256:
                 problem("payload.sha256", "payload.age does not match the sha256 in manifest.json")
-            link = ChainLink(
-                batch=path.name, source=manifest.source, sequence=manifest.sequence,
-                manifest_sha256=b.manifest_sha256, previous=manifest.previous, position=0,
-            )
     except BatchFormatError as exc:
         problem(exc.code, exc.message)
     check.ok = not problems
