@@ -94,8 +94,11 @@ def report(
     return rep
 
 
-def add_reports(home: Home, reports: list[dict[str, Any]], *, imported_at: datetime = NOW) -> list[str]:
-    """Store ``reports`` as one imported batch, with the import's obligations."""
+def add_reports(home: Home, reports: list[dict[str, Any]], *, imported_at: datetime = NOW,
+                store_facts: bool = False) -> list[str]:
+    """Store ``reports`` as one imported batch, with the import's obligations; with
+    ``store_facts`` their rule facts too, as ``import`` stores them (else they are left
+    NULL, as in rows migrated from schema v1)."""
     rows = []
     for rep in reports:
         raw = json.dumps(rep, ensure_ascii=False).encode("utf-8")
@@ -105,6 +108,7 @@ def add_reports(home: Home, reports: list[dict[str, Any]], *, imported_at: datet
             received_at=facts.received_at, report_sha256=hashlib.sha256(raw).hexdigest(),
             query_code_sha256=rep["query_code_sha256"], region=facts.region,
             reporter_has_contact=facts.has_contact, real_name=facts.real_name, report_json=raw,
+            facts=msgspec.json.encode(facts) if store_facts else None,
         ))
     with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store, store.write() as tx:
         state = q.get_source_state(tx, "intake-bj")
@@ -233,6 +237,19 @@ def test_assign_unmatched_clue_is_listed_and_stays_unassigned(tmp_path: Path) ->
     # A second run still lists it, and assigns nothing new.
     again = assign(home.root, now=NOW)
     assert [(r.clue, r.status) for r in again.results] == [(unmatched, "unmatched")]
+
+
+def test_assign_stored_facts_and_facts_derived_from_report_route_alike(tmp_path: Path) -> None:
+    reports = [report(0, "gang_crime", region="440103"), report(1, "police_misconduct", region="310101"),
+               report(2, "industry_disorder", region="110105", industry="IND01"),
+               report(3, "gang_crime", region="110105", umbrella="yes", contact=False)]
+    routed = []
+    for store_facts in (False, True):
+        home = make_home(tmp_path / str(store_facts))
+        add_reports(home, reports, store_facts=store_facts)
+        assert sql(home, "SELECT count(*) FROM reports WHERE facts IS NULL") == [(0 if store_facts else len(reports),)]
+        routed.append([(r.clue, r.unit, r.rule) for r in assign(home.root, now=NOW).results])
+    assert routed[0] == routed[1] and all(unit for _, unit, _ in routed[0])
 
 
 def test_assign_dry_run_changes_nothing(tmp_path: Path) -> None:
