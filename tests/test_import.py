@@ -236,6 +236,7 @@ def test_init_new_home_store_wal_foreign_keys_private_modes(tmp_path: Path) -> N
     with connect(home) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version() >= 1
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 2048
     with services.open_store(home) as store:
         assert store.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     for path in [home.root, *home.root.rglob("*")]:
