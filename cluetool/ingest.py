@@ -8,9 +8,10 @@ Order of work for each batch:
    source state
    (signature by a trusted signer, payload hash, layout, chain link; a fork, replay or
    gap is refused, a gap only passes with ``allow_gap`` and a reason);
-3. decrypt in memory, streaming: reports are kept in memory, attachments are checked by
-   content while they are written to the blob store (content-addressed, fsynced before
-   the transaction that references them);
+3. decrypt in memory, streaming, in the same pass that hashes the payload and checks
+   the rest of the layout (so the payload is read once): reports are kept in memory,
+   attachments are checked by content while they are written to the blob store
+   (content-addressed, fsynced before the transaction that references them);
 4. re-validate every report (a trusted signer vouches for transport, not content) and
    check each attachment against its report's declaration;
 5. in one transaction: ledger row, reports, attachments, fingerprints, duplicate links,
@@ -287,8 +288,8 @@ def import_batch(
         return result, [_problem(name, exc.code, exc.message)]
     result.source, result.sequence = manifest.source, manifest.sequence
 
-    # Step 2: everything verify --chain checks, against the store's state. A copy of an
-    # imported batch is "already imported" only if it verifies too.
+    # Step 2: everything verify --chain checks, against the store's state (the payload
+    # hash and layout are checked while step 3 decrypts).
     signers = signer_lookup(home, [])
     # The manifest and its signature first: an imported batch (or a renamed copy of
     # one, still the same signed batch) is "already imported" once it verifies in full.
