@@ -6,8 +6,9 @@ Order of work for each batch:
 2. verify the batch (a verified batch whose manifest is already in the receive ledger is
    a no-op: "already imported"), exactly as ``verify --chain`` does, against the store's
    source state
-   (signature by a trusted signer, payload hash, layout, chain link; a fork, replay or
-   gap is refused, a gap only passes with ``allow_gap`` and a reason);
+   (signature by a trusted signer and chain link here, payload hash and layout in step
+   3; a fork, replay or gap is refused, a gap only passes with ``allow_gap`` and a
+   reason);
 3. decrypt in memory, streaming, in the same pass that hashes the payload and checks
    the rest of the layout (so the payload is read once): reports are kept in memory,
    attachments are checked by content while they are written to the blob store
