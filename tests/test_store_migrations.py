@@ -72,7 +72,8 @@ SEED: dict[int, list[tuple[str, tuple]]] = {
          (b"\x11" * 32, "2026-01-02T00:00:00.000000Z")),
     ],
 }
-_V1_ONLY = ("INSERT INTO reports", "INSERT INTO fingerprints", "INSERT INTO obligations")
+_V1_ONLY = ("INSERT INTO reports", "INSERT INTO fingerprints", "INSERT INTO obligations", "INSERT INTO events",
+            "INSERT INTO assignments", "INSERT INTO checkpoints")
 SEED[2] = [
     *SEED[1][:2],  # the source and the batch
     *[
@@ -86,6 +87,12 @@ SEED[2] = [
         for n, sid in ((1, SID), (2, SID2))
     ],
     *[row for row in SEED[1][2:] if not row[0].startswith(_V1_ONLY)],
+    ("INSERT INTO events (id, report_id, submission_id, event, at, unit, recorded_at)"
+     " VALUES (1, 1, ?, 'assigned', ?, ?, ?)",
+     (SID, "2026-01-02T00:00:00.000000Z", "psb-110105", "2026-01-02T00:00:00.000000Z")),
+    ("INSERT INTO assignments VALUES (1, ?, 'psb-110105', ?, 'r1', NULL, 1)", (SID, "2026-01-02T00:00:00.000000Z")),
+    ("INSERT INTO checkpoints (size, root, note, at) VALUES (1, ?, 'note', ?)",
+     (b"\x11" * 32, "2026-01-02T00:00:00.000000Z")),
     ("INSERT INTO report_stages VALUES (1, 'assigned')", ()),
     ("INSERT INTO report_stages VALUES (2, 'received')", ()),
     ("INSERT INTO fingerprints VALUES (?, 1, 'subject')", (h("fp")[:32],)),
@@ -172,9 +179,16 @@ def test_store_v2_moves_stages_fingerprints_and_obligations_to_report_ids(tmp_pa
             (h("fp")[:32], ids[SID]), (h("fp")[:32], ids[SID2])]
         assert s.execute("SELECT report_id, submission_id FROM obligations").fetchall() == [(ids[SID], SID)]
         assert [o.rule_id for o in handling.open_obligations_of(s, SID)] == ["contact_reporter"]
+        assert s.execute("SELECT report_id, submission_id FROM events").fetchall() == [(ids[SID], SID)]
+        assert [e.event for e in handling.events_of(s, SID)] == ["assigned"]
+        assert s.execute("SELECT report_id, submission_id, unit FROM assignments").fetchall() == [
+            (ids[SID], SID, "psb-110105")]
+        clue = handling.get_clue(s, SID)
+        assert clue is not None and (clue.unit, clue.stage) == ("psb-110105", "assigned")
         names = {r[0] for r in s.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"obligations_report", "fingerprints_report", "reports_batch"} <= names
-        assert not names & {"obligations_submission", "fingerprints_submission", "reports_stage_received"}
+        assert {"obligations_report", "fingerprints_report", "reports_batch", "events_report"} <= names
+        assert not names & {"obligations_submission", "fingerprints_submission", "reports_stage_received",
+                            "events_submission"}
         assert s.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

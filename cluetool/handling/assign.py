@@ -95,10 +95,11 @@ def assign_by_rules(
                 if rule is None:
                     results.append(_result(sid, facts.kind, facts.region, None, None, "unmatched"))
                     continue
-                ev = h.NewEvent(id=next_id, submission_id=sid, event="assigned", at=now, recorded_at=now, to_unit=rule.unit)
+                ev = h.NewEvent(id=next_id, submission_id=sid, event="assigned", at=now, recorded_at=now,
+                                to_unit=rule.unit, report_id=report_id)
                 next_id += 1
                 events.append(ev)
-                rows.append((sid, rule.unit, now, rule.id, None, ev.id))
+                rows.append((report_id, sid, rule.unit, now, rule.id, None, ev.id))
                 matched.append(_Match(report_id, sid, facts, rule.unit, rule.id, ev.id))
             h.insert_events(tx, events)
             h.upsert_assignments(tx, rows)

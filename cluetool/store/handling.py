@@ -161,6 +161,7 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     to_unit: str | None = None
     channel: str | None = None
     note: str | None = None
+    report_id: int | None = None  # as NewObligation.report_id
 
 
 class NewObligation(msgspec.Struct, frozen=True, kw_only=True):
@@ -244,7 +245,7 @@ def sync_units(tx: Tx, units: Mapping[str, Unit], *, now: datetime) -> list[str]
 _CLUE_SQL = (
     "SELECT r.submission_id, r.kind, s.stage, r.received_at, r.imported_at, r.report_json,"
     " a.unit, a.assigned_at FROM reports r JOIN report_stages s ON s.report_id = r.id"
-    " LEFT JOIN assignments a ON a.submission_id = r.submission_id"
+    " LEFT JOIN assignments a ON a.report_id = r.id"
 )
 
 
@@ -283,7 +284,7 @@ def unassigned_clues(db: Db) -> Iterator[tuple[int, str, ClueFacts]]:
         "SELECT r.id, r.submission_id, r.facts, CASE WHEN r.facts IS NULL THEN r.report_json END"
         " FROM report_stages s JOIN reports r ON r.id = s.report_id"
         " WHERE s.stage <> 'closed'"
-        " AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.submission_id = r.submission_id)"
+        " AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.report_id = r.id)"
         " ORDER BY s.report_id"
     )
     cur.arraysize = 2048
@@ -303,8 +304,7 @@ def advance_stage_from_events(tx: Tx, first_event_id: int, event: str, stage: st
     marks = ",".join("?" * len(lower))
     tx.execute(
         f"UPDATE report_stages SET stage = ? WHERE stage IN ({marks}) AND report_id IN"
-        " (SELECT r.id FROM events e JOIN reports r ON r.submission_id = e.submission_id"
-        " WHERE e.id >= ? AND e.event = ?)",
+        " (SELECT report_id FROM events WHERE id >= ? AND event = ?)",
         (stage, *lower, first_event_id, event),
     )
 
@@ -319,10 +319,9 @@ def meet_on_assignment(tx: Tx, first_event_id: int, rule_ids: Sequence[str], *, 
     marks = ",".join("?" * len(rule_ids))
     cur = tx.execute(
         "UPDATE obligations SET state = CASE WHEN due_date >= ? THEN 'met' ELSE 'met_late' END, met_at = ?,"
-        " met_event_id = (SELECT a.event_id FROM assignments a WHERE a.submission_id = obligations.submission_id)"
+        " met_event_id = (SELECT a.event_id FROM assignments a WHERE a.report_id = obligations.report_id)"
         f" WHERE state = 'open' AND rule_id IN ({marks}) AND report_id IN"
-        " (SELECT r.id FROM assignments a JOIN reports r ON r.submission_id = a.submission_id"
-        " WHERE a.event_id >= ?)",
+        " (SELECT report_id FROM assignments WHERE event_id >= ?)",
         (local_day.isoformat(), _fmt(at), *rule_ids, first_event_id),
     )
     return cur.rowcount
@@ -351,11 +350,12 @@ def next_event_id(tx: Tx) -> int:
 
 def insert_events(tx: Tx, events: Iterable[NewEvent]) -> None:
     tx.executemany(
-        "INSERT INTO events (id, submission_id, event, at, unit, to_unit, channel, note, recorded_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (id, report_id, submission_id, event, at, unit, to_unit, channel, note, recorded_at)"
+        " VALUES (?1, coalesce(?10, (SELECT id FROM reports WHERE submission_id = ?2)),"
+        " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         (
             (e.id, e.submission_id, e.event, _fmt(e.at), e.unit, e.to_unit, e.channel, e.note,
-             _fmt(e.recorded_at))
+             _fmt(e.recorded_at), e.report_id)
             for e in events
         ),
     )
@@ -365,7 +365,7 @@ def events_of(db: Db, submission_id: str) -> list[EventRecord]:
     """The clue's events in time order (then id)."""
     rows = db.execute(
         "SELECT id, submission_id, event, at, unit, to_unit, channel FROM events"
-        " WHERE submission_id = ? ORDER BY at, id",
+        " WHERE report_id = (SELECT id FROM reports WHERE submission_id = ?) ORDER BY at, id",
         (submission_id,),
     )
     return [
@@ -375,22 +375,24 @@ def events_of(db: Db, submission_id: str) -> list[EventRecord]:
 
 
 def upsert_assignments(
-    tx: Tx, rows: Iterable[tuple[str, str, datetime, str | None, str | None, int]]
+    tx: Tx, rows: Iterable[tuple[int | None, str, str, datetime, str | None, str | None, int]]
 ) -> None:
-    """``(submission_id, unit, assigned_at, rule_id, reason, event_id)``: the current holder."""
+    """``(report_id, submission_id, unit, assigned_at, rule_id, reason, event_id)``: the
+    current holder; ``report_id`` None looks it up (else it must be that report's)."""
     tx.executemany(
-        "INSERT INTO assignments (submission_id, unit, assigned_at, rule_id, reason, event_id)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (submission_id) DO UPDATE SET unit = excluded.unit,"
+        "INSERT INTO assignments (report_id, submission_id, unit, assigned_at, rule_id, reason, event_id)"
+        " VALUES (coalesce(?1, (SELECT id FROM reports WHERE submission_id = ?2)), ?2, ?3, ?4, ?5, ?6, ?7)"
+        " ON CONFLICT (report_id) DO UPDATE SET unit = excluded.unit,"
         " assigned_at = excluded.assigned_at, rule_id = excluded.rule_id, reason = excluded.reason,"
         " event_id = excluded.event_id",
-        ((sid, unit, _fmt(at), rule, reason, eid) for sid, unit, at, rule, reason, eid in rows),
+        ((rid, sid, unit, _fmt(at), rule, reason, eid) for rid, sid, unit, at, rule, reason, eid in rows),
     )
 
 
 def upsert_assignment(
     tx: Tx, submission_id: str, unit: str, at: datetime, *, rule_id: str | None, reason: str | None, event_id: int
 ) -> None:
-    upsert_assignments(tx, [(submission_id, unit, at, rule_id, reason, event_id)])
+    upsert_assignments(tx, [(None, submission_id, unit, at, rule_id, reason, event_id)])
 
 
 def confirm_duplicate(tx: Tx, submission_id: str, duplicate_of: str, *, at: datetime) -> bool:

@@ -48,7 +48,8 @@ Schema notes (version 1)
 Schema notes (version 2, see the comment above ``_V2``)
 --------------------------------------------------------
 - ``reports.id`` is an integer allocated in import order; ``fingerprints``,
-  ``obligations`` and ``report_stages`` name reports by it, so the indexes an import
+  ``obligations``, ``events``, ``assignments`` and ``report_stages`` name reports by it
+  (events, assignments and obligations keep a copy of the submission id for listings), so the indexes an import
   grows at random places are only the report's submission id, its query-code hash and
   its fingerprint values (each random-key index costs a page write per insert once it
   is larger than a batch: that is what made late batches of a big import slower).
@@ -269,8 +270,8 @@ END;
 # assignment (issue 8). Every index on a random key (a UUID, a hash) costs a page write
 # per insert once it outgrows a batch, so an import now touches three of them (report
 # id, query-code hash, fingerprint value) instead of six:
-# - reports get an integer ``id`` (assigned in import order); fingerprints and
-#   obligations are indexed by it, so their second indexes grow at the end only;
+# - reports get an integer ``id`` (assigned in import order); fingerprints, obligations,
+#   events and assignments are indexed by it, so those indexes grow at the end only;
 # - fingerprints are 128 bits (32 hex digits) and name the report by ``id``;
 # - the mutable public stage moves to ``report_stages`` (a narrow row per report), so
 #   that ``assign`` does not rewrite 2 KiB report rows;
@@ -340,18 +341,57 @@ INSERT INTO new_obligations (id, report_id, submission_id, rule_id, trigger_even
            o.provisional, o.state, o.met_at, o.met_event_id, o.created_at
     FROM obligations o JOIN new_reports r ON r.submission_id = o.submission_id ORDER BY o.id;
 
+CREATE TABLE new_events (
+    id            INTEGER PRIMARY KEY,
+    report_id     INTEGER NOT NULL REFERENCES reports (id),
+    submission_id TEXT NOT NULL,  -- the report's, copied for the ledgers
+    event         TEXT NOT NULL,
+    at            TEXT NOT NULL,
+    unit          TEXT REFERENCES units (id),
+    to_unit       TEXT REFERENCES units (id),
+    channel       TEXT,
+    note          TEXT,
+    recorded_at   TEXT NOT NULL
+);
+INSERT INTO new_events (id, report_id, submission_id, event, at, unit, to_unit, channel, note, recorded_at)
+    SELECT e.id, r.id, e.submission_id, e.event, e.at, e.unit, e.to_unit, e.channel, e.note, e.recorded_at
+    FROM events e JOIN new_reports r ON r.submission_id = e.submission_id ORDER BY e.id;
+
+-- The current handling unit of each assigned clue, one row per report.
+CREATE TABLE new_assignments (
+    report_id     INTEGER PRIMARY KEY REFERENCES reports (id),
+    submission_id TEXT NOT NULL,  -- the report's, copied
+    unit          TEXT NOT NULL REFERENCES units (id),
+    assigned_at   TEXT NOT NULL,
+    rule_id       TEXT,
+    reason        TEXT,
+    event_id      INTEGER REFERENCES events (id)
+);
+INSERT INTO new_assignments (report_id, submission_id, unit, assigned_at, rule_id, reason, event_id)
+    SELECT r.id, a.submission_id, a.unit, a.assigned_at, a.rule_id, a.reason, a.event_id
+    FROM assignments a JOIN new_reports r ON r.submission_id = a.submission_id;
+
 DROP TABLE obligations;
+DROP TABLE assignments;
+DROP TABLE events;
 DROP TABLE fingerprints;
 DROP TABLE reports;
 ALTER TABLE new_reports RENAME TO reports;
 ALTER TABLE new_fingerprints RENAME TO fingerprints;
 ALTER TABLE new_obligations RENAME TO obligations;
+ALTER TABLE new_events RENAME TO events;
+ALTER TABLE new_assignments RENAME TO assignments;
 
 CREATE INDEX reports_batch ON reports (batch_id);
 CREATE INDEX fingerprints_report ON fingerprints (report_id);
 CREATE INDEX obligations_state_due ON obligations (state, due_date);
 CREATE INDEX obligations_unit_state_due ON obligations (unit, state, due_date);
 CREATE INDEX obligations_report ON obligations (report_id, rule_id);
+CREATE INDEX events_report ON events (report_id, at);
+CREATE INDEX events_event_at ON events (event, at);
+CREATE INDEX events_unit_at ON events (unit, at);
+CREATE INDEX events_to_unit_at ON events (to_unit, at);
+CREATE INDEX assignments_unit ON assignments (unit);
 """
 
 MIGRATIONS: list[Migration] = [
