@@ -4,6 +4,7 @@ layout, chain); optionally decrypt and check the inner index, writing no plainte
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -192,7 +193,10 @@ def _decrypt_check(
     visitor: InnerVisitor | None, check: BatchCheck, problem: Callable[[str, str], None],
 ) -> None:
     try:
-        with age.DecryptReader(reader, identities) as plain:
+        with age.DecryptReader(reader, identities) as raw:
+            # Buffered: the tar walk reads a header, a small report and its padding per
+            # member, which the buffer serves without a call into the decrypting reader.
+            plain = io.BufferedReader(raw, buffer_size=age.CHUNK_SIZE)
             inner = check_inner(plain, (manifest.counts.reports, manifest.counts.attachments), visitor)
             while plain.read(1 << 20):
                 pass
