@@ -292,12 +292,15 @@ def import_batch(
     # Step 2: everything verify --chain checks, against the store's state (the payload
     # hash and layout are checked while step 3 decrypts).
     signers = signer_lookup(home, [])
-    # The manifest and its signature first: an imported batch (or a renamed copy of
-    # one, still the same signed batch) is "already imported" once it verifies in full.
+    # The manifest and its signature first; the payload is hashed while it is decrypted.
+    # A batch with a problem, or one already in the ledger, gets the full check now:
+    # the problems are then exactly verify's, and an imported batch (or a renamed copy,
+    # still the same signed batch) is "already imported" only if it verifies in full.
     check, problems, link = check_batch(path, signers, payload=False)
-    if all(p.code == "batch.name" for p in problems) and q.get_batch_by_manifest(store, manifest_sha) is not None:
+    imported = q.get_batch_by_manifest(store, manifest_sha) is not None
+    if problems or imported:
         check, problems, link = check_batch(path, signers)
-        if all(p.code == "batch.name" for p in problems):
+        if imported and all(p.code == "batch.name" for p in problems):
             result.status = "already_imported"
             return result, []
     if link is not None:

@@ -21,7 +21,7 @@ import msgspec
 import pytest
 
 from cluetool.config import Home, init_home
-from cluetool.errors import InputError
+from cluetool.errors import InputError, StateError
 from cluetool.handling.service import assign
 from cluetool.model import codes
 from cluetool.model.report import decode_report
@@ -250,6 +250,17 @@ def test_assign_stored_facts_and_facts_derived_from_report_route_alike(tmp_path:
         assert sql(home, "SELECT count(*) FROM reports WHERE facts IS NULL") == [(0 if store_facts else len(reports),)]
         routed.append([(r.clue, r.unit, r.rule) for r in assign(home.root, now=NOW).results])
     assert routed[0] == routed[1] and all(unit for _, unit, _ in routed[0])
+
+
+def test_assign_damaged_stored_facts_is_a_state_error_naming_the_report(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    (sid,) = add_reports(home, [report(0, "gang_crime")], store_facts=True)
+    with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store, store.write() as tx:
+        tx.execute("UPDATE reports SET facts = ? WHERE submission_id = ?", (b'{"kind":', sid))
+    with pytest.raises(StateError, match=f"facts of report {sid} cannot be read") as info:
+        assign(home.root, now=NOW)
+    assert info.value.exit_code == 3
+    assert sql(home, "SELECT count(*) FROM assignments") == [(0,)]
 
 
 def test_assign_dry_run_changes_nothing(tmp_path: Path) -> None:

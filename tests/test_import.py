@@ -365,11 +365,22 @@ def _truncated(pair: Pair, three: list[Path]) -> list[Path]:
     return [bad]
 
 
-@pytest.mark.parametrize("make", [_untrusted, _tampered, _gap, _truncated], ids=lambda f: f.__name__.strip("_"))
+def _untrusted_and_tampered(pair: Pair, three: list[Path]) -> list[Path]:
+    (batch,) = _untrusted(pair, three)
+    data = bytearray(batch.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside payload.age: verify names both problems
+    batch.write_bytes(bytes(data))
+    return [batch]
+
+
+@pytest.mark.parametrize("make", [_untrusted, _tampered, _gap, _truncated, _untrusted_and_tampered],
+                         ids=lambda f: f.__name__.strip("_"))
 def test_import_bad_batch_same_problems_as_verify_chain_nothing_stored(pair: Pair, three: list[Path], make: Any) -> None:
     paths = make(pair, three)
     expected = services.verify(paths, home=pair.receiver.root, chain=True)
     assert not expected.ok
+    if make is _untrusted_and_tampered:
+        assert {"signature.untrusted", "payload.sha256"} <= {p.code for p in expected.problems}
     before = snapshot(pair.home)
     result = pair.import_(paths)
     assert not result.ok and result.batches[0].status == "rejected"

@@ -47,7 +47,7 @@ import chinese_calendar
 import msgspec
 
 from cluetool.config import Home
-from cluetool.errors import CalendarError, InputError
+from cluetool.errors import CalendarError, InputError, StateError
 from cluetool.formats.canonical import dumps as canonical_dumps
 from cluetool.model.store import ReportRow
 from cluetool.rules.calendar import Period, WorkCalendar, YearOverride, due_date, load_calendar_overrides, local_date
@@ -269,12 +269,20 @@ def get_clue(db: Db, submission_id: str) -> ClueRecord | None:
 _facts_decoder = msgspec.json.Decoder(ClueFacts)
 
 
-def stored_facts(facts: bytes | None, report_json: bytes | None) -> ClueFacts:
-    """The clue's facts: as stored at import, else derived from the report's bytes."""
-    if facts is not None:
-        return _facts_decoder.decode(facts)
-    assert report_json is not None
-    return facts_from_json(bytes(report_json))
+def stored_facts(submission_id: str, facts: bytes | None, report_json: bytes | None) -> ClueFacts:
+    """The clue's facts: as stored at import, else derived from the report's bytes.
+
+    Raises:
+        StateError: neither can be read (a damaged store).
+    """
+    try:
+        if facts is not None:
+            return _facts_decoder.decode(facts)
+        assert report_json is not None
+        return facts_from_json(bytes(report_json))
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+        raise StateError(f"the facts of report {submission_id} cannot be read: the store is damaged",
+                         hint="run: cluetool store check") from None
 
 
 def unassigned_clues(db: Db) -> Iterator[tuple[int, str, ClueFacts]]:
@@ -291,7 +299,7 @@ def unassigned_clues(db: Db) -> Iterator[tuple[int, str, ClueFacts]]:
     try:
         while rows := cur.fetchmany():
             for report_id, sid, facts, raw in rows:
-                yield report_id, sid, stored_facts(facts, raw)
+                yield report_id, sid, stored_facts(sid, facts, raw)
     finally:
         cur.close()
 
