@@ -94,6 +94,7 @@ __all__ = [
     "query_obligations",
     "specs_for",
     "sync_units",
+    "stored_facts",
     "unassigned_clues",
     "upsert_assignment",
     "upsert_assignments",
