@@ -73,7 +73,7 @@ SEED: dict[int, list[tuple[str, tuple]]] = {
     ],
 }
 _V1_ONLY = ("INSERT INTO reports", "INSERT INTO fingerprints", "INSERT INTO obligations", "INSERT INTO events",
-            "INSERT INTO assignments", "INSERT INTO checkpoints")
+            "INSERT INTO assignments")
 SEED[2] = [
     *SEED[1][:2],  # the source and the batch
     *[
@@ -91,8 +91,6 @@ SEED[2] = [
      " VALUES (1, 1, ?, 'assigned', ?, ?, ?)",
      (SID, "2026-01-02T00:00:00.000000Z", "psb-110105", "2026-01-02T00:00:00.000000Z")),
     ("INSERT INTO assignments VALUES (1, ?, 'psb-110105', ?, 'r1', NULL, 1)", (SID, "2026-01-02T00:00:00.000000Z")),
-    ("INSERT INTO checkpoints (size, root, note, at) VALUES (1, ?, 'note', ?)",
-     (b"\x11" * 32, "2026-01-02T00:00:00.000000Z")),
     ("INSERT INTO report_stages VALUES (1, 'assigned')", ()),
     ("INSERT INTO report_stages VALUES (2, 'received')", ()),
     ("INSERT INTO fingerprints VALUES (?, 1, 'subject')", (h("fp")[:32],)),
