@@ -55,3 +55,58 @@ def test_parse_depth_limit_refused_without_recursion_error() -> None:
     assert deep is _UNPARSED and codes == ["report.too_deep"]
     hostile, codes = _codes(b'{"a":' * 5000 + b"1" + b"}" * 5000)
     assert hostile is _UNPARSED and codes in (["report.too_deep"], ["report.json_invalid"])
+
+
+# Characters that NFKC changes or that compose with a neighbour: combining marks after
+# ASCII bases ("<" + U+0338 is "≮"), compatibility forms, Hangul jamo, full-width
+# quotes and backslashes, and the characters JSON's short escapes decode to.
+_TRICKY = [
+    "a", "<", "=", "n", "b", "t", "/", " ", "\u3000", "\u00a0", "\u2028", "\u0085",
+    "\u0301", "\u0338", "\u0307", "\u0327", "\uff02", "\uff3c", "\uff11", "\ufb01",
+    "\u1100", "\u1161", "\u11a8", "\uac00", "e\u0301", "\u212b", "\u2126", "汉", "\U0001d400",
+]
+_ESCAPES = ['\\"', "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0301", "\\u003c"]
+
+
+def _slow(data: object) -> object:
+    from cluetool.model.report import normalise_strings
+    return normalise_strings(data)
+
+
+def test_parse_normalises_exactly_as_per_string_nfkc_on_adversarial_text() -> None:
+    # The whole-text NFKC check may skip the per-string work only when that changes
+    # nothing: compare with normalising every string, over seeded random strings.
+    import json
+    import random
+
+    import msgspec
+
+    rng = random.Random(20261125)
+    fast_paths = 0
+    for _ in range(3000):
+        parts = [rng.choice(_TRICKY + _ESCAPES) for _ in range(rng.randint(0, 6))]
+        body = "".join(parts)
+        raw = ('{"k": "' + body + '", "l": ["' + body[::-1].replace("\\", "") + '", "x"]}').encode()
+        try:
+            decoded = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
+            continue
+        data, codes = _codes(raw)
+        assert codes == [], raw
+        assert data == _slow(decoded), raw
+        assert data == _slow(json.loads(raw)), raw
+        fast_paths += "\\u" not in raw.decode() and __import__("unicodedata").is_normalized("NFKC", raw.decode())
+    assert fast_paths > 100  # the fast path was taken often enough to be tested
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"a" : 1, "b": "\\":", "a": 2}',          # the bound counts a value, the exact count decides
+    b'{"a"\n:1, "a"\t:2}',
+    b'{"t": "12:00", "t": "13:00"}',
+])
+def test_parse_duplicate_key_found_when_the_bound_overcounts(raw: bytes) -> None:
+    from cluetool.validate.submission import _key_tokens, _key_tokens_at_most
+
+    assert _key_tokens_at_most(raw) >= _key_tokens(raw)
+    _, codes = _codes(raw)
+    assert codes == ["report.duplicate_key"]

@@ -47,6 +47,7 @@ import os
 import re
 import stat
 import types
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -309,26 +310,70 @@ _UNPARSED = object()
 # Every JSON string, with ":" captured when it is an object key. Each match consumes a
 # whole string (the group is optional), so the scan stays aligned on string boundaries.
 _JSON_STRING_OR_KEY = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"(\s*:)?')
+_QUOTE_SPACE_COLON = re.compile(rb'"[ \t\r\n]+:')
+
+
+def _key_tokens(raw: bytes) -> int:
+    """The object keys written in ``raw`` (strings followed by ``:``)."""
+    colons = _JSON_STRING_OR_KEY.findall(raw)
+    return len(colons) - colons.count(b"")
 
 
 class _TooDeep(Exception):
     pass
 
 
-def _normalised(data: Any, depth: int, keys: list[int]) -> Any:
+def _normalised(data: Any, depth: int, keys: list[int], nfkc: bool) -> Any:
     """``normalise_strings`` that also counts object keys and refuses nesting deeper
-    than ``MAX_DEPTH`` before recursing (so hostile nesting cannot exhaust the stack)."""
+    than ``MAX_DEPTH`` before recursing (so hostile nesting cannot exhaust the stack).
+
+    ``nfkc=False`` only strips: the caller has shown that NFKC changes no string."""
     t = type(data)
     if t is dict:
         if depth > MAX_DEPTH:
             raise _TooDeep
         keys[0] += len(data)
-        return {k: normalise_text(v) if type(v) is str else _normalised(v, depth + 1, keys) for k, v in data.items()}
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            tv = type(v)
+            if tv is str:
+                out[k] = normalise_text(v) if nfkc else v.strip()
+            elif tv is dict or tv is list:
+                out[k] = _normalised(v, depth + 1, keys, nfkc)
+            else:
+                out[k] = v
+        return out
     if t is list:
         if depth > MAX_DEPTH:
             raise _TooDeep
-        return [normalise_text(v) if type(v) is str else _normalised(v, depth + 1, keys) for v in data]
+        items: list[Any] = []
+        for v in data:
+            tv = type(v)
+            if tv is str:
+                items.append(normalise_text(v) if nfkc else v.strip())
+            elif tv is dict or tv is list:
+                items.append(_normalised(v, depth + 1, keys, nfkc))
+            else:
+                items.append(v)
+        return items
     return normalise_strings(data)
+
+
+def _needs_nfkc(raw: bytes, text: str) -> bool:
+    """False when NFKC provably changes no decoded string, so only stripping is left.
+
+    That holds when the whole text is NFKC-normalised and has no ``\\u`` escape: a
+    decoded string is then pieces of the text, cut only next to ``"``, ``\\`` and the
+    characters of the short escapes, none of which composes with a neighbour (checked
+    over every code point), so each piece is normalised as the whole text is. One C
+    call over the text instead of one per string."""
+    return b"\\u" in raw or not unicodedata.is_normalized("NFKC", text)
+
+
+def _key_tokens_at_most(raw: bytes) -> int:
+    """An upper bound on the object keys written in ``raw``: every key is a string
+    followed by optional white space and ``:`` (a string value may add to the count)."""
+    return raw.count(b'":') + len(_QUOTE_SPACE_COLON.findall(raw))
 
 
 def _parse(raw: bytes, ctx: fields.Context) -> Any:
@@ -352,14 +397,14 @@ def _parse(raw: bytes, ctx: fields.Context) -> Any:
         return _UNPARSED
     keys = [0]
     try:
-        data = _normalised(data, 1, keys)
+        data = _normalised(data, 1, keys, _needs_nfkc(raw, text))
     except _TooDeep:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
     # A repeated key leaves fewer keys decoded than written: only then is the slower
-    # parser asked which key it was.
-    colons = _JSON_STRING_OR_KEY.findall(raw)
-    if len(colons) - colons.count(b"") != keys[0]:
+    # parser asked which key it was. A cheap upper bound on the keys written settles
+    # the common case; the exact count scans every string.
+    if _key_tokens_at_most(raw) != keys[0] and _key_tokens(raw) != keys[0]:
         try:
             json.loads(text, object_pairs_hook=_no_duplicates)
         except _Duplicate as exc:
