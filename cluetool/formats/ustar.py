@@ -93,6 +93,15 @@ _PREFIX_LEN: Final = 155
 # POSIX: "each numeric field is terminated by one or more <space> or NUL characters".
 _OCTAL_RE: Final = re.compile(rb"([0-7]+)[ \x00]+")
 _CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f]")
+# The header bytes 100..156 (mode, uid, gid, size, mtime, chksum) and 156..345
+# (typeflag to devminor) as the writer lays them out; the reader's fast path.
+_CANONICAL_NUMBERS: Final = re.compile(
+    rb"([0-7]{7})\x00([0-7]{7})\x00([0-7]{7})\x00([0-7]{11})\x00([0-7]{11})\x00([0-7]{6})\x00 "
+)
+_CANONICAL_MID: Final = (
+    _REGTYPE + bytes(100) + _MAGIC + _VERSION + bytes(64) + b"0000000\x00" + b"0000000\x00"
+)
+_ZERO_PAD: Final = bytes(12)
 
 _TYPE_NAMES: Final = {
     b"\x00": "legacy regular file (typeflag NUL)",
@@ -577,6 +586,43 @@ class _Reader:
         return int(match.group(1), 8)
 
     def _parse(self, block: bytes, index: int, pos: int) -> Member:
+        fast = _CANONICAL_NUMBERS.fullmatch(block, 100, 156)
+        if fast is not None and block[156:345] == _CANONICAL_MID and block[500:] == _ZERO_PAD:
+            return self._parse_canonical(block, fast, index, pos)
+        return self._parse_any(block, index, pos)
+
+    def _parse_canonical(self, block: bytes, numbers: re.Match[bytes], index: int, pos: int) -> Member:
+        """A header laid out as this module's writer (and GNU tar, ``tarfile``) lay
+        them out: zero-padded numbers, no link name, empty owner names. Every check of
+        ``_parse_any`` that the layout does not settle runs here, in the same order and
+        with the same messages."""
+        name_field = block[:100].rstrip(b"\x00")
+        prefix_field = block[345:500].rstrip(b"\x00")
+        mode, _uid, _gid, size, mtime, chksum = (int(n, 8) for n in numbers.groups())
+        if chksum != sum(block) - sum(block[148:156]) + 8 * 0x20:
+            shown = block[_NAME].split(b"\x00", 1)[0]
+            shown_prefix = block[_PREFIX].split(b"\x00", 1)[0]
+            raise self.error(index, shown_prefix + b"/" + shown if shown_prefix else shown, pos, "bad header checksum")
+        if b"\x00" in name_field or b"\x00" in prefix_field:
+            return self._parse_any(block, index, pos)  # names the problem
+        full = prefix_field + b"/" + name_field if prefix_field else name_field
+        try:
+            name = full.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error(index, full, pos, "name is not valid UTF-8") from None
+        problem = _check_path(name) or self._names.problem(name)
+        if problem is not None:
+            raise self.error(index, full, pos, problem)
+        if mode > _MAX_MODE:
+            problem = f"mode {mode:#o} has bits beyond 0o777 (setuid, setgid, sticky or type)"
+            raise self.error(index, full, pos, problem)
+        if size > self._max_member_size:
+            problem = f"size {size} exceeds the limit of {self._max_member_size} bytes"
+            raise self.error(index, full, pos, problem)
+        self._names.add(name)
+        return Member(name, size, mode, mtime, pos + BLOCK_SIZE, index, self)
+
+    def _parse_any(self, block: bytes, index: int, pos: int) -> Member:
         raw_name = block[_NAME].split(b"\x00", 1)[0]
         raw_prefix = block[_PREFIX].split(b"\x00", 1)[0]
         shown = raw_prefix + b"/" + raw_name if raw_prefix else raw_name

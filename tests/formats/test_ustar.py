@@ -988,3 +988,44 @@ def test_ustar_streaming_100_mib_member_in_bounded_chunks() -> None:
     assert got.digest() == expected.digest()
     assert source.largest_read <= CHUNK_SIZE
     assert 0 < sizes["write"] <= CHUNK_SIZE and 0 < sizes["read"] <= CHUNK_SIZE
+
+
+# --------------------------------------------------------------------------- the reader's fast path
+
+
+def _outcome(parse: Callable[..., object], block: bytes) -> tuple[object, ...]:
+    from cluetool.formats.ustar import _Reader
+
+    reader = _Reader(io.BytesIO(), None, None)
+    try:
+        m = parse(reader, block, 1, 0)
+    except UstarError as exc:
+        return ("error", str(exc))
+    return (m.name, m.size, m.mode, m.mtime, m.offset)  # type: ignore[attr-defined]
+
+
+def test_ustar_reader_fast_path_agrees_with_full_parse_on_mutated_headers() -> None:
+    # The writer's layout takes a fast path; any header must get the same member or the
+    # same error from it as from the full parse. Seeded single-byte mutations of
+    # headers (checksum fixed or not), including NULs, path bytes and digits.
+    import random
+
+    from cluetool.formats.ustar import _CANONICAL_MID, _CANONICAL_NUMBERS, _Reader, member_header
+
+    rng = random.Random(20261125)
+    bases = [member_header(n, s, mtime=t, mode=m) for n, s, t, m in [
+        ("reports/0b6f7a52-5c9e-4a44-9a53-1d8c1f3b2a10.json", 1912, 0, 0o644),
+        (LONG_NAME, 7, 1_700_000_000, 0o600), ("index.json", 0, 0, 0o777),
+    ]]
+    fast = 0
+    for _ in range(4000):
+        block = bytearray(rng.choice(bases))
+        for _ in range(rng.randint(1, 2)):
+            block[rng.randrange(BLOCK_SIZE)] = rng.choice(b"\x00 0179/.a\\\x80\xff")
+        if rng.random() < 0.8:
+            _checksum(block)
+        data = bytes(block)
+        expected = _outcome(_Reader._parse_any, data)
+        assert _outcome(_Reader._parse, data) == expected, data
+        fast += _CANONICAL_NUMBERS.fullmatch(data, 100, 156) is not None and data[156:345] == _CANONICAL_MID
+    assert 1000 < fast < 4000  # both paths were taken
