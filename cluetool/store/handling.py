@@ -83,6 +83,7 @@ __all__ = [
     "events_of",
     "get_clue",
     "home_timezone",
+    "import_deadline_context",
     "insert_events",
     "insert_obligations",
     "ledger_events",
@@ -751,8 +752,22 @@ def judge_met(due: date, met_at: datetime, tz: ZoneInfo) -> str:
     return "met" if local_date(met_at, tz) <= due else "met_late"
 
 
+def import_deadline_context(tx: Tx, *, home: Home, imported_at: datetime) -> DeadlineContext:
+    """The context an import's obligations are computed with (unknown years counted as
+    Mon–Fri, stored provisional), after bringing the store up to the rules in force
+    (``ensure_rules_current``, which may write ``rules.changed`` in ``tx``).
+
+    Raises:
+        InputError: a malformed rule file (the import then stores nothing).
+    """
+    ctx = deadline_context(home, assume_weekdays=True)
+    ensure_rules_current(tx, ctx, home=home, now=imported_at)
+    return ctx
+
+
 def materialise_import_obligations(
     tx: Tx, rows: Sequence[ReportRow], *, home: Home, imported_at: datetime, facts: Sequence[ClueFacts] | None = None,
+    report_ids: Sequence[int] | None = None, ctx: DeadlineContext | None = None,
 ) -> int:
     """Store the ``received`` / ``imported`` obligations of freshly imported reports, in
     the import's transaction; the number stored.
@@ -761,23 +776,27 @@ def materialise_import_obligations(
     obligation is stored provisional. Also brings the store up to the rules in force
     (``ensure_rules_current``) first, so that old and new obligations agree.
 
-    ``facts`` (one per row) saves decoding the reports again when the caller has them.
+    ``facts`` (one per row) saves decoding the reports again when the caller has them;
+    ``report_ids`` (one per row, as ``insert_reports`` returned them) saves looking
+    each report up by its submission id. ``ctx`` from ``import_deadline_context``
+    lets an import store its obligations chunk by chunk with one context.
 
     Raises:
         InputError: a malformed rule file (the import then stores nothing).
     """
-    ctx = deadline_context(home, assume_weekdays=True)
-    ensure_rules_current(tx, ctx, home=home, now=imported_at)
+    if ctx is None:
+        ctx = import_deadline_context(tx, home=home, imported_at=imported_at)
     if not any(r.when in ("received", "imported") for r in ctx.rules):
         return 0
     new: list[NewObligation] = []
     if facts is None:
         facts = [facts_from_json(row.report_json) for row in rows]
-    for row, fact in zip(rows, facts, strict=True):
+    ids: Sequence[int | None] = [None] * len(rows) if report_ids is None else report_ids
+    for row, fact, report_id in zip(rows, facts, ids, strict=True):
         for trigger, at in (("received", row.received_at), ("imported", imported_at)):
             for rule, due, provisional in specs_for(ctx, fact, trigger, at):
                 new.append(NewObligation(submission_id=row.submission_id, rule_id=rule.id, due=due,
-                                         provisional=provisional, created_at=imported_at))
+                                         provisional=provisional, created_at=imported_at, report_id=report_id))
     return insert_obligations(tx, new)
 
 

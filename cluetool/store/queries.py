@@ -188,14 +188,26 @@ def insert_batch(
 # -- reports -------------------------------------------------------------------------------
 
 
-def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Sequence[ReportRow]) -> None:
+class ReportsStored(InputError):
+    """Reports with these submission ids are already in the store (``stored``)."""
+
+    def __init__(self, message: str, stored: set[str]) -> None:
+        super().__init__(message)
+        self.stored = stored
+
+
+def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Sequence[ReportRow]) -> range:
     """Store the reports of one batch with their attachments (the blobs must already be
     in the blob store) and fingerprints. Attachment rows are shared by content.
 
+    Returns the report ids given, in the order of ``reports``.
+
     Raises:
         StateError: an attachment's blob is not in the blob store (with its size).
-        InputError: a report with one of these submission ids or query codes is already
-            in the store, or a report repeats an attachment file name.
+        ReportsStored: a report with one of these submission ids is already in the
+            store (nothing of this call is then written).
+        InputError: a report's query code is already used, or a report repeats an
+            attachment file name.
     """
     _require_blobs(tx, reports)
     imported = format_time(imported_at)
@@ -253,6 +265,7 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
         "INSERT INTO fingerprints (value, report_id, kind) VALUES (?, ?, ?) ON CONFLICT (value, report_id) DO NOTHING",
         ((f.value, first + i, f.kind) for i, r in enumerate(reports) for f in r.fingerprints),
     )
+    return range(first, first + len(reports))
 
 
 def _require_blobs(tx: Tx, reports: Sequence[ReportRow]) -> None:
@@ -280,7 +293,7 @@ def _report_conflict(tx: Tx, reports: Sequence[ReportRow], exc: sqlite3.Integrit
     present = existing_submission_ids(tx, ids)
     if present:
         first = min(present)
-        return InputError(f"report {first} is already in the store ({len(present)} in all)")
+        return ReportsStored(f"report {first} is already in the store ({len(present)} in all)", present)
     if len(set(ids)) != len(ids):
         return InputError("the batch holds the same submission id twice")
     if "query_code_sha256" in str(exc):
