@@ -169,7 +169,11 @@ class _Collector(InnerVisitor):
             self._submit()
         done = 0
         for future in self._futures:
-            chunk = _RESULTS_DECODER.decode(future.result())
+            chunk = [
+                c if c.row is None else msgspec.structs.replace(
+                    c, row=msgspec.structs.replace(c.row, report_json=self.reports[c.submission_id]))
+                for c in _RESULTS_DECODER.decode(future.result())
+            ]
             if [c.submission_id for c in chunk] != [e.submission_id for e in self.entries[done:done + len(chunk)]]:
                 raise RuntimeError("parallel validation lost the index order")
             done += len(chunk)
@@ -433,8 +437,13 @@ def check_report(
 
 def _check_chunk(items: list[tuple[str, bytes, tuple[str, ...]]], now: datetime, batch: str) -> bytes:
     # MessagePack, not pickle: a third of the cost at both ends of the pipe. It gives
-    # datetimes back in UTC, the same instants (the stored facts are encoded here).
-    return _RESULTS_ENCODER.encode([check_report(sid, raw, atts, now, batch) for sid, raw, atts in items])
+    # datetimes back in UTC, the same instants (the stored facts are encoded here). The
+    # report bytes stay behind: the caller has them (see _Collector.chunks).
+    out = []
+    for sid, raw, atts in items:
+        c = check_report(sid, raw, atts, now, batch)
+        out.append(c if c.row is None else msgspec.structs.replace(c, row=msgspec.structs.replace(c.row, report_json=b"")))
+    return _RESULTS_ENCODER.encode(out)
 
 
 # Re-validation is most of an import's CPU time. Large batches spread it over worker

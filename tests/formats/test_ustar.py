@@ -1029,3 +1029,15 @@ def test_ustar_reader_fast_path_agrees_with_full_parse_on_mutated_headers() -> N
         assert _outcome(_Reader._parse, data) == expected, data
         fast += _CANONICAL_NUMBERS.fullmatch(data, 100, 156) is not None and data[156:345] == _CANONICAL_MID
     assert 1000 < fast < 4000  # both paths were taken
+
+
+def test_ustar_byte_sum_is_exact_up_to_all_ones() -> None:
+    import random
+
+    from cluetool.formats.ustar import _byte_sum
+
+    rng = random.Random(7)
+    blocks = [bytes(BLOCK_SIZE), b"\xff" * BLOCK_SIZE, b"\xff" * 256 + bytes(256)]
+    blocks += [rng.randbytes(BLOCK_SIZE) for _ in range(200)]
+    for block in blocks:
+        assert _byte_sum(block) == sum(block)
