@@ -90,3 +90,22 @@ def test_model_report_encodes_kind_tag() -> None:
     report, _, _ = valid_submission(random.Random(3), 0, attachments=0)
     decoded = decode_report(render(report))
     assert json.loads(msgspec.json.encode(decoded))["kind"] == "police_misconduct"
+
+
+def test_model_nfkc_equals_unicodedata_on_full_width_and_combining_text() -> None:
+    import random
+    import unicodedata
+
+    from cluetool.model.report import _FULLWIDTH_RE, nfkc
+
+    # The shortcut's premise: each replaced character decomposes to exactly one ASCII one.
+    for cp in [*range(0xFF01, 0xFF5F), 0x3000]:
+        replaced = _FULLWIDTH_RE.sub(lambda m: " " if m.group() == "\u3000" else chr(ord(m.group()) - 0xFEE0), chr(cp))
+        assert unicodedata.normalize("NFKD", chr(cp)) == replaced and replaced.isascii()
+    pool = ["，", "。", "：", "Ａ", "ａ", "１", "＜", "＝", "（", "\u3000", " ", "汉", "字", "e", "A", "<",
+            "\u0301", "\u0338", "\u0307", "\u0323", "\u3099", "か", "ｶ", "\uff9e", "\ufb01", "\u2126",
+            "\u1100", "\u1161", "\u11a8", "①", "\u00bd", "\U0001d400"]
+    rng = random.Random(20261125)
+    for _ in range(20000):
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 8)))
+        assert nfkc(text) == unicodedata.normalize("NFKC", text), ascii(text)

@@ -39,6 +39,7 @@ Decisions taken here where domain.md is a proposal (each is stable API from
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, Union
@@ -378,10 +379,35 @@ class ReportDecodeError(ValueError):
     """``report.json`` is not JSON or does not match the report schema."""
 
 
+# Full-width ASCII (U+FF01..U+FF5E) and the ideographic space: the characters that keep
+# Chinese text from being NFKC-normalised as typed (，：（）１２３). Each one's
+# compatibility decomposition is one ASCII character.
+_FULLWIDTH_RE = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _fullwidth_to_ascii(m: re.Match[str]) -> str:
+    c = m.group()
+    return " " if c == "\u3000" else chr(ord(c) - 0xFEE0)
+
+
+def nfkc(value: str) -> str:
+    """``unicodedata.normalize("NFKC", value)``, faster for typical Chinese text.
+
+    NFKC is compatibility decomposition, canonical ordering, then composition. Replacing
+    full-width ASCII by its decomposition first leaves the decomposition of the whole
+    string unchanged, so the result is the same; when nothing else needs normalising,
+    the quick check then settles it without the full algorithm (about a fifth of the
+    time for a sentence with full-width punctuation)."""
+    if unicodedata.is_normalized("NFKC", value):
+        return value
+    value = _FULLWIDTH_RE.sub(_fullwidth_to_ascii, value)
+    return value if unicodedata.is_normalized("NFKC", value) else unicodedata.normalize("NFKC", value)
+
+
 def normalise_text(value: str) -> str:
     """NFKC, then strip surrounding white space (full-width digits become ASCII)."""
     if not value.isascii():
-        value = unicodedata.normalize("NFKC", value)
+        value = nfkc(value)
     return value.strip()
 
 
