@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import msgspec
@@ -55,8 +56,27 @@ def dumps(value: Any) -> bytes:
     return _encoder.encode(builtins)
 
 
+# 16 or more digits in a row: possibly an integer beyond 2**53 - 1 (16 digits).
+_LONG_DIGITS = re.compile(rb"[0-9]{16}")
+
+
 def loads_canonical(data: bytes) -> Any:
-    """Decode canonical JSON; raise ``NonCanonicalError`` unless ``data`` is canonical."""
+    """Decode canonical JSON; raise ``NonCanonicalError`` unless ``data`` is canonical.
+
+    Fast path: the bytes are valid UTF-8, msgspec decodes them, and re-encoding gives
+    the same bytes (so no duplicate key, as msgspec keeps only the last); the walk for
+    integers beyond the safe range runs only when 16 digits stand in a row. Anything
+    else takes the stdlib parse below, which names the problem."""
+    try:
+        data.decode("utf-8")
+        value = msgspec.json.decode(data)
+    except (UnicodeDecodeError, msgspec.DecodeError):
+        pass
+    else:
+        if _encoder.encode(value) == data:
+            if _LONG_DIGITS.search(data):
+                _check(value)
+            return value
     try:
         # The stdlib parser keeps duplicate keys visible through object_pairs_hook.
         value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
@@ -64,7 +84,11 @@ def loads_canonical(data: bytes) -> Any:
         if isinstance(exc, NonCanonicalError):
             raise
         raise NonCanonicalError("not valid UTF-8 JSON") from None
-    if dumps(value) != data:
+    try:
+        again = dumps(value)
+    except UnicodeEncodeError:  # a lone surrogate escape such as "\\ud800"
+        raise NonCanonicalError("a string is not valid Unicode") from None
+    if again != data:
         raise NonCanonicalError("not in canonical form")
     return value
 
