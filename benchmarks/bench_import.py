@@ -39,6 +39,7 @@ import pstats
 import random
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -236,6 +237,8 @@ def throughput(work: Path, batch_size: int, batches: int, profile: bool) -> None
     verdict = "ok" if best >= THROUGHPUT_TARGET else "MISS"
     print(f"    best {best:,.0f} reports/s (target >= {THROUGHPUT_TARGET:,.0f}/s: {verdict});"
           f" ratio to bare executemany {min(ratios):.1f}x")
+    if batches > 2:
+        print(f"    median {statistics.median(rates):,.0f} reports/s; median ratio {statistics.median(ratios):.1f}x")
     if profile:
         prof = cProfile.Profile()
         bench.import_one(bench.reports(), prof)
