@@ -597,6 +597,25 @@ class _Reader:
             return self._parse_canonical(block, fast, index, pos)
         return self._parse_any(block, index, pos)
 
+    def _checked_name(self, full: bytes, index: int, pos: int) -> str:
+        """The member path from its raw prefix/name bytes, if safe and new."""
+        try:
+            name = full.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.error(index, full, pos, "name is not valid UTF-8") from None
+        problem = _check_path(name) or self._names.problem(name)
+        if problem is not None:
+            raise self.error(index, full, pos, problem)
+        return name
+
+    def _check_mode_and_size(self, mode: int, size: int, full: bytes, index: int, pos: int) -> None:
+        if mode > _MAX_MODE:
+            problem = f"mode {mode:#o} has bits beyond 0o777 (setuid, setgid, sticky or type)"
+            raise self.error(index, full, pos, problem)
+        if size > self._max_member_size:
+            problem = f"size {size} exceeds the limit of {self._max_member_size} bytes"
+            raise self.error(index, full, pos, problem)
+
     def _parse_canonical(self, block: bytes, numbers: re.Match[bytes], index: int, pos: int) -> Member:
         """A header laid out as this module's writer (and GNU tar, ``tarfile``) lay
         them out: zero-padded numbers, no link name, empty owner names. Every check of
@@ -612,19 +631,8 @@ class _Reader:
         if b"\x00" in name_field or b"\x00" in prefix_field:
             return self._parse_any(block, index, pos)  # names the problem
         full = prefix_field + b"/" + name_field if prefix_field else name_field
-        try:
-            name = full.decode("utf-8")
-        except UnicodeDecodeError:
-            raise self.error(index, full, pos, "name is not valid UTF-8") from None
-        problem = _check_path(name) or self._names.problem(name)
-        if problem is not None:
-            raise self.error(index, full, pos, problem)
-        if mode > _MAX_MODE:
-            problem = f"mode {mode:#o} has bits beyond 0o777 (setuid, setgid, sticky or type)"
-            raise self.error(index, full, pos, problem)
-        if size > self._max_member_size:
-            problem = f"size {size} exceeds the limit of {self._max_member_size} bytes"
-            raise self.error(index, full, pos, problem)
+        name = self._checked_name(full, index, pos)
+        self._check_mode_and_size(mode, size, full, index, pos)
         self._names.add(name)
         return Member(name, size, mode, mtime, pos + BLOCK_SIZE, index, self)
 
@@ -653,13 +661,7 @@ class _Reader:
         if name_field is None or prefix_field is None:
             raise self.error(index, shown, pos, "NUL inside name")
         full = prefix_field + b"/" + name_field if prefix_field else name_field
-        try:
-            name = full.decode("utf-8")
-        except UnicodeDecodeError:
-            raise self.error(index, full, pos, "name is not valid UTF-8") from None
-        problem = _check_path(name) or self._names.problem(name)
-        if problem is not None:
-            raise self.error(index, full, pos, problem)
+        name = self._checked_name(full, index, pos)
 
         mode = self._numeric(block, _MODE, "mode", index, full, pos)
         self._numeric(block, _UID, "uid", index, full, pos)
@@ -671,12 +673,7 @@ class _Reader:
             # leaves them all NUL, GNU tar writes zeros. Accept all NUL or a number.
             if block[field] != bytes(8):
                 self._numeric(block, field, what, index, full, pos)
-        if mode > _MAX_MODE:
-            problem = f"mode {mode:#o} has bits beyond 0o777 (setuid, setgid, sticky or type)"
-            raise self.error(index, full, pos, problem)
-        if size > self._max_member_size:
-            problem = f"size {size} exceeds the limit of {self._max_member_size} bytes"
-            raise self.error(index, full, pos, problem)
+        self._check_mode_and_size(mode, size, full, index, pos)
         if block[_LINKNAME].count(0) != 100:
             raise self.error(index, full, pos, "regular file has a link name")
         for field, what in ((_UNAME, "uname"), (_GNAME, "gname")):
