@@ -69,20 +69,26 @@ _ESCAPES = ['\\"', "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0301", 
 
 
 def _slow(data: object) -> object:
-    from cluetool.model.report import normalise_strings
-    return normalise_strings(data)
+    # normalise_strings with unicodedata.normalize itself, not the faster nfkc().
+    import unicodedata
+
+    if isinstance(data, dict):
+        return {k: _slow(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_slow(v) for v in data]
+    return unicodedata.normalize("NFKC", data).strip() if isinstance(data, str) else data
 
 
 def test_parse_normalises_exactly_as_per_string_nfkc_on_adversarial_text() -> None:
-    # The whole-text NFKC check may skip the per-string work only when that changes
-    # nothing: compare with normalising every string, over seeded random strings.
+    # The normalised strings are exactly unicodedata's NFKC, stripped, string by
+    # string, over seeded random strings of composing and compatibility characters.
     import json
     import random
 
     import msgspec
 
     rng = random.Random(20261125)
-    fast_paths = 0
+    checked = 0
     for _ in range(3000):
         parts = [rng.choice(_TRICKY + _ESCAPES) for _ in range(rng.randint(0, 6))]
         body = "".join(parts)
@@ -95,8 +101,8 @@ def test_parse_normalises_exactly_as_per_string_nfkc_on_adversarial_text() -> No
         assert codes == [], raw
         assert data == _slow(decoded), raw
         assert data == _slow(json.loads(raw)), raw
-        fast_paths += "\\u" not in raw.decode() and __import__("unicodedata").is_normalized("NFKC", raw.decode())
-    assert fast_paths > 100  # the fast path was taken often enough to be tested
+        checked += 1
+    assert checked > 1000
 
 
 @pytest.mark.parametrize("raw", [

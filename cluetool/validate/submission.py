@@ -47,7 +47,6 @@ import os
 import re
 import stat
 import types
-import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -323,11 +322,9 @@ class _TooDeep(Exception):
     pass
 
 
-def _normalised(data: Any, depth: int, keys: list[int], nfkc: bool) -> Any:
+def _normalised(data: Any, depth: int, keys: list[int]) -> Any:
     """``normalise_strings`` that also counts object keys and refuses nesting deeper
-    than ``MAX_DEPTH`` before recursing (so hostile nesting cannot exhaust the stack).
-
-    ``nfkc=False`` only strips: the caller has shown that NFKC changes no string."""
+    than ``MAX_DEPTH`` before recursing (so hostile nesting cannot exhaust the stack)."""
     t = type(data)
     if t is dict:
         if depth > MAX_DEPTH:
@@ -337,9 +334,9 @@ def _normalised(data: Any, depth: int, keys: list[int], nfkc: bool) -> Any:
         for k, v in data.items():
             tv = type(v)
             if tv is str:
-                out[k] = normalise_text(v) if nfkc else v.strip()
+                out[k] = normalise_text(v)
             elif tv is dict or tv is list:
-                out[k] = _normalised(v, depth + 1, keys, nfkc)
+                out[k] = _normalised(v, depth + 1, keys)
             else:
                 out[k] = v
         return out
@@ -350,24 +347,13 @@ def _normalised(data: Any, depth: int, keys: list[int], nfkc: bool) -> Any:
         for v in data:
             tv = type(v)
             if tv is str:
-                items.append(normalise_text(v) if nfkc else v.strip())
+                items.append(normalise_text(v))
             elif tv is dict or tv is list:
-                items.append(_normalised(v, depth + 1, keys, nfkc))
+                items.append(_normalised(v, depth + 1, keys))
             else:
                 items.append(v)
         return items
     return normalise_strings(data)
-
-
-def _needs_nfkc(raw: bytes, text: str) -> bool:
-    """False when NFKC provably changes no decoded string, so only stripping is left.
-
-    That holds when the whole text is NFKC-normalised and has no ``\\u`` escape: a
-    decoded string is then pieces of the text, cut only next to ``"``, ``\\`` and the
-    characters of the short escapes, none of which composes with a neighbour (checked
-    over every code point), so each piece is normalised as the whole text is. One C
-    call over the text instead of one per string."""
-    return b"\\u" in raw or not unicodedata.is_normalized("NFKC", text)
 
 
 def _key_tokens_at_most(raw: bytes) -> int:
@@ -397,7 +383,7 @@ def _parse(raw: bytes, ctx: fields.Context) -> Any:
         return _UNPARSED
     keys = [0]
     try:
-        data = _normalised(data, 1, keys, _needs_nfkc(raw, text))
+        data = _normalised(data, 1, keys)
     except _TooDeep:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
