@@ -240,7 +240,6 @@ class Store:
             for pragma in (
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA synchronous = FULL",
-                # 64 MiB of page cache: imports insert into indexes on random keys.
                 "PRAGMA cache_size = -262144",  # 256 MiB at most: keeps the random-key indexes of big stores hot
                 "PRAGMA temp_store = MEMORY",
                 "PRAGMA trusted_schema = OFF",
