@@ -169,11 +169,8 @@ class _Collector(InnerVisitor):
             self._submit()
         done = 0
         for future in self._futures:
-            chunk = [
-                c if c.row is None else msgspec.structs.replace(
-                    c, row=msgspec.structs.replace(c.row, report_json=self.reports[c.submission_id]))
-                for c in _RESULTS_DECODER.decode(future.result())
-            ]
+            chunk = [_with_report_json(c, self.reports[c.submission_id])
+                     for c in _RESULTS_DECODER.decode(future.result())]
             if [c.submission_id for c in chunk] != [e.submission_id for e in self.entries[done:done + len(chunk)]]:
                 raise RuntimeError("parallel validation lost the index order")
             done += len(chunk)
@@ -435,6 +432,13 @@ def check_report(
     return Checked(submission_id=submission_id, problems=[], row=_row(report, raw, facts), facts=facts)
 
 
+def _with_report_json(checked: Checked, data: bytes) -> Checked:
+    """``checked`` with its row's report bytes replaced (workers send them back empty)."""
+    if checked.row is None:
+        return checked
+    return msgspec.structs.replace(checked, row=msgspec.structs.replace(checked.row, report_json=data))
+
+
 def _check_chunk(items: list[tuple[str, bytes, tuple[str, ...]]], now: datetime, batch: str) -> bytes:
     # MessagePack, not pickle: a third of the cost at both ends of the pipe. It gives
     # datetimes back in UTC, the same instants (the stored facts are encoded here). The
@@ -442,7 +446,7 @@ def _check_chunk(items: list[tuple[str, bytes, tuple[str, ...]]], now: datetime,
     out = []
     for sid, raw, atts in items:
         c = check_report(sid, raw, atts, now, batch)
-        out.append(c if c.row is None else msgspec.structs.replace(c, row=msgspec.structs.replace(c.row, report_json=b"")))
+        out.append(_with_report_json(c, b""))
     return _RESULTS_ENCODER.encode(out)
 
 
