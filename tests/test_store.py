@@ -474,7 +474,7 @@ def test_store_check_finds_broken_foreign_key_and_permissions(tmp_path: Path) ->
     path = tmp_path / "store.db"
     Store.create(path, now=NOW).close()
     conn = sqlite3.connect(path)
-    conn.execute("INSERT INTO report_attachments (submission_id, file, sha256) VALUES ('x', 'f', ?)",
+    conn.execute("INSERT INTO report_attachments (report_id, submission_id, file, sha256) VALUES (7, 'x', 'f', ?)",
                  (sha("nothing"),))
     conn.commit()
     conn.close()

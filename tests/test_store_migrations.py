@@ -15,9 +15,11 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from cluetool.errors import StateError
+from cluetool.errors import InputError, StateError
+from cluetool.model.store import ReportRow
 from cluetool.store import Store, handling, migrations, queries
 from cluetool.store.audit import audit_size, iter_entries
 from cluetool.store.migrations import MIGRATIONS, Migration, latest_version, split_statements
@@ -100,6 +102,26 @@ SEED[2] = [
         " VALUES (1, ?, 'contact_reporter', 1, 'psb-110105', '2026-02-01', ?)",
         (SID, "2026-01-02T00:00:00.000000Z"),
     ),
+]
+
+_V2_REPLACED = ("INSERT INTO reports", "INSERT INTO fingerprints", "INSERT INTO report_attachments")
+SEED[3] = [
+    *SEED[2][:2],
+    *[
+        (
+            "INSERT INTO reports (id, era, submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
+            " query_code_sha256, region, reporter_has_contact, real_name, report_json)"
+            " VALUES (?, 0, ?, 'gang_crime', ?, ?, 1, ?, ?, '110105', 1, 1, ?)",
+            (n, sid, "2025-12-31T12:00:00.000000Z", "2026-01-01T00:00:00.000000Z", h(sid), h("code" + sid),
+             b'{"x":1}'),
+        )
+        for n, sid in ((1, SID), (2, SID2))
+    ],
+    ("INSERT INTO report_eras VALUES (0)", ()),
+    *[row for row in SEED[2][2:] if not row[0].startswith(_V2_REPLACED)],
+    ("INSERT INTO report_attachments VALUES (1, ?, 'a.jpg', ?, NULL)", (SID, h("blob"))),
+    ("INSERT INTO fingerprints VALUES (0, ?, 1, 'subject')", (h("fp")[:32],)),
+    ("INSERT INTO fingerprints VALUES (0, ?, 2, 'subject')", (h("fp")[:32],)),
 ]
 
 
@@ -188,6 +210,46 @@ def test_store_v2_moves_stages_fingerprints_and_obligations_to_report_ids(tmp_pa
         assert not names & {"obligations_submission", "fingerprints_submission", "reports_stage_received",
                             "events_submission"}
         assert s.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_store_v3_indexes_random_keys_per_era_and_fills_the_key_filter_on_first_write(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0, version=2).close()
+    seed(path, 2)
+    with Store.open(path, now=T1) as s:
+        assert s.execute("SELECT id, era FROM reports ORDER BY id").fetchall() == [(1, 0), (2, 0)]
+        assert s.execute("SELECT era FROM report_eras").fetchall() == [(0,)]
+        assert s.execute("SELECT era, report_id FROM fingerprints ORDER BY report_id").fetchall() == [(0, 1), (0, 2)]
+        assert s.execute("SELECT report_id, submission_id, file FROM report_attachments").fetchall() == [
+            (1, SID, "a.jpg")]
+        assert s.execute("SELECT count(*) FROM key_filter").fetchone()[0] == 0  # filled on the first write
+        names = {r[0] for r in s.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"reports_era_submission", "reports_era_query_code", "fingerprints_report"} <= names
+        plan = " ".join(r[3] for r in s.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?",
+            (SID,)))
+        assert "reports_era_submission" in plan and "SCAN reports" not in plan
+        # The first write transaction brings the filter up to date with the migrated
+        # reports: their submission ids and query codes are then refused.
+        row = ReportRow(
+            submission_id=SID, kind="gang_crime", received_at=T0, report_sha256=h("x"),
+            query_code_sha256=h("other code"), region="110105", reporter_has_contact=True, real_name=True,
+            report_json=b"{}", facts=None, attachments=[], fingerprints=[])
+        with pytest.raises(queries.ReportsStored) as stored, s.write() as tx:
+            queries.insert_reports(tx, batch_id=1, imported_at=T1, reports=[row])
+        assert stored.value.stored == {SID}
+        same_code = msgspec.structs.replace(row, submission_id="5c1e2f3a-0000-4000-8000-000000000003",
+                                            query_code_sha256=h("code" + SID2))
+        with pytest.raises(InputError, match="query code is already used"), s.write() as tx:
+            queries.insert_reports(tx, batch_id=1, imported_at=T1, reports=[same_code])
+        fresh = msgspec.structs.replace(same_code, query_code_sha256=h("new code"))
+        with s.write() as tx:
+            assert list(queries.insert_reports(tx, batch_id=1, imported_at=T1, reports=[fresh])) == [3]
+        assert s.execute("SELECT report_id FROM key_filter_coverage").fetchone()[0] == 3
+        # Keys added: 2 per report and the fingerprint of each of the 2 migrated reports.
+        assert s.execute("SELECT part, keys FROM key_filter").fetchall() == [(0, 2 * 3 + 2)]
+        with pytest.raises(InputError, match="matches 5c1e2f3a-0000-4000-8000-000000000001, .*-000000000002, .*-000000000003"):
+            queries.resolve_clue_prefix(s, SID[:12])
 
 
 def test_store_open_latest_runs_no_migration(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,6 +84,14 @@ class Tx:
         self.store = store
         self.writable = writable
         self.active = True
+        # What store modules keep for the length of the transaction (e.g. the key filter).
+        self.state: dict[str, object] = {}
+        self._before_commit: list[Callable[[], None]] = []
+
+    def before_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` inside the transaction just before it commits (not on a rollback);
+        if it raises, the transaction rolls back."""
+        self._before_commit.append(fn)
 
     def _conn(self) -> sqlite3.Connection:
         if not self.active:
@@ -375,6 +383,8 @@ class Store:
         tx = Tx(self, writable=writable)
         try:
             yield tx
+            for fn in tx._before_commit:
+                fn()
         except BaseException as exc:
             self._rollback()
             if isinstance(exc, sqlite3.Error):

@@ -56,6 +56,12 @@ Schema notes (version 2, see the comment above ``_V2``)
 - ``report_stages`` holds the public stage (``stage`` left ``reports``); ``reports.facts``
   the rule facts derived at import (NULL: derive from ``report_json``).
 - Fingerprint values are 128-bit (32 hex digits).
+
+Schema notes (version 3, see the comment above ``_V3``)
+--------------------------------------------------------
+- Submission ids, query-code hashes and fingerprint values are indexed per era of
+  65,536 reports (``era = id >> 16``), unique across eras by the store's own check
+  against the key filter (``key_filter``, ``cluetool/store/keyfilter.py``).
 """
 
 from __future__ import annotations
@@ -394,9 +400,124 @@ CREATE INDEX events_to_unit_at ON events (to_unit, at);
 CREATE INDEX assignments_unit ON assignments (unit);
 """
 
+
+# Version 3: no index on a random key spans the whole store any more. At version 2 each
+# imported report still went into three B-trees keyed by random values (submission id,
+# query-code hash, fingerprint value); once such a tree is much larger than a batch,
+# nearly every insert dirties a page of its own, and an import of 10,000 reports into a
+# store of 1,000,000 wrote about 50 MB more to the WAL and back than the first batch.
+# Now those keys are indexed per *era* (``era = id >> 16``: 65,536 reports in import
+# order), so an import writes into the newest era's part of each index only:
+# - ``reports.era`` and ``fingerprints.era``; the indexes are ``(era, key)``; UNIQUE
+#   holds per era, and the store keeps the keys unique across eras (queries.py checks
+#   every new key against ``key_filter`` and looks up the keys it may hold);
+# - ``report_eras`` lists the eras in use: look-ups by key run ``era IN (SELECT era
+#   FROM report_eras)``, one index probe per era;
+# - ``key_filter`` is a Bloom filter over every stored key (DESIGN §7 keys, see
+#   ``cluetool/store/keyfilter.py``); it answers "certainly new" for nearly every key
+#   of an import, so only the few others are looked up in every era. It is derived
+#   data: ``key_filter_coverage`` says up to which report id it holds the keys, and the
+#   store adds the rest when it next writes (here: every report, on the first import).
+_V3 = """
+CREATE TABLE new_reports (
+    id                   INTEGER PRIMARY KEY,
+    era                  INTEGER NOT NULL CHECK (era = id >> 16),
+    submission_id        TEXT NOT NULL,
+    kind                 TEXT NOT NULL
+                         CHECK (kind IN ('police_misconduct', 'gang_crime', 'industry_disorder')),
+    received_at          TEXT NOT NULL,
+    imported_at          TEXT NOT NULL,
+    batch_id             INTEGER NOT NULL REFERENCES batches (id),
+    report_sha256        TEXT NOT NULL CHECK (length(report_sha256) = 64),
+    query_code_sha256    TEXT NOT NULL CHECK (length(query_code_sha256) = 64),
+    region               TEXT,
+    reporter_has_contact INTEGER NOT NULL CHECK (reporter_has_contact IN (0, 1)),
+    real_name            INTEGER NOT NULL CHECK (real_name IN (0, 1)),
+    facts                BLOB,
+    report_json          BLOB NOT NULL
+);
+INSERT INTO new_reports (id, era, submission_id, kind, received_at, imported_at, batch_id, report_sha256,
+                         query_code_sha256, region, reporter_has_contact, real_name, facts, report_json)
+    SELECT id, id >> 16, submission_id, kind, received_at, imported_at, batch_id, report_sha256,
+           query_code_sha256, region, reporter_has_contact, real_name, facts, report_json
+    FROM reports ORDER BY id;
+
+CREATE TABLE new_fingerprints (
+    era       INTEGER NOT NULL,
+    value     TEXT NOT NULL CHECK (length(value) = 32),
+    report_id INTEGER NOT NULL REFERENCES reports (id) CHECK (era = report_id >> 16),
+    kind      TEXT NOT NULL,
+    PRIMARY KEY (era, value, report_id)
+) WITHOUT ROWID;
+INSERT INTO new_fingerprints (era, value, report_id, kind)
+    SELECT report_id >> 16, value, report_id, kind FROM fingerprints ORDER BY report_id >> 16, value, report_id;
+
+-- A foreign key needs a unique parent column, and submission ids are unique per era
+-- only: attachments now name their report by id; duplicate links keep the submission
+-- ids (the store writes them only for reports it has just looked up).
+CREATE TABLE new_report_attachments (
+    report_id     INTEGER NOT NULL REFERENCES reports (id),
+    submission_id TEXT NOT NULL,  -- the report's, copied
+    file          TEXT NOT NULL,
+    sha256        TEXT NOT NULL REFERENCES attachments (sha256),
+    note          TEXT,
+    PRIMARY KEY (report_id, file)
+) WITHOUT ROWID;
+INSERT INTO new_report_attachments (report_id, submission_id, file, sha256, note)
+    SELECT r.id, a.submission_id, a.file, a.sha256, a.note
+    FROM report_attachments a JOIN new_reports r ON r.submission_id = a.submission_id;
+
+CREATE TABLE new_duplicates (
+    submission_id TEXT NOT NULL,
+    duplicate_of  TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'open'
+                  CHECK (state IN ('open', 'confirmed', 'rejected')),
+    found_at      TEXT NOT NULL,
+    decided_at    TEXT,
+    PRIMARY KEY (submission_id, duplicate_of),
+    CHECK (submission_id <> duplicate_of)
+) WITHOUT ROWID;
+INSERT INTO new_duplicates SELECT submission_id, duplicate_of, reason, state, found_at, decided_at FROM duplicates;
+
+DROP TABLE report_attachments;
+DROP TABLE duplicates;
+DROP TABLE fingerprints;
+DROP TABLE reports;
+ALTER TABLE new_reports RENAME TO reports;
+ALTER TABLE new_fingerprints RENAME TO fingerprints;
+ALTER TABLE new_report_attachments RENAME TO report_attachments;
+ALTER TABLE new_duplicates RENAME TO duplicates;
+CREATE INDEX report_attachments_sha256 ON report_attachments (sha256);
+CREATE INDEX duplicates_of ON duplicates (duplicate_of);
+CREATE INDEX duplicates_state ON duplicates (state);
+
+CREATE INDEX reports_batch ON reports (batch_id);
+CREATE UNIQUE INDEX reports_era_submission ON reports (era, submission_id);
+CREATE UNIQUE INDEX reports_era_query_code ON reports (era, query_code_sha256);
+CREATE INDEX fingerprints_report ON fingerprints (report_id);
+
+CREATE TABLE report_eras (era INTEGER PRIMARY KEY);
+INSERT INTO report_eras (era) SELECT DISTINCT era FROM reports;
+
+-- Parts of the filter, each with twice the capacity of the one before; ``words`` are
+-- little-endian 64-bit words.
+CREATE TABLE key_filter (
+    part     INTEGER PRIMARY KEY CHECK (part >= 0),
+    capacity INTEGER NOT NULL CHECK (capacity > 0),
+    keys     INTEGER NOT NULL CHECK (keys >= 0),
+    words    BLOB NOT NULL
+);
+CREATE TABLE key_filter_coverage (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    report_id INTEGER NOT NULL  -- the filter holds the keys of every report up to this id
+);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="initial schema", script=_V1),
     Migration(version=2, name="integer report ids, narrow stages, fewer random-key indexes", script=_V2),
+    Migration(version=3, name="random-key indexes per era of 65,536 reports, with a key filter", script=_V3),
 ]
 
 

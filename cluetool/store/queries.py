@@ -29,6 +29,7 @@ from cluetool.model.store import (
     ReportStage,
     SourceState,
 )
+from cluetool.store import keyfilter
 from cluetool.store.audit import format_time
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
     Db = Store | Tx
 
 MIN_PREFIX = 8
+ERA_BITS = 16  # a report's era is its id >> ERA_BITS (schema version 3)
+# Submission ids, query-code hashes and fingerprint values are indexed per era; a look-up
+# by one of them probes every era (the tables name the column ``era``).
+_ALL_ERAS = "era IN (SELECT era FROM report_eras)"
 _CHUNK = 500  # host parameters per IN list; far below SQLite's limit (32766 since 3.32)
 _MAX_CANDIDATES = 10
 
@@ -211,20 +216,26 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
     """
     _require_blobs(tx, reports)
     imported = format_time(imported_at)
+    kf = _key_filter(tx)
+    sid_hashes = [keyfilter.key_hash(keyfilter.SUBMISSION, r.submission_id) for r in reports]
+    qc_hashes = [keyfilter.key_hash(keyfilter.QUERY_CODE, r.query_code_sha256) for r in reports]
+    _check_new_keys(tx, kf, reports, sid_hashes, qc_hashes)
     # A savepoint so that, on a conflict, the rows this call already inserted are undone
     # before the conflict is diagnosed (the caller's transaction then rolls back).
     tx.execute("SAVEPOINT insert_reports")
     # Ids in import order: the indexes on report ids (stages, fingerprints, obligations)
-    # then grow at their end only. The write lock is held, so max(id) cannot move.
+    # then grow at their end only, and those on random keys in the newest era only. The
+    # write lock is held, so max(id) cannot move.
     first = int(tx.execute("SELECT coalesce(max(id), 0) + 1 FROM reports").fetchone()[0])
     try:
         tx.executemany(
-            "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id,"
+            "INSERT INTO reports (id, era, submission_id, kind, received_at, imported_at, batch_id,"
             " report_sha256, query_code_sha256, region, reporter_has_contact, real_name,"
-            " facts, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " facts, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     first + i,
+                    (first + i) >> ERA_BITS,
                     r.submission_id,
                     r.kind,
                     format_time(r.received_at),
@@ -246,14 +257,19 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
         tx.execute("RELEASE insert_reports")
         raise _report_conflict(tx, reports, exc) from None
     tx.execute("RELEASE insert_reports")
+    ids = range(first, first + len(reports))
+    tx.executemany(
+        "INSERT INTO report_eras (era) VALUES (?) ON CONFLICT (era) DO NOTHING",
+        ((era,) for era in range(first >> ERA_BITS, ((ids[-1] if ids else first) >> ERA_BITS) + 1)),
+    )
     tx.executemany(
         "INSERT INTO attachments (sha256, size, type) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
         ((a.sha256, a.size, a.type) for r in reports for a in r.attachments),
     )
     try:
         tx.executemany(
-            "INSERT INTO report_attachments (submission_id, file, sha256, note) VALUES (?, ?, ?, ?)",
-            ((r.submission_id, a.file, a.sha256, a.note) for r in reports for a in r.attachments),
+            "INSERT INTO report_attachments (report_id, submission_id, file, sha256, note) VALUES (?, ?, ?, ?, ?)",
+            ((first + i, r.submission_id, a.file, a.sha256, a.note) for i, r in enumerate(reports) for a in r.attachments),
         )
     except sqlite3.IntegrityError:
         raise InputError("a report names the same attachment file twice") from None
@@ -261,11 +277,57 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
         "INSERT INTO report_stages (report_id, stage) VALUES (?, 'received')",
         ((first + i,) for i in range(len(reports))),
     )
+    fingerprints = sorted({(first + i, f.value, f.kind) for i, r in enumerate(reports) for f in r.fingerprints})
     tx.executemany(
-        "INSERT INTO fingerprints (value, report_id, kind) VALUES (?, ?, ?) ON CONFLICT (value, report_id) DO NOTHING",
-        ((f.value, first + i, f.kind) for i, r in enumerate(reports) for f in r.fingerprints),
+        "INSERT INTO fingerprints (era, value, report_id, kind) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (era, value, report_id) DO NOTHING",
+        ((rid >> ERA_BITS, value, rid, kind) for rid, value, kind in fingerprints),
     )
-    return range(first, first + len(reports))
+    kf.add(sid_hashes)
+    kf.add(qc_hashes)
+    kf.add(keyfilter.key_hash(keyfilter.FINGERPRINT, value) for value in {f[1] for f in fingerprints})
+    return ids
+
+
+def _key_filter(tx: Tx) -> keyfilter.KeyFilter:
+    # One filter per write transaction, loaded at its first use and saved just before
+    # its commit (with the keys of every report then stored).
+    kf = tx.state.get("key_filter")
+    if not isinstance(kf, keyfilter.KeyFilter):
+        loaded = kf = keyfilter.load(tx)
+        tx.state["key_filter"] = kf
+
+        def save() -> None:
+            last = int(tx.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])
+            keyfilter.save(tx, loaded, last)
+
+        tx.before_commit(save)
+    return kf
+
+
+def _check_new_keys(
+    tx: Tx, kf: keyfilter.KeyFilter, reports: Sequence[ReportRow], sid_hashes: list[int], qc_hashes: list[int]
+) -> None:
+    # The keys the filter has never seen are certainly new; only the others are looked
+    # up, in every era.
+    maybe = [r.submission_id for r, h in zip(reports, sid_hashes) if h in kf]
+    present = existing_submission_ids(tx, maybe) if maybe else set()
+    if present:
+        raise ReportsStored(f"report {min(present)} is already in the store ({len(present)} in all)", present)
+    if len({r.submission_id for r in reports}) != len(reports):
+        raise InputError("the batch holds the same submission id twice")
+    maybe = [r.query_code_sha256 for r, h in zip(reports, qc_hashes) if h in kf]
+    if len({r.query_code_sha256 for r in reports}) != len(reports) or (maybe and _stored_query_codes(tx, maybe)):
+        raise InputError("a report's query code is already used by another report")
+
+
+def _stored_query_codes(db: Db, hashes: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(hashes):
+        marks = ",".join("?" * len(chunk))
+        found.update(r[0] for r in db.execute(
+            f"SELECT query_code_sha256 FROM reports WHERE {_ALL_ERAS} AND query_code_sha256 IN ({marks})", chunk))
+    return found
 
 
 def _require_blobs(tx: Tx, reports: Sequence[ReportRow]) -> None:
@@ -307,7 +369,7 @@ def existing_submission_ids(db: Db, submission_ids: Iterable[str]) -> set[str]:
     for chunk in _chunks(submission_ids):
         marks = ",".join("?" * len(chunk))
         found.update(
-            r[0] for r in db.execute(f"SELECT submission_id FROM reports WHERE submission_id IN ({marks})", chunk)
+            r[0] for r in db.execute(f"SELECT submission_id FROM reports WHERE {_ALL_ERAS} AND submission_id IN ({marks})", chunk)
         )
     return found
 
@@ -315,7 +377,8 @@ def existing_submission_ids(db: Db, submission_ids: Iterable[str]) -> set[str]:
 def report_by_query_code_sha256(db: Db, query_code_sha256: str) -> ReportStage | None:
     """The public stage of the report with this query-code hash (DESIGN §10), if any."""
     row = db.execute(
-        "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id WHERE r.query_code_sha256 = ?",
+        "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id"
+        f" WHERE r.{_ALL_ERAS} AND r.query_code_sha256 = ?",
         (query_code_sha256,),
     ).fetchone()
     return None if row is None else ReportStage(stage=row[0])
@@ -325,13 +388,17 @@ def find_reports_by_fingerprints(db: Db, values: Iterable[str]) -> list[Fingerpr
     """Every stored report carrying one of the fingerprint ``values``, ordered by value
     then submission id."""
     matches: list[FingerprintMatch] = []
-    for chunk in _chunks(sorted(set(values))):
+    wanted = set(values)
+    if getattr(db, "writable", False):  # the filter of this write transaction rules out most
+        kf = _key_filter(db)  # type: ignore[arg-type]
+        wanted = {v for v in wanted if keyfilter.key_hash(keyfilter.FINGERPRINT, v) in kf}
+    for chunk in _chunks(sorted(wanted)):
         marks = ",".join("?" * len(chunk))
         matches += [
             FingerprintMatch(submission_id=r[0], kind=r[1], value=r[2])
             for r in db.execute(
                 "SELECT r.submission_id, f.kind, f.value FROM fingerprints f JOIN reports r ON r.id = f.report_id"
-                f" WHERE f.value IN ({marks}) ORDER BY f.value, r.submission_id, f.kind",
+                f" WHERE f.{_ALL_ERAS} AND f.value IN ({marks}) ORDER BY f.value, r.submission_id, f.kind",
                 chunk,
             )
         ]
@@ -369,11 +436,11 @@ def resolve_clue_prefix(db: Db, prefix: str) -> str:
     prefix = prefix.strip()
     if len(prefix) < MIN_PREFIX:
         raise InputError(f'clue "{prefix}" is too short: give at least {MIN_PREFIX} characters of its id')
-    # A range scan on the primary key: ids >= prefix and < prefix with its last
+    # A range scan in each era's index: ids >= prefix and < prefix with its last
     # character incremented are exactly the ids that start with prefix.
     upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
     rows = db.execute(
-        "SELECT submission_id FROM reports WHERE submission_id >= ? AND submission_id < ?"
+        f"SELECT submission_id FROM reports WHERE {_ALL_ERAS} AND submission_id >= ? AND submission_id < ?"
         " ORDER BY submission_id LIMIT ?",
         (prefix, upper, _MAX_CANDIDATES + 1),
     ).fetchall()

@@ -1,0 +1,162 @@
+"""The key filter: which submission ids, query-code hashes and fingerprint values the
+store may hold (schema version 3, DESIGN §7).
+
+These keys are random, so the store indexes them per era of 65,536 reports (an index
+spanning the whole store would take a page write per insert once it is much larger
+than a batch). Finding a key then takes one probe per era; the filter spares nearly
+all of those probes: a key it has never seen is certainly not stored.
+
+It is a scalable Bloom filter (Almeida et al., "Scalable Bloom Filters", 2007) of
+"blocked" parts: each key sets 3 bits of one 64-bit word, chosen by a 64-bit BLAKE2b
+hash of the key and its kind. A part has 16 bits (a quarter of a word) per key of its
+capacity, which keeps false positives below 1 %; when the newest part is full, a
+new one with twice the capacity takes the next keys. So a key is looked up in at
+most a few words, and an import rewrites only the newest part (about 2 bytes per key).
+
+The filter lives in the store (tables ``key_filter`` and ``key_filter_coverage``) and is
+written in the same transaction as the keys it describes. It is derived data: it holds
+the keys of every report up to ``key_filter_coverage.report_id``, and ``load`` adds the
+keys of any later report (after the migration to version 3, all of them). A filter
+never forgets a key, so a key it does not know is not in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from array import array
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cluetool.store.db import Tx
+
+# The kinds of key, hashed with the key so that equal strings of two kinds differ.
+SUBMISSION = b"s"
+QUERY_CODE = b"q"
+FINGERPRINT = b"f"
+
+FIRST_CAPACITY = 1 << 18  # keys in part 0; each further part doubles it
+_KEYS_PER_WORD = 4  # 16 bits per key
+_INDEX_MASK = (1 << 46) - 1
+
+
+def key_hash(kind: bytes, key: str) -> int:
+    """The 64-bit hash of one key of ``kind`` (``SUBMISSION``, ``QUERY_CODE``, ``FINGERPRINT``)."""
+    return int.from_bytes(hashlib.blake2b(kind + key.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def _mask(h: int) -> int:
+    # Bits 46-63 of the hash pick the 3 bits within the word; bits 0-45 pick the word.
+    return (1 << ((h >> 46) & 63)) | (1 << ((h >> 52) & 63)) | (1 << (h >> 58))
+
+
+class _Part:
+    __slots__ = ("part", "capacity", "keys", "words", "dirty")
+
+    def __init__(self, part: int, capacity: int, keys: int, words: array) -> None:
+        self.part = part
+        self.capacity = capacity
+        self.keys = keys
+        self.words = words
+        self.dirty = False
+
+
+def _words(n: int, data: bytes | None = None) -> array:
+    words = array("Q")
+    if data is None:
+        words.frombytes(bytes(8 * n))
+    else:
+        words.frombytes(data)
+    if sys.byteorder != "little":
+        words.byteswap()
+    return words
+
+
+def _to_bytes(words: array) -> bytes:
+    if sys.byteorder == "little":
+        return words.tobytes()
+    copy = array("Q", words)
+    copy.byteswap()
+    return copy.tobytes()
+
+
+class KeyFilter:
+    """The filter of one write transaction: ``load`` it, ``add`` and ask, then ``save``."""
+
+    def __init__(self, parts: list[_Part], coverage: int) -> None:
+        self._parts = parts
+        self.coverage = coverage
+
+    @property
+    def keys(self) -> int:
+        return sum(p.keys for p in self._parts)
+
+    def __contains__(self, h: int) -> bool:
+        """Whether the key with hash ``h`` may be stored (``False``: it certainly is not)."""
+        m = _mask(h)
+        i = h & _INDEX_MASK
+        for p in self._parts:
+            if p.words[i % len(p.words)] & m == m:
+                return True
+        return False
+
+    def add(self, hashes: Iterable[int]) -> None:
+        """Record keys by their hashes."""
+        part = self._parts[-1] if self._parts else None
+        for h in hashes:
+            if part is None or part.keys >= part.capacity:
+                capacity = FIRST_CAPACITY if part is None else 2 * part.capacity
+                part = _Part(len(self._parts), capacity, 0, _words(capacity // _KEYS_PER_WORD))
+                self._parts.append(part)
+            words = part.words
+            words[(h & _INDEX_MASK) % len(words)] |= _mask(h)
+            part.keys += 1
+            part.dirty = True
+
+
+def load(tx: Tx) -> KeyFilter:
+    """The store's filter, brought up to date with every stored report."""
+    parts = [
+        _Part(part, capacity, keys, _words(0, words))
+        for part, capacity, keys, words in tx.execute("SELECT part, capacity, keys, words FROM key_filter ORDER BY part")
+    ]
+    for p in parts:
+        if p.part != parts.index(p) or len(p.words) != p.capacity // _KEYS_PER_WORD:
+            raise ValueError("the key filter is damaged")
+    row = tx.execute("SELECT report_id FROM key_filter_coverage WHERE id = 1").fetchone()
+    kf = KeyFilter(parts, 0 if row is None else int(row[0]))
+    last = int(tx.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])
+    if last > kf.coverage:
+        _catch_up(tx, kf, last)
+    return kf
+
+
+def _catch_up(tx: Tx, kf: KeyFilter, last: int) -> None:
+    after = kf.coverage
+    for sid, qc in tx.execute("SELECT submission_id, query_code_sha256 FROM reports WHERE id > ? ORDER BY id", (after,)):
+        kf.add((key_hash(SUBMISSION, sid), key_hash(QUERY_CODE, qc)))
+    kf.add(key_hash(FINGERPRINT, v) for (v,) in tx.execute(
+        "SELECT value FROM fingerprints WHERE era >= ? AND report_id > ?", (after >> 16, after)))
+    kf.coverage = last
+
+
+def save(tx: Tx, kf: KeyFilter, coverage: int) -> None:
+    """Write the parts that changed, and that the filter now covers reports up to ``coverage``."""
+    for p in kf._parts:
+        if p.dirty:
+            tx.execute(
+                "INSERT INTO key_filter (part, capacity, keys, words) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (part) DO UPDATE SET keys = excluded.keys, words = excluded.words",
+                (p.part, p.capacity, p.keys, _to_bytes(p.words)),
+            )
+            p.dirty = False
+    tx.execute(
+        "INSERT INTO key_filter_coverage (id, report_id) VALUES (1, ?)"
+        " ON CONFLICT (id) DO UPDATE SET report_id = excluded.report_id",
+        (coverage,),
+    )
+    kf.coverage = coverage
+
+
+__all__ = ["KeyFilter", "load", "save", "key_hash", "SUBMISSION", "QUERY_CODE", "FINGERPRINT"]
