@@ -52,6 +52,7 @@ from cluetool.store import Store
 from cluetool.store import queries as q
 from cluetool.store.audit import NewEntry, append_entries, append_entry
 from cluetool.store.handling import import_deadline_context, materialise_import_obligations
+from cluetool.store.keyfilter import row_key_hashes
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
 
@@ -238,6 +239,7 @@ def fingerprints(report: Report) -> list[Fingerprint]:
 def _row(report: Report, raw: bytes, facts: ClueFacts) -> ReportRow:
     r = report.reporter
     has_contact = r.identity == "real_name" or (r.contact is not None and bool(r.contact.phone or r.contact.email))
+    prints = fingerprints(report)
     return ReportRow(
         submission_id=report.submission_id, kind=_kind(report),  # type: ignore[arg-type]
         received_at=report.received_at,
@@ -245,7 +247,9 @@ def _row(report: Report, raw: bytes, facts: ClueFacts) -> ReportRow:
         region=report.facts.region, reporter_has_contact=has_contact, real_name=r.identity == "real_name",
         report_json=raw, facts=msgspec.json.encode(facts),
         attachments=[ReportAttachment(sha256=a.sha256, size=a.size, type=a.type, file=a.file, note=a.note or None) for a in report.attachments],
-        fingerprints=fingerprints(report),
+        fingerprints=prints,
+        # Hashed here, in the worker processes of a big import, not in the store's process.
+        key_hashes=row_key_hashes(report.submission_id, report.query_code_sha256, (f.value for f in prints)),
     )
 
 

@@ -7,9 +7,9 @@ than a batch). Finding a key then takes one probe per era; the filter spares nea
 all of those probes: a key it has never seen is certainly not stored.
 
 It is a scalable Bloom filter (Almeida et al., "Scalable Bloom Filters", 2007) of
-"blocked" parts: each key sets 3 bits of one 64-bit word, chosen by a 64-bit BLAKE2b
+"blocked" parts: each key sets 4 bits of one 64-bit word, chosen by a 64-bit BLAKE2b
 hash of the key and its kind. A part has 16 bits (a quarter of a word) per key of its
-capacity, which keeps false positives below 1 %; when the newest part is full, a
+capacity, which keeps false positives near 0.5 % per part; when the newest part is full, a
 new one with twice the capacity takes the next keys. So a key is looked up in at
 most a few words, and an import rewrites only the newest part (about 2 bytes per key).
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import sys
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ FINGERPRINT = b"f"
 
 FIRST_CAPACITY = 1 << 18  # keys in part 0; each further part doubles it
 _KEYS_PER_WORD = 4  # 16 bits per key
-_INDEX_MASK = (1 << 46) - 1
+_INDEX_MASK = (1 << 40) - 1
 
 
 def key_hash(kind: bytes, key: str) -> int:
@@ -46,9 +46,19 @@ def key_hash(kind: bytes, key: str) -> int:
     return int.from_bytes(hashlib.blake2b(kind + key.encode("utf-8"), digest_size=8).digest(), "little")
 
 
+def row_key_hashes(submission_id: str, query_code_sha256: str, fingerprint_values: Iterable[str]) -> list[int]:
+    """The hashes of a report's keys: its submission id, query-code hash and each
+    fingerprint value, in that order."""
+    return [
+        key_hash(SUBMISSION, submission_id),
+        key_hash(QUERY_CODE, query_code_sha256),
+        *(key_hash(FINGERPRINT, v) for v in fingerprint_values),
+    ]
+
+
 def _mask(h: int) -> int:
-    # Bits 46-63 of the hash pick the 3 bits within the word; bits 0-45 pick the word.
-    return (1 << ((h >> 46) & 63)) | (1 << ((h >> 52) & 63)) | (1 << (h >> 58))
+    # Bits 40-63 of the hash pick the 4 bits within the word; bits 0-39 pick the word.
+    return (1 << ((h >> 40) & 63)) | (1 << ((h >> 46) & 63)) | (1 << ((h >> 52) & 63)) | (1 << (h >> 58))
 
 
 class _Part:
@@ -101,43 +111,70 @@ class KeyFilter:
                 return True
         return False
 
-    def add(self, hashes: Iterable[int]) -> None:
-        """Record keys by their hashes."""
-        part = self._parts[-1] if self._parts else None
-        for h in hashes:
-            if part is None or part.keys >= part.capacity:
-                capacity = FIRST_CAPACITY if part is None else 2 * part.capacity
-                part = _Part(len(self._parts), capacity, 0, _words(capacity // _KEYS_PER_WORD))
-                self._parts.append(part)
+    def add(self, hashes: Sequence[int]) -> list[int]:
+        """Record keys by their hashes; return the positions in ``hashes`` of those the
+        filter may have held before (each of the others is certainly new)."""
+        seen: list[int] = []
+        parts = self._parts
+        i = 0
+        while i < len(hashes):
+            if not parts or parts[-1].keys >= parts[-1].capacity:
+                capacity = 2 * parts[-1].capacity if parts else FIRST_CAPACITY
+                parts.append(_Part(len(parts), capacity, 0, _words(capacity // _KEYS_PER_WORD)))
+            part = parts[-1]
+            older = parts[:-1]
             words = part.words
-            words[(h & _INDEX_MASK) % len(words)] |= _mask(h)
-            part.keys += 1
+            n = len(words)
+            stop = min(len(hashes), i + part.capacity - part.keys)
+            for j in range(i, stop):
+                h = hashes[j]
+                m = _mask(h)
+                k = h & _INDEX_MASK
+                w = words[k % n]
+                if w & m == m or any(p.words[k % len(p.words)] & m == m for p in older):
+                    seen.append(j)
+                words[k % n] = w | m
+            part.keys += stop - i
             part.dirty = True
+            i = stop
+        return seen
 
 
 def load(tx: Tx) -> KeyFilter:
     """The store's filter, brought up to date with every stored report."""
+    rows = tx.execute("SELECT part, capacity, keys, words FROM key_filter ORDER BY part").fetchall()
     parts = [
-        _Part(part, capacity, keys, _words(0, words))
-        for part, capacity, keys, words in tx.execute("SELECT part, capacity, keys, words FROM key_filter ORDER BY part")
+        _Part(part, capacity, keys, _words(0, words if isinstance(words, bytes) and len(words) % 8 == 0 else b""))
+        for part, capacity, keys, words in rows
     ]
-    for p in parts:
-        if p.part != parts.index(p) or len(p.words) != p.capacity // _KEYS_PER_WORD:
-            raise ValueError("the key filter is damaged")
     row = tx.execute("SELECT report_id FROM key_filter_coverage WHERE id = 1").fetchone()
-    kf = KeyFilter(parts, 0 if row is None else int(row[0]))
+    coverage = 0 if row is None else int(row[0])
+    if not _well_formed(parts):
+        # Derived data: a filter whose parts do not fit together is built anew.
+        tx.execute("DELETE FROM key_filter")
+        parts, coverage = [], 0
+    kf = KeyFilter(parts, coverage)
     last = int(tx.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])
     if last > kf.coverage:
         _catch_up(tx, kf, last)
     return kf
 
 
+def _well_formed(parts: list[_Part]) -> bool:
+    capacity = FIRST_CAPACITY
+    for i, p in enumerate(parts):
+        if p.part != i or p.capacity != capacity or len(p.words) != capacity // _KEYS_PER_WORD or p.keys > capacity:
+            return False
+        capacity *= 2
+    return True
+
+
 def _catch_up(tx: Tx, kf: KeyFilter, last: int) -> None:
     after = kf.coverage
-    for sid, qc in tx.execute("SELECT submission_id, query_code_sha256 FROM reports WHERE id > ? ORDER BY id", (after,)):
-        kf.add((key_hash(SUBMISSION, sid), key_hash(QUERY_CODE, qc)))
-    kf.add(key_hash(FINGERPRINT, v) for (v,) in tx.execute(
-        "SELECT value FROM fingerprints WHERE era >= ? AND report_id > ?", (after >> 16, after)))
+    rows = tx.execute("SELECT submission_id, query_code_sha256 FROM reports WHERE id > ? ORDER BY id", (after,))
+    kf.add([h for sid, qc in rows for h in (key_hash(SUBMISSION, sid), key_hash(QUERY_CODE, qc))])
+    kf.add([key_hash(FINGERPRINT, v) for (v,) in tx.execute(
+        "SELECT value FROM fingerprints WHERE era >= ? AND report_id > ?", (after >> 16, after))])
     kf.coverage = last
 
 
@@ -159,4 +196,4 @@ def save(tx: Tx, kf: KeyFilter, coverage: int) -> None:
     kf.coverage = coverage
 
 
-__all__ = ["KeyFilter", "load", "save", "key_hash", "SUBMISSION", "QUERY_CODE", "FINGERPRINT"]
+__all__ = ["KeyFilter", "load", "save", "key_hash", "row_key_hashes", "SUBMISSION", "QUERY_CODE", "FINGERPRINT"]

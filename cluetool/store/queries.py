@@ -217,9 +217,15 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
     _require_blobs(tx, reports)
     imported = format_time(imported_at)
     kf = _key_filter(tx)
-    sid_hashes = [keyfilter.key_hash(keyfilter.SUBMISSION, r.submission_id) for r in reports]
-    qc_hashes = [keyfilter.key_hash(keyfilter.QUERY_CODE, r.query_code_sha256) for r in reports]
-    _check_new_keys(tx, kf, reports, sid_hashes, qc_hashes)
+    hashes = [
+        r.key_hashes if len(r.key_hashes) == 2 + len(r.fingerprints)
+        else keyfilter.row_key_hashes(r.submission_id, r.query_code_sha256, (f.value for f in r.fingerprints))
+        for r in reports
+    ]
+    # Recorded before they are checked: should the check fail, the filter only holds
+    # keys it need not (which costs look-ups, never a wrong answer).
+    seen = kf.add([h[0] for h in hashes] + [h[1] for h in hashes])
+    _check_new_keys(tx, reports, [j for j in seen if j < len(reports)], [j - len(reports) for j in seen if j >= len(reports)])
     # A savepoint so that, on a conflict, the rows this call already inserted are undone
     # before the conflict is diagnosed (the caller's transaction then rolls back).
     tx.execute("SAVEPOINT insert_reports")
@@ -283,9 +289,7 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
         " ON CONFLICT (era, value, report_id) DO NOTHING",
         ((rid >> ERA_BITS, value, rid, kind) for rid, value, kind in fingerprints),
     )
-    kf.add(sid_hashes)
-    kf.add(qc_hashes)
-    kf.add(keyfilter.key_hash(keyfilter.FINGERPRINT, value) for value in {f[1] for f in fingerprints})
+    kf.add([x for h in hashes for x in h[2:]])
     return ids
 
 
@@ -305,18 +309,16 @@ def _key_filter(tx: Tx) -> keyfilter.KeyFilter:
     return kf
 
 
-def _check_new_keys(
-    tx: Tx, kf: keyfilter.KeyFilter, reports: Sequence[ReportRow], sid_hashes: list[int], qc_hashes: list[int]
-) -> None:
-    # The keys the filter has never seen are certainly new; only the others are looked
-    # up, in every era.
-    maybe = [r.submission_id for r, h in zip(reports, sid_hashes) if h in kf]
+def _check_new_keys(tx: Tx, reports: Sequence[ReportRow], maybe_sids: list[int], maybe_codes: list[int]) -> None:
+    # Positions in ``reports`` of the submission ids and query codes the key filter may
+    # have held: only those are looked up (in every era); the others are certainly new.
+    maybe = [reports[j].submission_id for j in maybe_sids]
     present = existing_submission_ids(tx, maybe) if maybe else set()
     if present:
         raise ReportsStored(f"report {min(present)} is already in the store ({len(present)} in all)", present)
     if len({r.submission_id for r in reports}) != len(reports):
         raise InputError("the batch holds the same submission id twice")
-    maybe = [r.query_code_sha256 for r, h in zip(reports, qc_hashes) if h in kf]
+    maybe = [reports[j].query_code_sha256 for j in maybe_codes]
     if len({r.query_code_sha256 for r in reports}) != len(reports) or (maybe and _stored_query_codes(tx, maybe)):
         raise InputError("a report's query code is already used by another report")
 
