@@ -129,3 +129,28 @@ def test_store_keys_are_unique_across_eras(tmp_path: Path, monkeypatch: pytest.M
         assert s.execute("SELECT era FROM reports WHERE id = 65537").fetchone()[0] == 1
         assert s.execute("SELECT era FROM report_eras ORDER BY era").fetchall() == [(0,), (1,)]
         assert queries.report_by_query_code_sha256(s, "d" * 64) is not None
+
+
+def test_store_check_finds_keys_stored_twice_a_missing_era_and_a_filter_that_forgot(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    with Store.create(tmp_path / "store.db", now=NOW) as s:
+        batch = _batch(s, 1)
+        sids = _sids(rng, 20)
+        with s.write() as tx:
+            queries.insert_reports(tx, batch_id=batch, imported_at=NOW, reports=[
+                _row(sid, hashlib.sha256(sid.encode()).hexdigest(), fingerprint="0" * 32) for sid in sids])
+        assert [p.code for p in s.check().problems if p.code.startswith("store.")] == []
+        conn = s._conn
+        conn.execute("PRAGMA query_only = OFF")
+        conn.execute("UPDATE key_filter SET words = zeroblob(length(words))")
+        # What only a bug (or someone with the file) could do: the same keys in era 1.
+        conn.execute("INSERT INTO reports (id, era, submission_id, kind, received_at, imported_at, batch_id,"
+                     " report_sha256, query_code_sha256, reporter_has_contact, real_name, report_json)"
+                     " VALUES (65536, 1, ?, 'gang_crime', 'x', 'x', ?, ?, ?, 0, 0, x'')",
+                     (sids[0], batch, "a" * 64, hashlib.sha256(sids[0].encode()).hexdigest()))
+        conn.execute("PRAGMA query_only = ON")
+        problems = {(p.code, p.object) for p in s.check().problems}
+        assert ("store.duplicate_key", sids[0]) in problems
+        assert ("store.duplicate_key", hashlib.sha256(sids[0].encode()).hexdigest()) in problems
+        assert ("store.era", "era 1") in problems
+        assert ("store.key_filter", "key_filter") in problems

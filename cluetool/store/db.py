@@ -36,7 +36,7 @@ from cluetool.model.store import StoreCheckReport, StoreProblem
 from cluetool.store import audit as _audit
 from cluetool.store.blobs import BlobStore
 from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
-from cluetool.store.queries import iter_attachment_hashes
+from cluetool.store.queries import iter_attachment_hashes, key_problems
 
 MIGRATION_ACTOR = "cluetool"
 _BUSY_HINT = "try again, or raise --wait"
@@ -455,6 +455,8 @@ class Store:
                     message=f"row refers to a missing row of {parent}",
                 )
             )
+        for code, obj, message in key_problems(self):
+            problems.append(StoreProblem(code=code, severity="error", object=obj, message=message))
         for suffix in ("", "-wal", "-shm"):
             f = Path(f"{self.path}{suffix}")
             try:

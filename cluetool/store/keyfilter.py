@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cluetool.store.db import Tx
+    from cluetool.store.db import Store, Tx
 
 # The kinds of key, hashed with the key so that equal strings of two kinds differ.
 SUBMISSION = b"s"
@@ -140,20 +140,24 @@ class KeyFilter:
         return seen
 
 
-def load(tx: Tx) -> KeyFilter:
-    """The store's filter, brought up to date with every stored report."""
-    rows = tx.execute("SELECT part, capacity, keys, words FROM key_filter ORDER BY part").fetchall()
+def _read(db: Store | Tx) -> KeyFilter | None:
+    # The stored filter as it is; None if its parts do not fit together.
+    rows = db.execute("SELECT part, capacity, keys, words FROM key_filter ORDER BY part").fetchall()
     parts = [
         _Part(part, capacity, keys, _words(0, words if isinstance(words, bytes) and len(words) % 8 == 0 else b""))
         for part, capacity, keys, words in rows
     ]
-    row = tx.execute("SELECT report_id FROM key_filter_coverage WHERE id = 1").fetchone()
-    coverage = 0 if row is None else int(row[0])
-    if not _well_formed(parts):
+    row = db.execute("SELECT report_id FROM key_filter_coverage WHERE id = 1").fetchone()
+    return KeyFilter(parts, 0 if row is None else int(row[0])) if _well_formed(parts) else None
+
+
+def load(tx: Tx) -> KeyFilter:
+    """The store's filter, brought up to date with every stored report."""
+    kf = _read(tx)
+    if kf is None:
         # Derived data: a filter whose parts do not fit together is built anew.
         tx.execute("DELETE FROM key_filter")
-        parts, coverage = [], 0
-    kf = KeyFilter(parts, coverage)
+        kf = KeyFilter([], 0)
     last = int(tx.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])
     if last > kf.coverage:
         _catch_up(tx, kf, last)
@@ -178,6 +182,20 @@ def _catch_up(tx: Tx, kf: KeyFilter, last: int) -> None:
     kf.coverage = last
 
 
+def missing_keys(db: Store | Tx) -> int | None:
+    """How many keys of the reports the filter claims to cover it does not hold (0 for
+    a sound filter), or None if its parts do not fit together. Reads every key."""
+    kf = _read(db)
+    if kf is None:
+        return None
+    missing = 0
+    for sid, qc in db.execute("SELECT submission_id, query_code_sha256 FROM reports WHERE id <= ?", (kf.coverage,)):
+        missing += (key_hash(SUBMISSION, sid) not in kf) + (key_hash(QUERY_CODE, qc) not in kf)
+    for (v,) in db.execute("SELECT value FROM fingerprints WHERE report_id <= ?", (kf.coverage,)):
+        missing += key_hash(FINGERPRINT, v) not in kf
+    return missing
+
+
 def save(tx: Tx, kf: KeyFilter, coverage: int) -> None:
     """Write the parts that changed, and that the filter now covers reports up to ``coverage``."""
     for p in kf._parts:
@@ -196,4 +214,4 @@ def save(tx: Tx, kf: KeyFilter, coverage: int) -> None:
     kf.coverage = coverage
 
 
-__all__ = ["KeyFilter", "load", "save", "key_hash", "row_key_hashes", "SUBMISSION", "QUERY_CODE", "FINGERPRINT"]
+__all__ = ["KeyFilter", "load", "save", "missing_keys", "key_hash", "row_key_hashes", "SUBMISSION", "QUERY_CODE", "FINGERPRINT"]

@@ -456,6 +456,25 @@ def resolve_clue_prefix(db: Db, prefix: str) -> str:
     return ids[0]
 
 
+def key_problems(db: Db) -> list[tuple[str, str, str]]:
+    """``(code, object, message)`` for each way the per-era keys went wrong: a
+    submission id or query code stored twice (in two eras), an era missing from
+    ``report_eras`` (its reports could not be found by key), a key filter that does not
+    hold a key it claims to (the next write rebuilds a malformed one, not a wrong one)."""
+    out: list[tuple[str, str, str]] = []
+    for column, what in (("submission_id", "submission id"), ("query_code_sha256", "query code")):
+        for (value,) in db.execute(
+            f"SELECT {column} FROM reports GROUP BY {column} HAVING count(*) > 1 ORDER BY {column} LIMIT 10"
+        ):
+            out.append(("store.duplicate_key", value, f"{what} stored more than once"))
+    for (era,) in db.execute("SELECT DISTINCT era FROM reports EXCEPT SELECT era FROM report_eras ORDER BY 1"):
+        out.append(("store.era", f"era {era}", "era missing from report_eras: look-ups by key skip its reports"))
+    missing = keyfilter.missing_keys(db)
+    if missing:
+        out.append(("store.key_filter", "key_filter", f"the key filter lacks {missing} stored key(s)"))
+    return out
+
+
 # -- attachments ---------------------------------------------------------------------------
 
 
