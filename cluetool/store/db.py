@@ -107,8 +107,9 @@ class Tx:
 
 # New stores use 2 KiB pages: a report row of about 2 KiB then takes about 2.3 KB
 # (its first bytes in the table page, the rest in one overflow page) instead of a 4 KiB
-# page of its own, and each page an import dirties in an index on a random key (report
-# id, query-code hash, fingerprint) costs half as much to write to the WAL and back.
+# page of its own, and each page an import dirties in an index on a random key (submission
+# id, query-code hash, fingerprint; per era since schema version 3) costs half as much
+# to write to the WAL and back.
 # Measured with benchmarks/bench_import.py over 1,000,000 reports: a store of 3.1 GB
 # instead of 4.7 GB, and the last 10,000-report batch 2.1 s instead of 2.3 s.
 PAGE_SIZE = 2048
