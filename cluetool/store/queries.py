@@ -296,16 +296,12 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
 def _key_filter(tx: Tx) -> keyfilter.KeyFilter:
     # One filter per write transaction, loaded at its first use and saved just before
     # its commit (with the keys of every report then stored).
-    kf = tx.state.get("key_filter")
-    if not isinstance(kf, keyfilter.KeyFilter):
-        loaded = kf = keyfilter.load(tx)
-        tx.state["key_filter"] = kf
-
-        def save() -> None:
-            last = int(tx.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])
-            keyfilter.save(tx, loaded, last)
-
-        tx.before_commit(save)
+    found = tx.state.get("key_filter")
+    if isinstance(found, keyfilter.KeyFilter):
+        return found
+    kf = keyfilter.load(tx)
+    tx.state["key_filter"] = kf
+    tx.before_commit(lambda: keyfilter.save(tx, kf, int(tx.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])))
     return kf
 
 
@@ -319,17 +315,8 @@ def _check_new_keys(tx: Tx, reports: Sequence[ReportRow], maybe_sids: list[int],
     if len({r.submission_id for r in reports}) != len(reports):
         raise InputError("the batch holds the same submission id twice")
     maybe = [reports[j].query_code_sha256 for j in maybe_codes]
-    if len({r.query_code_sha256 for r in reports}) != len(reports) or (maybe and _stored_query_codes(tx, maybe)):
+    if len({r.query_code_sha256 for r in reports}) != len(reports) or (maybe and _stored(tx, "query_code_sha256", maybe)):
         raise InputError("a report's query code is already used by another report")
-
-
-def _stored_query_codes(db: Db, hashes: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(hashes):
-        marks = ",".join("?" * len(chunk))
-        found.update(r[0] for r in db.execute(
-            f"SELECT query_code_sha256 FROM reports WHERE {_ALL_ERAS} AND query_code_sha256 IN ({marks})", chunk))
-    return found
 
 
 def _require_blobs(tx: Tx, reports: Sequence[ReportRow]) -> None:
@@ -367,11 +354,16 @@ def _report_conflict(tx: Tx, reports: Sequence[ReportRow], exc: sqlite3.Integrit
 
 def existing_submission_ids(db: Db, submission_ids: Iterable[str]) -> set[str]:
     """Those of ``submission_ids`` that are already in the store."""
+    return _stored(db, "submission_id", submission_ids)
+
+
+def _stored(db: Db, column: str, values: Iterable[str]) -> set[str]:
+    # Those of ``values`` stored in ``reports.column`` (an era-indexed key), in any era.
     found: set[str] = set()
-    for chunk in _chunks(submission_ids):
+    for chunk in _chunks(values):
         marks = ",".join("?" * len(chunk))
         found.update(
-            r[0] for r in db.execute(f"SELECT submission_id FROM reports WHERE {_ALL_ERAS} AND submission_id IN ({marks})", chunk)
+            r[0] for r in db.execute(f"SELECT {column} FROM reports WHERE {_ALL_ERAS} AND {column} IN ({marks})", chunk)
         )
     return found
 
