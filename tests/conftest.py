@@ -1,22 +1,20 @@
-"""Shared fixtures. Third-party vectors are read from ../shared/testvectors (skip if absent)."""
+"""Shared fixtures. Third-party test vectors live in tests/vectors/ (see its README.md)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTVECTORS = Path(os.environ.get("CLUETOOL_TESTVECTORS", ROOT.parent / "shared" / "testvectors"))
+TESTVECTORS = ROOT / "tests" / "vectors"
 
 
 @pytest.fixture(scope="session")
 def testvectors() -> Path:
-    """The shared test-vector folder; the test is skipped when it is not there."""
-    if not TESTVECTORS.is_dir():
-        pytest.skip(f"test vectors not found at {TESTVECTORS}")
+    """The repository's copy of the public test vectors (never skipped: they ship with the tests)."""
+    assert TESTVECTORS.is_dir(), f"test vectors missing from the repository: {TESTVECTORS}"
     return TESTVECTORS
 
 

@@ -36,7 +36,7 @@ from cluetool.formats.age import (
 from tests.conftest import TESTVECTORS
 
 CCTV_DIR = TESTVECTORS / "age"
-CCTV_NAMES = sorted(p.name for p in CCTV_DIR.iterdir() if p.name != "README.md") if CCTV_DIR.is_dir() else []
+CCTV_NAMES = sorted(p.name for p in CCTV_DIR.iterdir() if p.name != "README.md")
 CLI_DIR_NAME = "age-cli-1.1.1"
 TEST_WORK_FACTOR = 4  # test-only scrypt cost (age's own tests use testOnly work factors)
 
@@ -74,8 +74,7 @@ def _load_vector(path: Path) -> tuple[dict[str, list[str]], bytes]:
 
 def _vector_path(testvectors: Path, name: str) -> Path:
     path = testvectors / "age" / name
-    if not path.is_file():
-        pytest.skip(f"CCTV age vector {name} not found")
+    assert path.is_file(), f"CCTV age vector {name} missing from tests/vectors/age"
     return path
 
 
@@ -102,7 +101,7 @@ def _is_hybrid(meta: dict[str, list[str]]) -> bool:
     return any(s.startswith("AGE-SECRET-KEY-PQ-") for s in meta.get("identity", []))
 
 
-@pytest.mark.parametrize("name", CCTV_NAMES or ["absent"], ids=str)
+@pytest.mark.parametrize("name", CCTV_NAMES, ids=str)
 def test_age_cctv_vector_gives_expected_outcome(testvectors: Path, name: str) -> None:
     meta, body = _load_vector(_vector_path(testvectors, name))
     if _is_hybrid(meta):
@@ -133,8 +132,6 @@ def test_age_cctv_vector_gives_expected_outcome(testvectors: Path, name: str) ->
 
 
 def test_age_cctv_vectors_cover_all_classes(testvectors: Path) -> None:
-    if not CCTV_NAMES:
-        pytest.skip("CCTV age vectors not found")
     expects = {_load_vector(testvectors / "age" / n)[0]["expect"][0] for n in CCTV_NAMES}
     assert expects == {"success", *EXPECTED_ERROR}
     assert len(CCTV_NAMES) == 143
@@ -178,8 +175,7 @@ def test_age_binary_input_refused_when_armor_required(testvectors: Path) -> None
 
 def _cli_dir(testvectors: Path) -> Path:
     path = testvectors / CLI_DIR_NAME
-    if not path.is_dir():
-        pytest.skip(f"{CLI_DIR_NAME} vectors not found")
+    assert path.is_dir(), f"{CLI_DIR_NAME} vectors missing from tests/vectors"
     return path
 
 
