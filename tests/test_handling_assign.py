@@ -23,6 +23,7 @@ import pytest
 from cluetool.config import Home, init_home
 from cluetool.errors import InputError, StateError
 from cluetool.handling.service import assign
+from cluetool.keys.audit_secret import keyed_text, load_audit_secret
 from cluetool.model import codes
 from cluetool.model.report import decode_report
 from cluetool.model.store import ReportRow
@@ -311,7 +312,7 @@ def test_assign_by_hand_then_reassign_records_previous_unit(tmp_path: Path) -> N
     ]
     entries = [e for e in audit(home) if e["action"] == "clue.assign"]
     assert entries[-1]["details"]["previous_unit"] == "bj.ago"
-    assert entries[-1]["details"]["reason_sha256"] == hashlib.sha256(b"police already investigating").hexdigest()
+    assert entries[-1]["details"]["reason_hmac_sha256"] == keyed_text(load_audit_secret(home), "police already investigating")
     assert "police already investigating" not in json.dumps(audit(home), ensure_ascii=False)
 
 

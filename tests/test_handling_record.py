@@ -4,7 +4,6 @@ Every time is explicit."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling.service import assign, ledger, record
+from cluetool.keys.audit_secret import keyed_text, load_audit_secret
 from tests.test_handling_assign import CST, add_reports, audit, make_home, report, sql
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=CST)  # Mon
@@ -51,7 +51,8 @@ def test_record_transfer_meets_duty_and_moves_clue(tmp_path: Path) -> None:
     assert [(m.rule, m.due, m.state) for m in done.met] == [("transfer_gang_to_police", "2026-03-09", "met")]
     assert sql(home, "SELECT unit FROM assignments") == [("bj.police",)]
     entry = [e for e in audit(home) if e["action"] == "event.record"][-1]
-    assert entry["details"]["note_sha256"] == hashlib.sha256("handed over in person".encode()).hexdigest()
+    assert entry["details"]["note_hmac_sha256"] == keyed_text(load_audit_secret(home), "handed over in person")
+    assert "note_sha256" not in entry["details"]
     assert "handed over" not in json.dumps(audit(home), ensure_ascii=False)
 
 

@@ -36,6 +36,7 @@ from cluetool.audit.log import (
     prove_inclusion,
     tree_root,
 )
+from cluetool.audit.notes import TextCheck, confirm_text
 from cluetool.audit.verify import (
     AuditFinding,
     AuditReport,
@@ -58,9 +59,11 @@ __all__ = [
     "ExportResult",
     "InclusionProof",
     "ProofCheck",
+    "TextCheck",
     "TrustedKeys",
     "check_proof",
     "checkpoint",
+    "confirm_text",
     "default_origin",
     "export",
     "home_keys",

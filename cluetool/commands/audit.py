@@ -218,6 +218,34 @@ def export(
     emit(result, fmt_of(fmt), columns=["directory", "entries", "root", "unsigned_entries"])
 
 
+def confirm_text(
+    seq: Annotated[int, typer.Argument(help="The audit entry that records the note or reason.", show_default=False)],
+    text_file: Annotated[Path, typer.Option("--text-file", help="File holding the exact text (- for stdin; one trailing newline is dropped).", show_default=False)],
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Check whether a note or reason is the one audit entry SEQ records (HMAC-SHA-256
+    under the home's audit secret; exit 1 if it is not). The text is read from a file,
+    never from the command line.
+
+    Example: cluetool audit confirm-text 42 --text-file note.txt
+    """
+    from cluetool import audit
+    from cluetool.errors import InputError
+    from cluetool.output import emit
+
+    try:
+        raw = sys.stdin.buffer.read() if str(text_file) == "-" else text_file.read_bytes()
+        text = raw.decode("utf-8").removesuffix("\n")
+    except (OSError, UnicodeDecodeError):
+        raise InputError(f'cannot read text "{text_file}"') from None
+    h = audit.checkpoints.resolve(home_of(home))
+    with audit.checkpoints.open_home_store(h) as store:
+        result = audit.confirm_text(h, store, seq, text)
+    emit(result, fmt_of(fmt), columns=["seq", "field", "keyed", "matches"])
+    raise typer.Exit(0 if result.matches else 1)
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "verify": verify,
     "log": log,
@@ -225,4 +253,5 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "prove": prove,
     "check-proof": check_proof,
     "export": export,
+    "confirm-text": confirm_text,
 }

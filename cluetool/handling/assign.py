@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime
 from typing import NamedTuple
 
@@ -17,6 +16,7 @@ from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
 from cluetool.handling.progress import apply_event
+from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.rules.calendar import local_date
 from cluetool.rules.deadlines import DeadlineRule
 from cluetool.rules.facts import ClueFacts
@@ -51,10 +51,6 @@ class AssignReport(msgspec.Struct, kw_only=True):
     unmatched: int
     results: list[AssignResult]
     schema: str = ASSIGN_SCHEMA
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def assign_by_rules(
@@ -187,6 +183,7 @@ def assign_by_hand(
         raise InputError("assigning by hand needs a --reason")
     loaded = c.load(home, assume_weekdays=assume_weekdays)
     target = c.require_unit(loaded.units, unit, "UNIT")
+    secret = audit_secret(home)
     with c.open_home_store(home, wait=wait) as store, store.write() as tx:
         sid = c.resolve(tx, clue)
         c.sync(tx, loaded.units, now=now)
@@ -212,7 +209,7 @@ def assign_by_hand(
                                  owner=target.id, now=now)
         append_entry(tx, at=now, actor=c.ACTOR, action="clue.assign", object=f"report:{sid}",
                      details={"event_id": ev.id, "unit": target.id, "previous_unit": previous, "rule": None,
-                              "reason_sha256": sha256_text(reason)})
+                              "reason_hmac_sha256": keyed_text(secret, reason)})
     result = AssignResult(clue=sid, status="reassigned" if previous else "assigned", unit=target.id,
                           previous_unit=previous, kind=facts.kind, region=facts.region, event_id=ev.id,
                           obligations=len(created))

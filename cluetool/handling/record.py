@@ -16,7 +16,8 @@ Refused, with a one-line reason (exit 2), and nothing stored:
 An accepted event is stored, moves the public stage (``assigned``, ``verified`` /
 ``reviewed`` → ``under_verification``, ``closed`` → ``closed``), meets and starts
 obligations, confirms a duplicate link, and writes one ``event.record`` audit entry:
-ids, units and the sha256 of the note, never the note.
+ids, units and the HMAC-SHA-256 of the note under the home's audit secret
+(``cluetool.keys.audit_secret``), never the note.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
-from cluetool.handling.assign import sha256_text
 from cluetool.handling.progress import CreatedObligation, MetObligation, apply_event
+from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.rules.deadlines import EVENTS, EventFact, completed_at
 from cluetool.rules.from_report import facts_from_json
 from cluetool.store import handling as h
@@ -113,6 +114,7 @@ def record_event(
     at = now if at is None else c.utc(at)
     _check_options(event, to=to, unit=unit, channel=channel, of=of)
     loaded = c.load(home, assume_weekdays=assume_weekdays)
+    secret = audit_secret(home) if note is not None else b""
     for opt, value in (("--unit", unit), ("--to", to)):
         if value is not None:
             c.require_unit(loaded.units, value, opt)
@@ -147,7 +149,7 @@ def record_event(
         append_entry(tx, at=now, actor=c.ACTOR, action="event.record", object=f"report:{sid}", details={
             "event_id": ev.id, "event": event, "event_at": format_time(at), "unit": actor_unit, "to_unit": to,
             "channel": channel, "duplicate_of": other,
-            "note_sha256": sha256_text(note) if note is not None else None,
+            "note_hmac_sha256": keyed_text(secret, note) if note is not None else None,
         })
         stage = h.get_clue(tx, sid).stage  # type: ignore[union-attr]
     return RecordedEvent(event_id=ev.id, clue=sid, event=event, at=format_time(at), unit=actor_unit, to_unit=to,
