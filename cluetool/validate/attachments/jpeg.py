@@ -1,0 +1,160 @@
+"""JPEG structure (ITU-T T.81 Annex B).
+
+**JPEG** (ITU-T T.81 Annex B): SOI ``FF D8``, then a marker; segment lengths ≥ 2;
+fill bytes ``FF`` before markers allowed (B.1.1.2); SOF and SOS headers checked
+against their component counts; an SOS before any SOF, a second SOI, an RST outside
+a scan or a marker code ``00`` is ``attachment.structure``; entropy-coded data is
+walked (``FF 00`` stuffing, RST0–7) to the next marker; an EOI without a scan is
+``attachment.structure``; data after EOI is ``attachment.trailing_data``.
+"""
+
+from __future__ import annotations
+
+from cluetool.validate.attachments.parser import Parser, plural_bytes
+
+# Start-of-frame markers (T.81 Table B.1): C0–C3, C5–C7, C9–CB, CD–CF. C4 (DHT), C8
+# (JPG) and CC (DAC) are not frames.
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+class JpegParser(Parser):
+    def __init__(self) -> None:
+        super().__init__()
+        self._marker = 0
+        self._marker_at = 0
+        self._sof = False
+        self._sos = False
+        self._scanning = False
+        self._scan_ff = False
+        self._done = False
+        self._eoi_end = 0
+        self.trailing = 0
+        self._want(3, self._on_soi)
+
+    def _on_soi(self, data: bytes) -> None:
+        if data[:2] != b"\xff\xd8":
+            self._fail("attachment.structure", "JPEG does not start with SOI (FF D8)")
+        elif data[2] != 0xFF:
+            self._fail("attachment.structure", "JPEG SOI is not followed by a marker")
+        else:
+            self._marker_at = 2
+            self._want(1, self._on_marker_code)
+
+    def _expect_marker(self) -> None:
+        self._want(1, self._on_marker_prefix)
+
+    def _on_marker_prefix(self, data: bytes) -> None:
+        if data[0] != 0xFF:
+            self._fail(
+                "attachment.structure",
+                f"JPEG expected a marker at offset {self.pos - 1}, found byte 0x{data[0]:02X}",
+            )
+            return
+        self._marker_at = self.pos - 1
+        self._want(1, self._on_marker_code)
+
+    def _on_marker_code(self, data: bytes) -> None:
+        code = data[0]
+        at = self._marker_at
+        if code == 0xFF:  # B.1.1.2: any marker may be preceded by fill bytes.
+            self._marker_at = self.pos - 1
+            self._want(1, self._on_marker_code)
+        elif code == 0x00:
+            self._fail("attachment.structure", f"JPEG invalid marker FF 00 at offset {at}")
+        elif code == 0xD8:
+            self._fail("attachment.structure", f"JPEG second SOI marker at offset {at}")
+        elif code == 0xD9:
+            if not self._sos:
+                self._fail("attachment.structure", "JPEG has no scan (SOS) before EOI")
+            else:
+                self._done = True
+                self._eoi_end = self.pos
+        elif 0xD0 <= code <= 0xD7:
+            self._fail("attachment.structure", f"JPEG restart marker outside a scan at offset {at}")
+        elif code == 0x01:  # TEM: standalone, no length (B.1.1.3).
+            self._expect_marker()
+        else:
+            self._marker = code
+            self._want(2, self._on_length)
+
+    def _on_length(self, data: bytes) -> None:
+        length = (data[0] << 8) | data[1]
+        if length < 2:
+            self._fail(
+                "attachment.structure",
+                f"JPEG segment FF {self._marker:02X} at offset {self._marker_at} has length {length}",
+            )
+            return
+        body = length - 2
+        if self._marker in _SOF or self._marker == 0xDA:
+            handler = self._on_sos if self._marker == 0xDA else self._on_sof
+            if body:
+                self._want(body, handler)  # at most 65533 bytes
+            else:
+                handler(b"")
+        else:
+            self._skip = body
+            self._expect_marker()
+
+    def _on_sof(self, data: bytes) -> None:
+        # B.2.2: P, Y(2), X(2), Nf, then 3 bytes per component; Lf = 8 + 3 * Nf.
+        if len(data) < 6 or data[5] == 0 or len(data) != 6 + 3 * data[5]:
+            self._fail("attachment.structure", f"JPEG frame header at offset {self._marker_at} is malformed")
+            return
+        if (data[3] << 8 | data[4]) == 0:
+            self._fail("attachment.structure", "JPEG frame width is 0")
+            return
+        self._sof = True
+        self._expect_marker()
+
+    def _on_sos(self, data: bytes) -> None:
+        # B.2.3: Ns, 2 bytes per component, Ss, Se, Ah/Al; Ls = 6 + 2 * Ns, 1 <= Ns <= 4.
+        if not self._sof:
+            self._fail("attachment.structure", f"JPEG scan at offset {self._marker_at} comes before any frame header")
+            return
+        if len(data) < 1 or not 1 <= data[0] <= 4 or len(data) != 4 + 2 * data[0]:
+            self._fail("attachment.structure", f"JPEG scan header at offset {self._marker_at} is malformed")
+            return
+        self._sos = True
+        self._scanning = True
+
+    def _special(self, chunk: bytes, i: int) -> int | None:
+        if self._done:
+            self.trailing += len(chunk) - i
+            self.pos += len(chunk) - i
+            return len(chunk)
+        if not self._scanning:
+            return None
+        if self._scan_ff:
+            # The byte after an FF in entropy-coded data (B.1.1.5, F.1.2.3): 00 is
+            # stuffing, RST0-7 sit inside the scan, FF is a fill byte, anything else
+            # is the marker that ends the scan.
+            code = chunk[i]
+            self.pos += 1
+            if code == 0x00 or 0xD0 <= code <= 0xD7:
+                self._scan_ff = False
+            elif code == 0xFF:
+                self._marker_at = self.pos - 1
+            else:
+                self._scan_ff = False
+                self._scanning = False
+                self._on_marker_code(bytes((code,)))
+            return i + 1
+        j = chunk.find(b"\xff", i)
+        if j < 0:
+            self.pos += len(chunk) - i
+            return len(chunk)
+        self._scan_ff = True
+        self._marker_at = self.pos + (j - i)
+        self.pos += j + 1 - i
+        return j + 1
+
+    def _at_end(self) -> None:
+        if self._done:
+            if self.trailing:
+                self._fail(
+                    "attachment.trailing_data",
+                    f"{plural_bytes(self.trailing)} of data after the JPEG EOI marker at offset {self._eoi_end}",
+                )
+            return
+        self._fail("attachment.truncated", f"JPEG ends at offset {self.pos} before its EOI marker")
