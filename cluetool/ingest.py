@@ -41,6 +41,7 @@ from cluetool.batch.verify import InnerVisitor, check_batch
 from cluetool.config import Home, Limits
 from cluetool.errors import InputError
 from cluetool.formats import age, ustar
+from cluetool import workers
 from cluetool.audit import checkpoint
 from cluetool.keys import load_identity, load_signing_key
 from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
@@ -401,6 +402,7 @@ def import_batch(
         _remove_created(store, collector.created)
         return result, [_problem(name, "store.conflict", exc.message)]
     except BaseException:
+        _stop_workers()
         _remove_created(store, collector.created)
         raise
     result.status = "imported"
@@ -472,8 +474,17 @@ def _workers() -> ProcessPoolExecutor | None:
     if cpus < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
     if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=cpus, mp_context=multiprocessing.get_context("fork"))
+        _pool = ProcessPoolExecutor(max_workers=cpus, mp_context=multiprocessing.get_context("fork"),
+                                    initializer=workers.die_with_parent, initargs=(os.getpid(),))
     return _pool
+
+
+def _stop_workers() -> None:
+    """On an interrupted or failed import: no worker lives on with report bytes."""
+    global _pool
+    if _pool is not None:
+        pool, _pool = _pool, None
+        workers.stop(pool)
 
 
 def _remove_created(store: Store, created: list[str]) -> None:

@@ -19,6 +19,7 @@ LAYER = {
     "errors": 1,
     "model": 2,
     "config": 3,
+    "workers": 3,
     "validate": 4,
     "keys": 4,
     "rules": 4,
