@@ -18,7 +18,7 @@ import typer
 from cluetool import __version__
 from cluetool.commands import common, import_, init, keys, seal, status, store, validate, verify
 from cluetool.errors import ClueError, ExitCode
-from cluetool.output import Format, set_quiet
+from cluetool.output import Format, escape, set_quiet
 
 app = typer.Typer(
     name="cluetool",
@@ -61,9 +61,9 @@ def root(
 
 
 def _fail(message: str, hint: str | None, code: int) -> typer.Exit:
-    print(f"cluetool: error: {message}", file=sys.stderr)
+    print(f"cluetool: error: {escape(message)}", file=sys.stderr)
     if hint:
-        print(f"cluetool: hint: {hint}", file=sys.stderr)
+        print(f"cluetool: hint: {escape(hint)}", file=sys.stderr)
     return typer.Exit(code)
 
 

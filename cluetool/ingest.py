@@ -56,6 +56,7 @@ from cluetool.store.handling import import_deadline_context, materialise_import_
 from cluetool.store.keyfilter import row_key_hashes
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
+from cluetool.validate.text import strip_invisible
 
 ACTOR = "cluetool-import"
 
@@ -209,7 +210,8 @@ def _kind(report: Report) -> str:
 
 
 def _norm(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+    # Invisible characters (zero-width, bidi, controls) never tell two values apart.
+    return "".join(unicodedata.normalize("NFKC", strip_invisible(text)).split()).casefold()
 
 
 def _h(*parts: str) -> str:

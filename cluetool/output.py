@@ -1,6 +1,8 @@
 """Rendering: rows are built once (msgspec Structs) and rendered as table, json or jsonl.
 
-stdout carries data only; messages go to stderr through ``info``/``warn``.
+stdout carries data only; messages go to stderr through ``info``/``warn``. Every
+non-printable character of any output (controls, bidi overrides, zero-width characters)
+is written as a ``\\uXXXX`` escape, which is also valid inside JSON strings.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from enum import Enum
 from typing import Any, TextIO
 
 import msgspec
+
+from cluetool.validate.text import escape
 
 _encoder = msgspec.json.Encoder(order="sorted")
 
@@ -32,11 +36,11 @@ def set_quiet(quiet: bool) -> None:
 def info(message: str) -> None:
     """An informational line on stderr (silenced by ``--quiet``)."""
     if not _quiet:
-        print(f"cluetool: {message}", file=sys.stderr)
+        print(f"cluetool: {escape(message)}", file=sys.stderr)
 
 
 def warn(message: str) -> None:
-    print(f"cluetool: warning: {message}", file=sys.stderr)
+    print(f"cluetool: warning: {escape(message)}", file=sys.stderr)
 
 
 def _cell(value: Any) -> Any:
@@ -45,6 +49,12 @@ def _cell(value: Any) -> Any:
             return ", ".join(str(v) for v in value)
         return _encoder.encode(value).decode()
     return value
+
+
+def _printable(value: Any) -> Any:
+    # Untrusted text never reaches the terminal raw: controls, bidi overrides and
+    # zero-width characters become \\uXXXX.
+    return escape(value) if isinstance(value, str) else value
 
 
 def emit(
@@ -63,12 +73,12 @@ def emit(
     """
     out = out or sys.stdout
     if fmt is Format.json:
-        out.write(_encoder.encode(doc).decode() + "\n")
+        out.write(escape(_encoder.encode(doc).decode()) + "\n")
         return
     items: Iterable[Any] = getattr(doc, rows) if rows else [doc]
     if fmt is Format.jsonl:
         for item in items:
-            out.write(_encoder.encode(item).decode() + "\n")
+            out.write(escape(_encoder.encode(item).decode()) + "\n")
         return
     render_table(items, columns, out)
 
@@ -81,7 +91,7 @@ def render_table(items: Iterable[Any], columns: Sequence[str] | None, out: TextI
         row = msgspec.to_builtins(item)
         if columns is None:
             columns = list(row)
-        table.append([_cell(row.get(c)) for c in columns])
+        table.append([_printable(_cell(row.get(c))) for c in columns])
     if not table:
         return
     out.write(tabulate(table, headers=list(columns or []), tablefmt="simple") + "\n")

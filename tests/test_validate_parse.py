@@ -98,7 +98,8 @@ def test_parse_normalises_exactly_as_per_string_nfkc_on_adversarial_text() -> No
         except msgspec.DecodeError:
             continue
         data, codes = _codes(raw)
-        assert codes == [], raw
+        # Controls such as U+2028, U+0085 and \b are text.* findings (issue 17); no other.
+        assert [c for c in codes if not c.startswith("text.")] == [], raw
         assert data == _slow(decoded), raw
         assert data == _slow(json.loads(raw)), raw
         checked += 1

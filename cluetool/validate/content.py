@@ -12,7 +12,7 @@ import msgspec
 from cluetool.model.findings import Finding
 from cluetool.model.report import Attachment, Report
 from cluetool.validate import fields
-from cluetool.validate.submission import _UNPARSED, REPORT_FILE, REPORT_MAX_BYTES, _check_report, _parse
+from cluetool.validate.submission import _UNPARSED, REPORT_FILE, REPORT_MAX_BYTES, _check_report, _parse, cap_findings
 
 
 class ReportCheck(msgspec.Struct, kw_only=True):
@@ -50,6 +50,6 @@ def validate_report_bytes(raw: bytes, *, now: datetime, submission: str) -> Repo
     ok = not any(f.severity == "error" for f in ctx.findings)
     return ReportCheck(
         submission=submission, submission_id=submission_id, kind=kind, ok=ok,
-        findings=ctx.findings, report_sha256=hashlib.sha256(raw).hexdigest(), attachments=attachments,
+        findings=cap_findings(ctx.findings, submission), report_sha256=hashlib.sha256(raw).hexdigest(), attachments=attachments,
         report=ctx.report if ok else None,
     )

@@ -20,7 +20,12 @@ first one msgspec meets:
    wrong types, dropdown values, lengths), each leaf checked with ``msgspec.convert``;
    a well-formed report takes a fast path of one ``msgspec.convert``;
 5. the field rules of ``cluetool.validate.fields`` on every block that passed 4;
-6. the attachments, by ``cluetool.validate.attachments.check_attachments``.
+6. the attachments, by ``cluetool.validate.attachments.check_attachments``;
+7. every string, as decoded, for control, bidirectional, zero-width, private-use and
+   unassigned characters (``cluetool.validate.text``);
+8. at most ``MAX_FINDINGS`` (100) findings per submission are kept, in order; when there
+   are more, one ``findings.truncated`` finding (an error when any dropped finding is
+   one, else a warning) gives the total.
 
 Finding codes added here (stable API): ``report.missing`` (no report.json),
 ``report.not_regular`` (symlink, directory, device), ``report.unreadable``,
@@ -30,7 +35,7 @@ Finding codes added here (stable API): ``report.missing`` (no report.json),
 pattern; the message is msgspec's), ``report.schema_version`` (``schema`` is not
 ``cluetool.report/1``), ``report.unknown_field``, ``report.missing_field``,
 ``report.dropdown_value`` (a value not in a dropdown, including ``kind`` and a
-subject's ``type``), ``submission.unreadable``; at spool level ``spool.stray_entry``
+subject's ``type``), ``submission.unreadable``, ``findings.truncated``; at spool level ``spool.stray_entry``
 (a file, symlink or device among the submission directories), and
 ``spool.duplicate_submission_id`` (two submissions with one ``submission_id``).
 Hidden entries (names starting with ``.``) at spool level are ignored: the intake
@@ -67,11 +72,14 @@ from cluetool.model.report import (
 )
 from cluetool.validate import fields
 from cluetool.validate.attachments import check_attachments
+from cluetool.validate.text import escape, text_problems
 
 REPORT_FILE = "report.json"
 REPORT_MAX_BYTES = 1024 * 1024
 #: A report nests about 6 levels; anything much deeper is hostile.
 MAX_DEPTH = 32
+#: Findings kept per submission; the rest are counted in one ``findings.truncated``.
+MAX_FINDINGS = 100
 VALIDATE_SCHEMA = "cluetool.validate/1"
 _BOM = b"\xef\xbb\xbf"
 _AT_RE = re.compile(r" - at `\$[^`]*`$")
@@ -144,7 +152,7 @@ def _json_type(value: Any) -> str:
 
 def _short(value: Any) -> str:
     # Untrusted values in messages: one line, bounded.
-    text = json.dumps(value, ensure_ascii=False)
+    text = escape(json.dumps(value, ensure_ascii=False))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -381,6 +389,11 @@ def _parse(raw: bytes, ctx: fields.Context) -> Any:
     except RecursionError:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
+    try:
+        for at, code, message in text_problems(data):
+            ctx.add(at, code, message)
+    except RecursionError:  # pragma: no cover - text_problems walks with its own stack
+        pass
     keys = [0]
     try:
         data = _normalised(data, 1, keys)
@@ -535,8 +548,20 @@ def validate_submission(
     ok = not any(f.severity == "error" for f in ctx.findings)
     return SubmissionResult(
         submission=name, submission_id=submission_id, kind=kind, ok=ok,
-        findings=ctx.findings, report_sha256=digest,
+        findings=cap_findings(ctx.findings, name), report_sha256=digest,
     )
+
+
+def cap_findings(findings: list[Finding], submission: str, limit: int = MAX_FINDINGS) -> list[Finding]:
+    """The first ``limit`` findings, then one ``findings.truncated`` with the total."""
+    if len(findings) <= limit:
+        return findings
+    dropped = findings[limit:]
+    severity = "error" if any(f.severity == "error" for f in dropped) else "warning"
+    return findings[:limit] + [Finding(
+        submission=submission, path=".", code="findings.truncated", severity=severity,
+        message=f"{len(findings)} findings in all; only the first {limit} are listed",
+    )]
 
 
 # ---------------------------------------------------------------------------- paths and spools

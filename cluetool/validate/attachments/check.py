@@ -25,12 +25,14 @@ from cluetool.validate.attachments.common import (
 )
 from cluetool.validate.attachments.sniffing import sniff, sniff_all
 from cluetool.validate.attachments.stream import AttachmentStream
+from cluetool.validate.text import char_class, escape
 
 
 def _q(name: str) -> str:
     # Names are untrusted: quote and escape them so that a message stays on one line.
+    # Non-printable characters (bidi, zero-width) are shown as \\uXXXX escapes.
     shown = name if len(name) <= 120 else name[:117] + "..."
-    return json.dumps(shown, ensure_ascii=False)
+    return escape(json.dumps(shown, ensure_ascii=False))
 
 
 def _name_problem(name: object) -> str | None:
@@ -44,6 +46,11 @@ def _name_problem(name: object) -> str | None:
         return "contains '..'"
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
         return "contains a control character"
+    for c in name:
+        if not c.isprintable() and c != " ":
+            what = char_class(c)
+            if what is not None or c in "\t\n":
+                return f"contains an invisible or control character (U+{ord(c):04X})"
     if name.startswith("."):
         return "starts with '.'"
     if name.lower() == REPORT_FILE:
