@@ -475,14 +475,16 @@ def test_seal_without_home_raises_state_error(tmp_path: Path, kh) -> None:
 
 @pytest.mark.parametrize("plaintext", [0, 1, 65535, 65536, 65537, 3 * 65536])
 @pytest.mark.parametrize("recipients", [1, 3])
-def test_age_size_matches_real_encryption(plaintext: int, recipients: int) -> None:
+@pytest.mark.parametrize("hybrid", [False, True], ids=["x25519", "hybrid"])
+def test_age_size_matches_real_encryption(plaintext: int, recipients: int, hybrid: bool) -> None:
     import io
 
-    recips = [age.X25519Identity.generate().recipient for _ in range(recipients)]
+    kind = age.HybridIdentity if hybrid else age.X25519Identity
+    recips = [kind.generate().recipient for _ in range(recipients)]
     buf = io.BytesIO()
     with age.EncryptWriter(buf, recips) as w:
         w.write(b"\x00" * plaintext)
-    assert age_size(plaintext, recipients) == len(buf.getvalue())
+    assert age_size(plaintext, recipients, hybrid=hybrid) == len(buf.getvalue())
 
 
 # --------------------------------------------------------------------------- bugs found

@@ -50,14 +50,17 @@ CHUNK = 64 * 1024
 # the 16-byte payload nonce, and a 16-byte tag per 64 KiB chunk (at least one chunk).
 _AGE_VERSION_LINE = len(b"age-encryption.org/v1\n")
 _AGE_X25519_STANZA = len(b"-> X25519 ") + 43 + 1 + 43 + 1
+# A hybrid stanza: 1120 bytes of enc on the argument line (1494 base64 characters).
+_AGE_HYBRID_STANZA = len(b"-> mlkem768x25519 ") + 1494 + 1 + 43 + 1
 _AGE_MAC_LINE = len(b"--- ") + 43 + 1
 _AGE_NONCE = 16
 
 
-def age_size(plaintext: int, recipients: int) -> int:
-    """The exact size of an age file with X25519 recipients for this plaintext size."""
+def age_size(plaintext: int, recipients: int, *, hybrid: bool = False) -> int:
+    """The exact size of an age file with X25519 (or hybrid) recipients for this plaintext size."""
     chunks = max(1, -(-plaintext // CHUNK))
-    header = _AGE_VERSION_LINE + recipients * _AGE_X25519_STANZA + _AGE_MAC_LINE
+    stanza = _AGE_HYBRID_STANZA if hybrid else _AGE_X25519_STANZA
+    header = _AGE_VERSION_LINE + recipients * stanza + _AGE_MAC_LINE
     return header + _AGE_NONCE + plaintext + 16 * chunks
 
 
@@ -106,13 +109,13 @@ class _HashingWriter:
         self._f.flush()
 
 
-def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient]:
-    """``age1…`` strings or files of them (one per line, ``#`` comments).
+def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient | age.HybridRecipient]:
+    """``age1…`` (X25519) or ``age1pq1…`` (hybrid) strings or files of them (one per line, ``#`` comments).
 
     Raises:
-        InputError: none given, an unreadable file, or a malformed recipient.
+        InputError: none given, an unreadable file, a malformed recipient, or hybrid and X25519 mixed.
     """
-    out: list[age.X25519Recipient] = []
+    out: list[age.X25519Recipient | age.HybridRecipient] = []
     for value in values:
         if value.startswith("age1"):
             lines = [(value, "--to")]
@@ -124,11 +127,14 @@ def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient]:
             lines = [(ln.strip(), f'"{value}"') for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
         for line, where in lines:
             try:
-                out.append(age.X25519Recipient.parse(line))
+                out.append(age.parse_recipient(line))
             except age.AgeError:
-                raise InputError(f"invalid age recipient in {where}: expected an age1… X25519 recipient") from None
+                raise InputError(f"invalid age recipient in {where}: expected an age1… or age1pq1… recipient") from None
     if not out:
         raise InputError("no recipients: pass --to age1… or --to FILE")
+    if len({type(r) for r in out}) > 1:
+        raise InputError("hybrid (age1pq1…) and X25519 (age1…) recipients cannot be mixed: "
+                         "one X25519 recipient would void the post-quantum protection")
     return out
 
 
@@ -239,12 +245,12 @@ def _index(members: list[_Planned]) -> tuple[bytes, list[int]]:
 
 def _write_batch(
     members: list[_Planned], *, out_dir: Path, source: str, sequence: int, previous: str,
-    signer: minisign.SecretKey, recipients: list[age.X25519Recipient], now: datetime, limits: Limits,
+    signer: minisign.SecretKey, recipients: list[age.X25519Recipient | age.HybridRecipient], now: datetime, limits: Limits,
 ) -> tuple[Path, Manifest, bytes]:
     """Write the batch to a temp file in ``out_dir``; return (temp path, manifest, bytes)."""
     index, sizes = _index(members)
     inner_size = ustar.archive_size(sizes)
-    payload_size = age_size(inner_size, len(recipients))
+    payload_size = age_size(inner_size, len(recipients), hybrid=isinstance(recipients[0], age.HybridRecipient))
     unique_attachments = len(sizes) - 1 - len(members)
     manifest = Manifest(
         format=BATCH_FORMAT, source=source, sequence=sequence, previous=previous,

@@ -31,12 +31,18 @@ def _home(home: Path | None) -> Any:
 def generate(
     name: NameArg,
     protect: bool = typer.Option(False, "--protect", help="Encrypt the secret keys with a passphrase."),
+    pq: bool = typer.Option(
+        False, "--pq", help="Post-quantum hybrid identity (mlkem768x25519, age1pq1…); senders need age 1.3 or cluetool."
+    ),
     passphrase_file: PassFileOpt = None,
     passphrase_env: PassEnvOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Make a signing key (Ed25519, minisign format) and an encryption identity (X25519, age format).
+
+    With --pq the identity is the post-quantum hybrid (ML-KEM-768 + X25519) of age 1.3;
+    X25519 stays the default because age 1.1 cannot read hybrid files.
 
     Secret files are written 0600; with --protect they are encrypted with the passphrase
     from --passphrase-file or --passphrase-env (never a prompt, never argv).
@@ -52,7 +58,7 @@ def generate(
         raise InputError("--protect needs --passphrase-file FILE or --passphrase-env VAR")
     if passphrase is not None and not protect:
         raise InputError("a passphrase was given without --protect")
-    info = keys.generate(_home(home), name, now=datetime.now(timezone.utc), passphrase=passphrase)
+    info = keys.generate(_home(home), name, now=datetime.now(timezone.utc), passphrase=passphrase, pq=pq)
     emit(info, fmt_of(fmt), columns=_COLUMNS)
 
 

@@ -165,7 +165,7 @@ def _utc_stamp(now: datetime) -> str:
 
 
 def _write_key_files(
-    home: Home, name: str, sk: minisign.SecretKey, ident: age.X25519Identity,
+    home: Home, name: str, sk: minisign.SecretKey, ident: age.KeyIdentity,
     passphrase: bytes | None, now: datetime, *, scrypt_cost: dict[str, int] | None = None,
 ) -> None:
     p = _paths(home, name)
@@ -193,9 +193,10 @@ def _write_key_files(
 
 def generate(
     home: Home, name: str, *, now: datetime, passphrase: bytes | None = None,
-    scrypt_cost: dict[str, int] | None = None,
+    scrypt_cost: dict[str, int] | None = None, pq: bool = False,
 ) -> KeyInfo:
-    """Make a signing key (Ed25519, minisign) and an encryption identity (X25519, age).
+    """Make a signing key (Ed25519, minisign) and an encryption identity (X25519, age;
+    with ``pq`` the post-quantum hybrid ML-KEM-768 + X25519 that age 1.3 reads).
 
     ``scrypt_cost`` exists for tests (minisign's real cost is about 1 GiB and seconds).
 
@@ -213,7 +214,7 @@ def generate(
             hint=f"use: cluetool keys rotate {name}",
         )
     sk = minisign.SecretKey.generate()
-    ident = age.X25519Identity.generate()
+    ident: age.KeyIdentity = age.HybridIdentity.generate() if pq else age.X25519Identity.generate()
     _write_key_files(home, name, sk, ident, passphrase, now, scrypt_cost=scrypt_cost)
     return show(home, name)
 
@@ -297,7 +298,7 @@ def load_signing_key(home: Home, name: str, passphrase: bytes | None = None) -> 
         raise InputError(f'cannot use secret key "{path}": {exc}', hint=hint) from None
 
 
-def load_identity(home: Home, name: str, passphrase: bytes | None = None) -> age.X25519Identity:
+def load_identity(home: Home, name: str, passphrase: bytes | None = None) -> age.KeyIdentity:
     """The age identity NAME (decrypting a protected identity file with ``passphrase``).
 
     Raises:
@@ -424,7 +425,9 @@ def rotate(
     retired = home.keys_dir / "retired"
     make_private_dir(retired)
     sk = minisign.SecretKey.generate()
-    ident = age.X25519Identity.generate()
+    # The new identity is of the old one's kind (a hybrid key stays post-quantum).
+    pq = _read_public(p["age_pub"]).startswith("age1pq1")
+    ident: age.KeyIdentity = age.HybridIdentity.generate() if pq else age.X25519Identity.generate()
     for path in p.values():
         if path.exists():
             suffix = path.name[len(name):]

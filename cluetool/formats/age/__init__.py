@@ -8,8 +8,9 @@ read here. Encryption and decryption stream with constant memory (one chunk).
 
 Use ``cluetool.seal``/``cluetool.verify`` unless you are implementing the format.
 
-Post-quantum (``mlkem768x25519``) and hardware-tag recipient types are not
-implemented: they raise :class:`UnsupportedRecipientError` when they are the only
+The post-quantum hybrid type ``mlkem768x25519`` (age 1.3) is implemented in
+``hybrid.py`` (ML-KEM-768 from pyca/cryptography). Hardware-tag and SSH recipient
+types are not: they raise :class:`UnsupportedRecipientError` when they are the only
 way into a file, and their key strings are refused.
 """
 
@@ -26,14 +27,18 @@ from .errors import (
     UnsupportedRecipientError,
 )
 from .header import MAX_HEADER_SIZE, VERSION_LINE
+from .hybrid import HybridIdentity, HybridRecipient
 from .recipients import (
     Identity,
+    KeyIdentity,
     Recipient,
     ScryptIdentity,
     ScryptRecipient,
     X25519Identity,
     X25519Recipient,
     parse_identities,
+    parse_identity,
+    parse_recipient,
 )
 from .stream import CHUNK_SIZE, DecryptReader, EncryptWriter, decrypt, encrypt
 
@@ -46,7 +51,10 @@ __all__ = [
     "DecryptReader",
     "EncryptWriter",
     "HeaderError",
+    "HybridIdentity",
+    "HybridRecipient",
     "Identity",
+    "KeyIdentity",
     "KeyFormatError",
     "MacError",
     "NoIdentityMatchError",
@@ -60,4 +68,6 @@ __all__ = [
     "decrypt",
     "encrypt",
     "parse_identities",
+    "parse_identity",
+    "parse_recipient",
 ]

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from .bech32 import _bech32_decode, _bech32_encode
 from .errors import AgeError, HeaderError, KeyFormatError, UnsupportedRecipientError
 from .header import _ZERO_NONCE, _b64_decode, _b64_encode, _hkdf, _Stanza
+from .hybrid import HybridIdentity, HybridRecipient
 
 _X25519_LABEL: Final = b"age-encryption.org/v1/X25519"
 _SCRYPT_LABEL: Final = b"age-encryption.org/v1/scrypt"
@@ -23,9 +24,7 @@ _X25519_IDENTITY_HRP: Final = "AGE-SECRET-KEY-"
 _X25519_RECIPIENT_HRP: Final = "age"
 # Recipient types defined by age but not implemented here (C2SP age "Recipient
 # types", and the reference implementation's SSH types).
-_UNSUPPORTED_TYPES: Final = frozenset(
-    {"mlkem768x25519", "p256tag", "mlkem768p256tag", "ssh-ed25519", "ssh-rsa"}
-)
+_UNSUPPORTED_TYPES: Final = frozenset({"p256tag", "mlkem768p256tag", "ssh-ed25519", "ssh-rsa"})
 
 
 class X25519Recipient:
@@ -43,10 +42,11 @@ class X25519Recipient:
 
         Raises:
             KeyFormatError: not a valid X25519 recipient (checksum, case, length).
-            UnsupportedRecipientError: a post-quantum or tag recipient (``age1pq1``, ``age1tag1``).
+            UnsupportedRecipientError: a tag recipient (``age1tag1``, ``age1tagpq1``).
         """
-        for prefix, kind in (("age1pq1", "mlkem768x25519"), ("age1tagpq1", "mlkem768p256tag"),
-                             ("age1tag1", "p256tag")):
+        if s.startswith("age1pq1"):
+            raise KeyFormatError("not an X25519 recipient: 'age1pq1...' is a hybrid (mlkem768x25519) recipient")
+        for prefix, kind in (("age1tagpq1", "mlkem768p256tag"), ("age1tag1", "p256tag")):
             if s.startswith(prefix):
                 raise UnsupportedRecipientError(f"unsupported recipient type: {kind}")
         hrp, data = _bech32_decode(s)
@@ -104,10 +104,11 @@ class X25519Identity:
 
         Raises:
             KeyFormatError: not a valid X25519 identity (checksum, case, length).
-            UnsupportedRecipientError: a post-quantum or plugin identity.
+            KeyFormatError: also for a hybrid identity (use ``parse_identity``).
+            UnsupportedRecipientError: a plugin identity.
         """
         if s.startswith("AGE-SECRET-KEY-PQ-1"):
-            raise UnsupportedRecipientError("unsupported recipient type: mlkem768x25519")
+            raise KeyFormatError("not an X25519 identity: 'AGE-SECRET-KEY-PQ-1...' is a hybrid identity")
         if s.startswith("AGE-PLUGIN-"):
             raise UnsupportedRecipientError("unsupported recipient type: plugin")
         hrp, data = _bech32_decode(s)
@@ -216,25 +217,50 @@ class ScryptIdentity:
         return None
 
 
-Recipient = X25519Recipient | ScryptRecipient
-Identity = X25519Identity | ScryptIdentity
+Recipient = X25519Recipient | HybridRecipient | ScryptRecipient
+Identity = X25519Identity | HybridIdentity | ScryptIdentity
+KeyIdentity = X25519Identity | HybridIdentity
 
 
-def parse_identities(text: str) -> list[X25519Identity]:
+def parse_recipient(s: str) -> X25519Recipient | HybridRecipient:
+    """Parse a native public key: ``age1pq1…`` (hybrid) or ``age1…`` (X25519).
+
+    Raises:
+        KeyFormatError: not a valid recipient string.
+        UnsupportedRecipientError: a tag recipient.
+    """
+    if s.startswith("age1pq1"):
+        return HybridRecipient.parse(s)
+    return X25519Recipient.parse(s)
+
+
+def parse_identity(s: str) -> KeyIdentity:
+    """Parse a native secret key: ``AGE-SECRET-KEY-PQ-1…`` (hybrid) or ``AGE-SECRET-KEY-1…``.
+
+    Raises:
+        KeyFormatError: not a valid identity string.
+        UnsupportedRecipientError: a plugin identity.
+    """
+    if s.startswith("AGE-SECRET-KEY-PQ-1"):
+        return HybridIdentity.parse(s)
+    return X25519Identity.parse(s)
+
+
+def parse_identities(text: str) -> list[KeyIdentity]:
     """Parse an identity file as written by ``age-keygen``: one key per line,
     ``#`` comments and empty lines ignored, LF or CRLF line ends.
 
     Raises:
         KeyFormatError: a line is not an identity, or the file holds none.
-        UnsupportedRecipientError: a post-quantum or plugin identity.
+        UnsupportedRecipientError: a plugin identity.
     """
-    identities: list[X25519Identity] = []
+    identities: list[KeyIdentity] = []
     for number, line in enumerate(text.split("\n"), start=1):
         line = line.removesuffix("\r")
         if not line or line.startswith("#"):
             continue
         try:
-            identities.append(X25519Identity.parse(line))
+            identities.append(parse_identity(line))
         except UnsupportedRecipientError as exc:
             raise UnsupportedRecipientError(f"identity file line {number}: {exc}") from None
         except KeyFormatError as exc:

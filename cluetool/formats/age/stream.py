@@ -39,6 +39,7 @@ from .recipients import (
     X25519Identity,
     X25519Recipient,
 )
+from .hybrid import HYBRID_TYPE, HybridIdentity, HybridRecipient, _validate_hybrid
 from .source import _Input
 
 CHUNK_SIZE: Final = 64 * 1024  # "Payload": plaintext chunks of 64 KiB
@@ -62,7 +63,8 @@ class EncryptWriter:
     handed to ``write`` before returning (true of files, BytesIO, hashing wrappers).
 
     Raises:
-        ValueError: no recipients, or an scrypt recipient together with others.
+        ValueError: no recipients, an scrypt recipient together with others, or hybrid
+            (post-quantum) recipients together with classical ones.
     """
 
     def __init__(self, dst: BinaryIO, recipients: Sequence[Recipient], *, armor: bool = False) -> None:
@@ -71,8 +73,15 @@ class EncryptWriter:
             raise ValueError("no recipients")
         if len(recipients) > 1 and any(isinstance(r, ScryptRecipient) for r in recipients):
             raise ValueError("an scrypt recipient must be the only recipient")
+        if any(isinstance(r, HybridRecipient) for r in recipients) and not all(
+            isinstance(r, HybridRecipient) for r in recipients
+        ):
+            # As age 1.3: one classical recipient would defeat the post-quantum ones.
+            raise ValueError(
+                "a post-quantum (mlkem768x25519) recipient can only be combined with other post-quantum recipients"
+            )
         for r in recipients:
-            if not isinstance(r, (X25519Recipient, ScryptRecipient)):
+            if not isinstance(r, (X25519Recipient, HybridRecipient, ScryptRecipient)):
                 raise TypeError(f"unsupported recipient object: {type(r).__name__}")
         file_key = os.urandom(_FILE_KEY_SIZE)
         header = _encode_header([r._wrap(file_key) for r in recipients], file_key)
@@ -229,7 +238,7 @@ class DecryptReader(io.RawIOBase):
         if not identities:
             raise ValueError("no identities")
         for identity in identities:
-            if not isinstance(identity, (X25519Identity, ScryptIdentity)):
+            if not isinstance(identity, (X25519Identity, HybridIdentity, ScryptIdentity)):
                 raise TypeError(f"unsupported identity object: {type(identity).__name__}")
         raw = _Input(src, 4096)
         if armor is None:
@@ -245,6 +254,9 @@ class DecryptReader(io.RawIOBase):
             self._inp = raw
         header = _read_header(self._inp)
         _validate_stanzas(header.stanzas)
+        for stanza in header.stanzas:
+            if stanza.type == HYBRID_TYPE:
+                _validate_hybrid(stanza)
         file_key = None
         for identity in identities:
             file_key = identity._unwrap(header.stanzas)
