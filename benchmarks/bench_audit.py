@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cluetool import audit  # noqa: E402
-from cluetool.audit.log import cache_dir_for  # noqa: E402
+from cluetool.audit.tree import cache_dir_for  # noqa: E402
 from cluetool.formats import minisign  # noqa: E402
 from cluetool.formats.canonical import dumps  # noqa: E402
 from cluetool.store import Store  # noqa: E402

@@ -125,6 +125,10 @@ from cluetool.commands import audit as audit_cmds  # noqa: E402
 audit_app = typer.Typer(help="The audit trail: verify, log, checkpoint, prove, export (DESIGN §9).", no_args_is_help=True)
 for _name, _fn in audit_cmds.COMMANDS.items():
     _register(audit_app, _name, _fn)
+for _group, (_help, _cmds) in audit_cmds.GROUPS.items():
+    audit_app.add_typer(_sub := typer.Typer(help=_help, no_args_is_help=True), name=_group)
+    for _name, _fn in _cmds.items():
+        _register(_sub, _name, _fn)
 app.add_typer(audit_app, name="audit")
 
 # -- handling commands: assign, record, deadlines, ledger (DESIGN §8) --

@@ -43,6 +43,7 @@ from cluetool.errors import InputError
 from cluetool.formats import age, ustar
 from cluetool import workers
 from cluetool.audit import checkpoint
+from cluetool.audit.checkpoints import CHECKPOINT_KEY, checkpoint_key_name
 from cluetool.keys import load_identity, load_signing_key
 from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
 from cluetool.model.report import Report, decode_report
@@ -529,8 +530,9 @@ def import_batches(
         raise InputError("--allow-gap needs a --reason")
     home.check()
     ident = load_identity(home, identity, passphrase)
-    # The key pair of the same name signs the audit checkpoint written after the import.
-    signer = load_signing_key(home, identity, passphrase)
+    # The key pair of the same name signs the audit checkpoint written after the import,
+    # unless the home has its own checkpoint key: `audit checkpoint` signs with that one.
+    signer = None if checkpoint_key_name(home) == CHECKPOINT_KEY else load_signing_key(home, identity, passphrase)
     limits = home.config().limits
     out = ImportReport(ok=True, batches=[], problems=[])
     with Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir) as store:
@@ -539,7 +541,8 @@ def import_batches(
                                          allow_gap_reason=allow_gap_reason, limits=limits)
             out.batches.append(res)
             out.problems += problems
-        if any(b.status == "imported" for b in out.batches) or any(p.code == "chain.fork" for p in out.problems):
+        if signer is not None and (any(b.status == "imported" for b in out.batches)
+                                   or any(p.code == "chain.fork" for p in out.problems)):
             out.checkpoint = checkpoint(store, signer, now=now).size
     out.ok = not out.problems
     return out

@@ -73,5 +73,12 @@ $bin --home "$internal" audit checkpoint --key internal --quiet
 $bin --home "$internal" audit verify --key internal
 rm -rf "$demo/audit-export"
 $bin --home "$internal" audit export --key internal --out "$demo/audit-export"
-step "an auditor verifies the export with no store and no home"
-env -u CLUETOOL_HOME $bin audit verify --export "$demo/audit-export" --key "$demo/audit-export/key.pub"
+step "an auditor verifies the export with the log's key obtained out of band (not the export's own key.pub), then cosigns it"
+cp "$internal/keys/internal.pub" "$demo/log-key.pub"  # in real life: handed over in person
+env -u CLUETOOL_HOME $bin audit verify --export "$demo/audit-export" --key "$demo/log-key.pub"
+rm -rf "$demo/auditor-home" "$demo/auditor.state" && $bin --home "$demo/auditor-home" init && $bin --home "$demo/auditor-home" -q keys generate auditor >/dev/null
+env -u CLUETOOL_HOME $bin -f json audit witness --export "$demo/audit-export" --key "$demo/auditor-home/keys/auditor.key" \
+  --state "$demo/auditor.state" --log-key "$demo/log-key.pub" --out "$demo/cosigned.txt" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["witness_key"])' > "$demo/auditor.vkey"
+$bin --home "$internal" audit cosignatures import "$demo/cosigned.txt" --witness-key "$demo/auditor.vkey" --key internal
+$bin --home "$internal" audit verify --key internal --against "$demo/audit-export"

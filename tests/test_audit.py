@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from cluetool import audit, keys
-from cluetool.audit.log import AuditTree, cache_dir_for
+from cluetool.audit.tree import AuditTree, cache_dir_for
 from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.formats import minisign
 from cluetool.formats.merkle import MerkleTree

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cluetool import audit
-from cluetool.audit.verify import AuditReport
+from cluetool.audit.engine import AuditReport
 from cluetool.formats import minisign
 from cluetool.store import Store
 from cluetool.store.audit import leaf_hash
@@ -131,7 +131,7 @@ def test_audit_tamper_rebuilt_log_resigned_with_other_key(log: Store, sk: minisi
            "DELETE FROM checkpoints")
     import shutil
 
-    from cluetool.audit.log import cache_dir_for
+    from cluetool.audit.tree import cache_dir_for
 
     shutil.rmtree(cache_dir_for(log), ignore_errors=True)
     other = minisign.SecretKey.generate()

@@ -15,6 +15,11 @@ Library entry points:
 
 from cluetool.audit.checkpoints import (
     CheckpointInfo,
+    CheckpointKey,
+    checkpoint_key_name,
+    generate_checkpoint_key,
+    key_fingerprint,
+    new_checkpoint_key,
     CheckpointList,
     TrustedKeys,
     checkpoint,
@@ -26,25 +31,32 @@ from cluetool.audit.checkpoints import (
     write_checkpoint,
 )
 from cluetool.audit.export import ExportResult, export
-from cluetool.audit.log import (
-    AuditLog,
-    AuditTree,
+from cluetool.audit.engine import AuditFinding, AuditReport, AuditSummary
+from cluetool.audit.export_verify import export_keys, verify_export
+from cluetool.audit.listing import AuditLog, list_entries
+from cluetool.audit.proofs import (
     ConsistencyProof,
     InclusionProof,
-    list_entries,
+    ProofCheck,
+    check_proof,
     prove_consistency,
     prove_inclusion,
     tree_root,
 )
+from cluetool.audit.tree import AuditTree
 from cluetool.audit.notes import TextCheck, confirm_text
-from cluetool.audit.verify import (
-    AuditFinding,
-    AuditReport,
-    AuditSummary,
-    ProofCheck,
-    check_proof,
-    verify_export,
-    verify_store,
+from cluetool.audit.verify import Witnessed, verify_store
+from cluetool.audit.witness import (
+    CosignatureImport,
+    WitnessResult,
+    cosigned_checkpoints,
+    import_cosignature,
+    import_cosignature_file,
+    read_against,
+    read_witness_key,
+    read_witness_secret_key,
+    witness,
+    witness_name,
 )
 
 __all__ = [
@@ -54,27 +66,44 @@ __all__ = [
     "AuditSummary",
     "AuditTree",
     "CheckpointInfo",
+    "CheckpointKey",
     "CheckpointList",
     "ConsistencyProof",
+    "CosignatureImport",
     "ExportResult",
     "InclusionProof",
     "ProofCheck",
     "TextCheck",
     "TrustedKeys",
+    "WitnessResult",
+    "Witnessed",
     "check_proof",
     "checkpoint",
+    "checkpoint_key_name",
     "confirm_text",
+    "cosigned_checkpoints",
     "default_origin",
     "export",
+    "export_keys",
+    "generate_checkpoint_key",
     "home_keys",
+    "import_cosignature",
+    "import_cosignature_file",
+    "key_fingerprint",
     "list_checkpoints",
     "list_entries",
+    "new_checkpoint_key",
     "open_checkpoint",
     "prove_consistency",
     "prove_inclusion",
+    "read_against",
     "read_key_files",
+    "read_witness_key",
+    "read_witness_secret_key",
     "tree_root",
     "verify_export",
     "verify_store",
+    "witness",
+    "witness_name",
     "write_checkpoint",
 ]

@@ -19,6 +19,7 @@ the tree at the previous size against the previous root first.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +27,13 @@ from typing import Literal
 
 import msgspec
 
-from cluetool.audit.log import AuditTree
+from cluetool.audit.engine import check_entries
+from cluetool.audit.tree import AuditTree
 from cluetool.config import Home, resolve_home
-from cluetool.keys import load_signing_key, read_passphrase
+from cluetool.keys import generate, load_signing_key, read_passphrase
 from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.formats import minisign
+from cluetool.formats.merkle import decompose
 from cluetool.formats.note import (
     Checkpoint,
     MalformedNote,
@@ -48,6 +51,8 @@ from cluetool.store import auditlog as sql
 from cluetool.store.audit import format_time
 
 ORIGIN_PREFIX = "cluetool/"
+# The name of a home's dedicated checkpoint key (``audit key generate``).
+CHECKPOINT_KEY = "audit"
 
 
 class CheckpointInfo(msgspec.Struct, kw_only=True):
@@ -167,9 +172,6 @@ def write_checkpoint(
     # Never trust the tree cache for what is signed: the prefix up to the previous
     # checkpoint comes from the cache only after its root matched the signed one, and the
     # entries since are re-read, re-hashed and checked (a checkpoint vouches for them).
-    from cluetool.audit.log import decompose
-    from cluetool.audit.verify import check_entries  # verify builds on this module
-
     with AuditTree(tx, cache_dir=cache_dir) as tree:
         if latest is not None and tree.size < latest.size:
             raise FindingsError(f"the audit log holds {tree.size} entries, fewer than checkpoint {latest.id} signed",
@@ -251,6 +253,17 @@ def read_key_file(path: Path) -> TrustedKeys:
         raise InputError(f'cannot read public key "{path}": {exc}') from None
 
 
+def key_fingerprint(public_key: bytes) -> str:
+    """SHA-256 (hex) of a raw Ed25519 public key: what to compare out of band."""
+    return hashlib.sha256(public_key).hexdigest()
+
+
+def checkpoint_key_name(home: Home) -> str:
+    """The key that signs this home's checkpoints: its dedicated checkpoint key
+    (``keys/audit.key``) when it has one, else ``main``."""
+    return CHECKPOINT_KEY if (home.keys_dir / f"{CHECKPOINT_KEY}.key").is_file() else "main"
+
+
 def read_key_files(paths: Sequence[Path]) -> TrustedKeys:
     keys = TrustedKeys()
     for p in paths:
@@ -273,6 +286,52 @@ def home_keys(home: Home, name: str) -> TrustedKeys:
         raise StateError(f'public key "{pub}" not found', hint="list keys with: cluetool keys list")
     files = [pub] + sorted((home.keys_dir / "retired").glob(f"{name}-*.pub"))
     return read_key_files([f for f in files if not f.name.endswith(".age.pub")])
+
+
+class CheckpointKey(msgspec.Struct, kw_only=True):
+    """The home's dedicated checkpoint key (public facts only)."""
+
+    name: str
+    key_id: str
+    fingerprint: str
+    public_key_file: str
+    protected: bool
+    schema: str = "cluetool.audit-key/1"
+
+
+def generate_checkpoint_key(home: Home, *, now: datetime, passphrase: bytes | None,
+                            scrypt_cost: dict[str, int] | None = None) -> CheckpointKey:
+    """Make the home's checkpoint key ``keys/audit.key`` (a minisign key pair, separate
+    from the operational ``main``). From then on ``audit checkpoint`` and ``audit verify``
+    use it, and ``import`` leaves signing to ``audit checkpoint`` (the key is meant to be
+    passphrase-protected, so a copy of the home alone cannot re-sign a rewritten log).
+
+    Raises:
+        InputError: the key exists.
+        StateError: the home is unusable.
+    """
+    info = generate(home, CHECKPOINT_KEY, now=now, passphrase=passphrase, scrypt_cost=scrypt_cost)
+    pub = minisign.PublicKey.parse((home.keys_dir / f"{CHECKPOINT_KEY}.pub").read_text(encoding="utf-8"))
+    return CheckpointKey(name=CHECKPOINT_KEY, key_id=info.key_id, fingerprint=key_fingerprint(pub.key),
+                         public_key_file=str(home.keys_dir / f"{CHECKPOINT_KEY}.pub"), protected=info.protected)
+
+
+def new_checkpoint_key(home: Path | None, *, unprotected: bool, passphrase_file: Path | None,
+                       passphrase_env: str | None, now: datetime) -> CheckpointKey:
+    """``audit key generate``: a passphrase is required unless ``unprotected``.
+
+    Raises:
+        InputError: no passphrase (and not unprotected), or both.
+        StateError: no home.
+    """
+    h = resolve(home)
+    passphrase = read_passphrase(passphrase_file, passphrase_env)
+    if passphrase is None and not unprotected:
+        raise InputError("the checkpoint key needs a passphrase (--passphrase-file FILE or --passphrase-env VAR)",
+                         hint="or --unprotected, which lets anyone with a copy of the home sign checkpoints")
+    if passphrase is not None and unprotected:
+        raise InputError("a passphrase was given with --unprotected")
+    return generate_checkpoint_key(h, now=now, passphrase=passphrase)
 
 
 # --------------------------------------------------------------------------- homes

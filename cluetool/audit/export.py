@@ -1,5 +1,5 @@
 """``audit export``: the audit trail as files an auditor verifies with no store and no
-home (``cluetool audit verify --export DIR --key DIR/key.pub``) (DESIGN §9).
+home (``cluetool audit verify --export DIR --key LOG.pub``, the key obtained out of band).
 
 An export holds the entries the latest checkpoint signs, and nothing unsigned:
 
@@ -13,10 +13,11 @@ An export holds the entries the latest checkpoint signs, and nothing unsigned:
 - ``key.pub`` — the home's minisign public key; ``key.vkey`` — the same key as the
   signed-note verifier key of the log's origin (what other tlog tools take).
 
-An auditor should compare ``key.pub`` with the key they obtained out of band; it is
-included for convenience, not as a trust anchor. Entries appended after the latest
-checkpoint are left out (``unsigned_entries`` says how many): run ``audit checkpoint``
-first to include them.
+``key.pub`` is included for convenience, never as a trust anchor: whoever could forge the
+export could write that key too, so ``audit verify --export`` refuses it unless the log's
+key (or its fingerprint, ``key_fingerprint`` in the result) is given out of band.
+Entries appended after the latest checkpoint are left out (``unsigned_entries`` says how
+many): run ``audit checkpoint`` first to include them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import msgspec
 
-from cluetool.audit.checkpoints import TrustedKeys, open_checkpoint, split_note
-from cluetool.audit.verify import CHECKPOINT, CHECKPOINTS, ENTRIES, ExportedCheckpoint
+from cluetool.audit.checkpoints import TrustedKeys, key_fingerprint, open_checkpoint, split_note
+from cluetool.audit.export_verify import CHECKPOINT, CHECKPOINTS, ENTRIES, ExportedCheckpoint
 from cluetool.config import fsync_dir, make_private_dir, write_private_file
 from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.formats import minisign
@@ -45,6 +46,7 @@ class ExportResult(msgspec.Struct, kw_only=True):
     root: str
     files: list[str]
     unsigned_entries: int
+    key_fingerprint: str = ""
     schema: str = "cluetool.audit-export/1"
 
 
@@ -119,5 +121,5 @@ def export(store: Store, out: Path, *, public_key_text: str) -> ExportResult:
         raise StateError(f'cannot write export "{out}": {exc.strerror}') from None
     return ExportResult(
         directory=str(out), entries=size, checkpoint_size=size, root=cp.root.hex(),
-        files=sorted([ENTRIES, *files]), unsigned_entries=max(0, total - size),
+        files=sorted([ENTRIES, *files]), unsigned_entries=max(0, total - size), key_fingerprint=key_fingerprint(pub.key),
     )

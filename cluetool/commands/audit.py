@@ -1,4 +1,5 @@
-"""``cluetool audit …``: verify, log, checkpoint, prove, check-proof, export (DESIGN §9)."""
+"""``cluetool audit …``: verify, log, checkpoint, prove, check-proof, export, confirm-text,
+witness, key generate, cosignatures import (DESIGN §9)."""
 
 from __future__ import annotations
 
@@ -54,38 +55,57 @@ def verify(
     previous: Annotated[
         Optional[Path], typer.Option("--previous", help="An earlier export: check the new one extends it (with --export).", show_default=False)
     ] = None,
+    against: Annotated[
+        Optional[list[Path]],
+        typer.Option("--against", help="A checkpoint note or earlier export kept outside the home: the log must extend it. Repeatable.", show_default=False),
+    ] = None,
     key: Annotated[
         Optional[list[str]],
-        typer.Option("--key", help="With --export: a public key FILE (minisign .pub or note vkey). Otherwise the home's key NAME (default main). Repeatable.", show_default=False),
+        typer.Option("--key", help="With --export: the log's public key FILE (minisign .pub or note vkey), obtained out of band. Otherwise the home's key NAME (default: its checkpoint key). Repeatable.", show_default=False),
     ] = None,
+    key_fingerprint: Annotated[
+        Optional[list[str]],
+        typer.Option("--key-fingerprint", help="With --export: the SHA-256 fingerprint of the log's key, obtained out of band (admits the export's key.pub).", show_default=False),
+    ] = None,
+    trust_export_key: Annotated[
+        bool, typer.Option("--trust-export-key", help="With --export: accept the key shipped inside the export (unsafe: a forged export verifies too).")
+    ] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Recompute every audit entry's leaf hash and the Merkle tree, and check every signed
-    checkpoint against it; name each edited, deleted, inserted or reordered entry (exit 1).
+    checkpoint, every cosigned checkpoint imported into the home and every --against
+    checkpoint against it; name each edited, deleted, inserted or reordered entry and
+    each rollback or fork (exit 1). Limit: without a checkpoint kept outside the home
+    (--against, or a cosignature), dropping the newest entries together with the newest
+    checkpoints and re-signing with the checkpoint key cannot be detected.
 
-    Example: cluetool audit verify --export audit-2026-11 --key audit-2026-11/key.pub
+    Example: cluetool audit verify --export audit-2026-11 --key log.pub --against seen/checkpoint.txt
     """
     from cluetool import audit
     from cluetool.errors import InputError
+    from cluetool.output import warn
 
     if previous is not None and export_dir is None:
         raise InputError("--previous needs --export")
+    seen = audit.read_against(against or [])
     if export_dir is not None:
-        if not key:
-            raise InputError("--export needs --key FILE (the log's public key, obtained out of band)")
-        keys = audit.read_key_files([Path(k) for k in key])
-        report = audit.verify_export(export_dir, keys, previous=previous, progress=_progress())
+        keys, warning = audit.export_keys(export_dir, [Path(k) for k in key or []], fingerprints=key_fingerprint or [],
+                                          trust_export_key=trust_export_key)
+        if warning:
+            warn(warning)
+        report = audit.verify_export(export_dir, keys, previous=previous, against=seen, progress=_progress())
     else:
+        if key_fingerprint or trust_export_key:
+            raise InputError("--key-fingerprint and --trust-export-key apply only with --export")
         h = audit.checkpoints.resolve(home_of(home))
         keys = audit.TrustedKeys()
-        for name in key or ["main"]:
-            k = audit.home_keys(h, name)
-            keys.raw += k.raw
+        for name in key or [audit.checkpoint_key_name(h)]:
+            keys.raw += audit.home_keys(h, name).raw
         with audit.checkpoints.open_home_store(h) as store:
-            report = audit.verify_store(store, keys, progress=_progress())
+            report = audit.verify_store(store, keys, against=seen + audit.cosigned_checkpoints(h), progress=_progress())
     _emit_report(report, fmt_of(fmt), f"audit trail verified: {report.summary.entries} entries, "
-                 f"{report.summary.checkpoints} checkpoints")
+                 f"{report.summary.checkpoints} checkpoints, {report.summary.witnessed_checkpoints} witnessed")
 
 
 def log(
@@ -112,7 +132,9 @@ def log(
 
 
 def checkpoint(
-    key: Annotated[str, typer.Option("--key", help="Name of the home's signing key.")] = "main",
+    key: Annotated[
+        Optional[str], typer.Option("--key", help="Name of the home's signing key (default: its checkpoint key, else main).", show_default=False)
+    ] = None,
     origin: Annotated[
         Optional[str], typer.Option("--origin", help="Log origin for the first checkpoint (default cluetool/<key id>).", show_default=False)
     ] = None,
@@ -132,7 +154,8 @@ def checkpoint(
     from cluetool.output import emit
 
     h = audit.checkpoints.resolve(home_of(home))
-    sk = audit.checkpoints.signing_key(h, key, passphrase_file=passphrase_file, passphrase_env=passphrase_env)
+    sk = audit.checkpoints.signing_key(h, key or audit.checkpoint_key_name(h), passphrase_file=passphrase_file,
+                                       passphrase_env=passphrase_env)
     with audit.checkpoints.open_home_store(h) as store:
         info = audit.checkpoint(store, sk, now=datetime.now(timezone.utc), origin=origin)
     if not quiet:
@@ -200,12 +223,16 @@ def check_proof(
 
 def export(
     out: Annotated[Path, typer.Option("--out", help="New directory to write the export into.", show_default=False)],
-    key: Annotated[str, typer.Option("--key", help="Name of the home key that signs the checkpoints.")] = "main",
+    key: Annotated[
+        Optional[str], typer.Option("--key", help="Name of the home key that signs the checkpoints (default: its checkpoint key, else main).", show_default=False)
+    ] = None,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Write the entries the latest checkpoint signs (entries.jsonl), the checkpoints and
-    the public key into a new directory, for `audit verify --export` with no store.
+    the public key into a new directory, for `audit verify --export` with no store. Give
+    auditors the key (or its key_fingerprint) by another channel: the copy inside an
+    export is not trusted.
 
     Example: cluetool audit export --out audit-2026-11
     """
@@ -214,8 +241,8 @@ def export(
 
     h = audit.checkpoints.resolve(home_of(home))
     with audit.checkpoints.open_home_store(h) as store:
-        result = audit.export(store, out, public_key_text=audit.checkpoints.public_key_text(h, key))
-    emit(result, fmt_of(fmt), columns=["directory", "entries", "root", "unsigned_entries"])
+        result = audit.export(store, out, public_key_text=audit.checkpoints.public_key_text(h, key or audit.checkpoint_key_name(h)))
+    emit(result, fmt_of(fmt), columns=["directory", "entries", "root", "unsigned_entries", "key_fingerprint"])
 
 
 def confirm_text(
@@ -246,6 +273,96 @@ def confirm_text(
     raise typer.Exit(0 if result.matches else 1)
 
 
+def witness(
+    export_dir: Annotated[Path, typer.Option("--export", help="The export to witness.", show_default=False)],
+    key: Annotated[Path, typer.Option("--key", help="The witness's (auditor's) minisign secret key FILE.", show_default=False)],
+    state: Annotated[Path, typer.Option("--state", help="The witness's state FILE: the last checkpoint it cosigned (created on first use).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Write the cosigned checkpoint to this FILE.", show_default=False)],
+    log_key: Annotated[
+        Optional[list[Path]], typer.Option("--log-key", help="The log's public key FILE, obtained out of band.", show_default=False)
+    ] = None,
+    log_key_fingerprint: Annotated[
+        Optional[list[str]], typer.Option("--log-key-fingerprint", help="The SHA-256 fingerprint of the log's key, obtained out of band.", show_default=False)
+    ] = None,
+    trust_export_key: Annotated[
+        bool, typer.Option("--trust-export-key", help="Accept the key shipped inside the export (unsafe).")
+    ] = False,
+    name: Annotated[
+        Optional[str], typer.Option("--name", help="The witness's name (default cluetool-witness/<key id>).", show_default=False)
+    ] = None,
+    passphrase_file: PassFileOpt = None,
+    passphrase_env: PassEnvOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Run by an auditor on each export: verify it, check that it extends the last
+    checkpoint this witness cosigned (its --state file), then add a C2SP tlog-cosignature
+    to the export's checkpoint, write it to --out and keep it as the new state. Exit 1,
+    cosigning nothing, if the export fails or rolls back or forks the log. The result
+    names the witness key (a vkey) that the home needs for `audit cosignatures import`.
+
+    Example: cluetool audit witness --export audit-2026-11 --key auditor.key --state auditor.state --log-key log.pub --out cosigned.txt
+    """
+    from cluetool import audit
+    from cluetool.output import emit, warn
+
+    keys, warning = audit.export_keys(export_dir, log_key or [], fingerprints=log_key_fingerprint or [],
+                                      trust_export_key=trust_export_key)
+    if warning:
+        warn(warning)
+    sk = audit.read_witness_secret_key(key, passphrase_file=passphrase_file, passphrase_env=passphrase_env)
+    result = audit.witness(export_dir, log_keys=keys, witness_key=sk, state=state, out=out,
+                           now=datetime.now(timezone.utc), name=name)
+    emit(result, fmt_of(fmt), columns=["ok", "origin", "size", "previous_size", "out", "witness_key"])
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def cosignatures_import(
+    file: Annotated[Path, typer.Argument(help="A cosigned checkpoint written by `audit witness`.", show_default=False)],
+    witness_key: Annotated[Path, typer.Option("--witness-key", help="The witness's verifier key FILE (vkey), obtained out of band.", show_default=False)],
+    key: Annotated[
+        Optional[list[str]], typer.Option("--key", help="The home's key NAME that signs the log (default: its checkpoint key). Repeatable.", show_default=False)
+    ] = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Bring a cosigned checkpoint into the home (cosigned/): from then on `audit verify`
+    requires the log to extend it, so deleting entries or checkpoints it covers is
+    always detected.
+
+    Example: cluetool audit cosignatures import cosigned.txt --witness-key auditor.vkey
+    """
+    from cluetool import audit
+    from cluetool.output import emit
+
+    h = audit.checkpoints.resolve(home_of(home))
+    result = audit.import_cosignature_file(h, file, witness_key=witness_key, key_names=key or [])
+    emit(result, fmt_of(fmt), columns=["path", "size", "root", "witness", "timestamp"])
+
+
+def key_generate(
+    unprotected: Annotated[
+        bool, typer.Option("--unprotected", help="Write the key without a passphrase (not recommended).")
+    ] = False,
+    passphrase_file: PassFileOpt = None,
+    passphrase_env: PassEnvOpt = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Make the home's own checkpoint key (keys/audit.key), separate from the operational
+    key and protected by a passphrase (recommended), so a copy of the home cannot re-sign
+    a rewritten log. From then on `audit checkpoint` and `audit verify` use it, and
+    `import` leaves checkpoints to `audit checkpoint`.
+
+    Example: cluetool audit key generate --passphrase-file /run/secrets/audit-pass
+    """
+    from cluetool import audit
+    from cluetool.output import emit
+
+    result = audit.new_checkpoint_key(home_of(home), unprotected=unprotected, passphrase_file=passphrase_file,
+                                      passphrase_env=passphrase_env, now=datetime.now(timezone.utc))
+    emit(result, fmt_of(fmt), columns=["name", "key_id", "fingerprint", "public_key_file", "protected"])
+
+
 COMMANDS: dict[str, Callable[..., None]] = {
     "verify": verify,
     "log": log,
@@ -254,4 +371,10 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "check-proof": check_proof,
     "export": export,
     "confirm-text": confirm_text,
+    "witness": witness,
+}
+# Sub-groups: ``audit key generate``, ``audit cosignatures import``.
+GROUPS: dict[str, tuple[str, dict[str, Callable[..., None]]]] = {
+    "key": ("The home's checkpoint key.", {"generate": key_generate}),
+    "cosignatures": ("Cosigned checkpoints from witnesses.", {"import": cosignatures_import}),
 }

@@ -32,10 +32,15 @@ __all__ = [
     "InvalidProof",
     "MerkleTree",
     "RootAccumulator",
+    "combine",
     "consistency_proof",
+    "consistency_ranges",
+    "decompose",
+    "inclusion_ranges",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "perfect_root",
     "root_from_leaf_hashes",
     "verify_consistency",
     "verify_inclusion",
@@ -98,16 +103,27 @@ class RootAccumulator:
 
     def append(self, leaf_hash: bytes) -> None:
         """Add the next leaf hash (32 bytes, already ``leaf_hash()``-ed)."""
-        h = _check_hash(leaf_hash, "leaf hash")
-        # Each trailing 1 bit of the old size is a perfect subtree of the same height as
-        # the one being completed; merge them right to left.
+        self.append_subtree(_check_hash(leaf_hash, "leaf hash"), 0)
+
+    def append_subtree(self, h: bytes, height: int = 0) -> None:
+        """Add the root ``h`` of the next perfect subtree of ``2**height`` leaves (it must
+        start at a multiple of its size).
+
+        Raises:
+            ValueError: the subtree is not aligned.
+        """
         n = self._size
+        if n & ((1 << height) - 1):
+            raise ValueError("subtree is not aligned")
+        # Each trailing 1 bit of the old size (above the subtree's height) is a perfect
+        # subtree of the same height as the one being completed; merge right to left.
+        n >>= height
         stack = self._stack
         while n & 1:
             h = node_hash(stack.pop(), h)
             n >>= 1
         stack.append(h)
-        self._size += 1
+        self._size += 1 << height
 
     def extend(self, leaf_hashes: Iterable[bytes]) -> None:
         for h in leaf_hashes:
@@ -351,6 +367,80 @@ def consistency_proof(size1: int, size2: int, leaf_hashes: Iterable[bytes]) -> l
     if tree.size < size2:
         raise ValueError(f"tree size {size2} exceeds the {tree.size} leaves given")
     return tree.consistency_proof(size1, size2)
+
+
+# --------------------------------------------------------------------------- ranges
+# Every hash a root or a proof needs is the MTH of a range that splits into perfect,
+# aligned subtrees (RFC 9162 §2.1: PATH and PROOF only name such ranges). These helpers
+# name those ranges, so a store-backed tree (``cluetool.audit.tree``) can serve them
+# from cached subtree hashes.
+
+
+def perfect_root(hashes: bytes) -> bytes:
+    """MTH of a power-of-two run of subtree hashes given concatenated (level by level)."""
+    level = hashes
+    sha256 = hashlib.sha256
+    while len(level) > HASH_SIZE:
+        level = b"".join([sha256(b"\x01" + level[i : i + 64]).digest() for i in range(0, len(level), 64)])
+    return level
+
+
+def combine(parts: list[bytes]) -> bytes:
+    """MTH of a range given its perfect subtrees, largest (leftmost) first."""
+    h = parts[-1]
+    for left in reversed(parts[:-1]):
+        h = node_hash(left, h)
+    return h
+
+
+def decompose(start: int, end: int) -> list[tuple[int, int]]:
+    """``(height, index)`` of the perfect aligned subtrees that make up ``[start, end)``
+    (``start`` a multiple of the largest power of two <= ``end - start``)."""
+    parts = []
+    pos = start
+    while pos < end:
+        height = (end - pos).bit_length() - 1
+        parts.append((height, pos >> height))
+        pos += 1 << height
+    return parts
+
+
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The ranges whose MTH form RFC 9162 §2.1.3.1 PATH(index, D[size]), sibling first."""
+    out = []
+    start, end = 0, size
+    while end - start > 1:
+        mid = start + _split(end - start)
+        if index < mid:
+            out.append((mid, end))
+            end = mid
+        else:
+            out.append((start, mid))
+            start = mid
+    out.reverse()
+    return out
+
+
+def consistency_ranges(size1: int, size2: int) -> list[tuple[int, int]]:
+    """The ranges whose MTH form RFC 9162 §2.1.4.1 PROOF(size1, D[size2]) (empty for the
+    trivial cases size1 == 0 or size1 == size2, as transparency-dev does)."""
+    if size1 == 0 or size1 == size2:
+        return []
+    out = []
+    start, end, whole = 0, size2, True
+    while size1 != end:
+        mid = start + _split(end - start)
+        if size1 <= mid:
+            out.append((mid, end))
+            end = mid
+        else:
+            out.append((start, mid))
+            start = mid
+            whole = False
+    if not whole:
+        out.append((start, end))
+    out.reverse()
+    return out
 
 
 def _proof_hash(value: object, what: str) -> bytes:

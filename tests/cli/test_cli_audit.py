@@ -135,7 +135,7 @@ def test_cli_audit_export_and_verify_without_home(home: Path, tmp_path: Path) ->
     ok_json(["audit", "checkpoint"], home)
     doc = ok_json(["audit", "export", "--out", str(tmp_path / "exp")], home)
     assert doc["schema"] == "cluetool.audit-export/1" and doc["entries"] == MIGRATED + 120
-    report = ok_json(["audit", "verify", "--export", str(tmp_path / "exp"), "--key", str(tmp_path / "exp" / "key.pub")], None)
+    report = ok_json(["audit", "verify", "--export", str(tmp_path / "exp"), "--key", str(home / "keys" / "main.pub")], None)
     assert report["ok"] is True and report["summary"]["checkpoints_verified"] == 1
     with Store.open(home / "store.db") as store:
         add_entries(store, 10, start=120)
