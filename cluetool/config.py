@@ -26,6 +26,8 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     mp4: int = 500 * MiB
     files: int = 20
     submission: int = 1024 * MiB
+    image_pixels: int = 100_000_000  # width x height of a JPEG frame or an MP4 track
+    duration: int = 24 * 3600  # seconds, as an MP4 movie header states it
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -47,6 +49,8 @@ mp3 = 104857600        # 100 MiB
 mp4 = 524288000        # 500 MiB
 files = 20
 submission = 1073741824  # 1 GiB
+image_pixels = 100000000  # 100 megapixels per image or video frame
+duration = 86400         # seconds of MP4 video or audio
 """
 
 

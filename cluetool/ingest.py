@@ -192,7 +192,8 @@ class _Collector(InnerVisitor):
                 else f"attachment {sha256} is larger than the limit for its type",
             ))
             return None
-        checkers = [AttachmentStream(t, limit=limit) for t in sorted(types)]
+        checkers = [AttachmentStream(t, limit=limit, max_pixels=self.limits.image_pixels, max_seconds=self.limits.duration)
+                    for t in sorted(types)]
         existed = self.store.blobs.exists(sha256)
         try:
             got, _ = self.store.blobs.put(_Tee(member, checkers), expected_sha256=sha256)

@@ -167,13 +167,25 @@ def test_check_attachments_mp4_largesize_and_size0_boxes_no_findings(sub: Path) 
     assert check(sub, decls) == []
 
 
-def test_check_attachments_jpeg_com_with_implausible_zip_signature_no_findings(sub: Path) -> None:
+def test_check_attachments_jpeg_scan_with_implausible_zip_signature_no_findings(sub: Path) -> None:
     # "PK\x03\x04" followed by fields no archiver writes (version 0xFFFF, reserved
     # flags): the chance match that entropy-coded data produces must not be flagged.
     fake = b"PK\x03\x04" + b"\xff" * 26 + b"PK\x05\x06" + b"\x01\x00\x02\x00" + bytes(14)
     jpeg = media.make_jpeg(rng())
-    data = jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(fake) + 2) + fake + jpeg[2:]
+    stuffed = fake.replace(b"\xff", b"\xff\x00")  # T.81 F.1.2.3: FF in a scan is followed by 00
+    data = jpeg[:-2] + stuffed + jpeg[-2:]
     assert check(sub, [put(sub, "odd.jpg", data, "jpg")]) == []
+
+
+def test_check_attachments_jpeg_com_with_implausible_zip_signature_found(sub: Path) -> None:
+    # In an opaque segment the same bytes are a finding however the headers look
+    # (issue 17: unzip and zipfile still extract such archives).
+    fake = b"PK\x03\x04" + b"\xff" * 26 + b"PK\x05\x06" + b"\x01\x00\x02\x00" + bytes(14)
+    jpeg = media.make_jpeg(rng())
+    data = jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(fake) + 2) + fake + jpeg[2:]
+    found = check(sub, [put(sub, "odd.jpg", data, "jpg")])
+    assert codes(found) == ["attachment.embedded_archive"]
+    assert "ZIP local file header embedded at offset 6" in found[0].message
 
 
 # --- adversarial content ---------------------------------------------------------------

@@ -187,7 +187,7 @@ def _stream_attachment(
 ) -> None:
     """Read one attachment once: into the tar (when ``w``) and through its content
     checks (structure, sniffed type, size, sha256). Raises ``_Changed`` on any problem."""
-    stream = AttachmentStream(a.type, limit=getattr(limits, a.type))
+    stream = AttachmentStream(a.type, limit=getattr(limits, a.type), max_pixels=limits.image_pixels, max_seconds=limits.duration)
     try:
         with _open_regular(p.path / a.file) as f:
             if w is not None:

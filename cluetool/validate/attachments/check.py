@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cluetool.config import Limits
 from cluetool.errors import InputError
-from cluetool.model.findings import Finding
+from cluetool.model.findings import Finding, Severity
 from cluetool.validate.attachments.common import (
     ACCEPTED_MIME,
     EXTENSIONS,
@@ -106,8 +106,8 @@ def check_attachments(
     """
     findings: list[Finding] = []
 
-    def add(path: str, code: str, message: str) -> None:
-        findings.append(Finding(submission=submission, path=path, code=code, message=message))
+    def add(path: str, code: str, message: str, severity: Severity = "error") -> None:
+        findings.append(Finding(submission=submission, path=path, code=code, message=message, severity=severity))
 
     try:
         dir_fd = os.open(submission_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -156,7 +156,7 @@ def _check_file(
     kind: str | None,
     limits: Limits,
     at: str,
-    add: Callable[[str, str, str], None],
+    add: Callable[..., None],
     *,
     total: int,
     over_total: bool,
@@ -210,7 +210,7 @@ def _check_file(
         if kind is None:
             _check_hash_only(fd, name, decl, limit, at, add)
             return size, over_total
-        stream = AttachmentStream(kind, limit=limit)
+        stream = AttachmentStream(kind, limit=limit, max_pixels=limits.image_pixels, max_seconds=limits.duration)
         try:
             while chunk := os.read(fd, READ_CHUNK):
                 stream.update(chunk)
@@ -220,6 +220,8 @@ def _check_file(
             add(f"{at}.file", "attachment.unreadable", f"{_q(name)}: cannot read: {exc.strerror}")
             return size, over_total
         judge_stream(stream, decl, at, add)
+        for code, message in metadata_warnings(stream):
+            add(f"{at}.file", code, f"{_q(name)}: {message}", "warning")
         return (stream.size if stream.sha256 is not None else max(size, stream.size)), over_total
     finally:
         os.close(fd)
@@ -243,6 +245,25 @@ def judge_stream(
                 f"{_q(name)}: content is {mime}, not {kind}"
                 f" (accepted: {', '.join(sorted(ACCEPTED_MIME[kind]))})")
     _compare(decl, name, stream.size, stream.sha256, at, add)
+
+
+_METADATA_WHAT = {
+    "metadata.gps": "GPS coordinates", "metadata.location": "a location", "metadata.device": "the device make or model",
+    "metadata.serial": "a serial number", "metadata.owner": "an owner or author name",
+    "metadata.personal": "personal ID3 frames",
+}
+
+
+def metadata_warnings(stream: AttachmentStream) -> list[tuple[str, str]]:
+    """One ``(code, message)`` per kind of identifying metadata in a finished stream
+    (the values are listed by ``cluetool inspect``, not here)."""
+    fields: dict[str, list[str]] = {}
+    for code, field, _value in stream.metadata:
+        if field not in fields.setdefault(code, []):
+            fields[code].append(field)
+    return [(code, f"carries {_METADATA_WHAT.get(code, code)} that could identify the reporter"
+                   f" ({', '.join(names[:5])}); see cluetool inspect")
+            for code, names in fields.items()]
 
 
 def _check_hash_only(

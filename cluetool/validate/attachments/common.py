@@ -16,6 +16,8 @@ SNIFF_BYTES = 8192
 READ_CHUNK = 256 * 1024
 REPORT_FILE = "report.json"
 NAME_MAX = 255
+#: The default of ``Limits.image_pixels``: 100 megapixels.
+DEFAULT_MAX_PIXELS = 100_000_000
 
 Problem = tuple[str, str]  # (finding code, message)
 

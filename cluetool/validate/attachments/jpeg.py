@@ -1,31 +1,52 @@
 """JPEG structure (ITU-T T.81 Annex B).
 
-**JPEG** (ITU-T T.81 Annex B): SOI ``FF D8``, then a marker; segment lengths ≥ 2;
-fill bytes ``FF`` before markers allowed (B.1.1.2); SOF and SOS headers checked
-against their component counts; an SOS before any SOF, a second SOI, an RST outside
-a scan or a marker code ``00`` is ``attachment.structure``; entropy-coded data is
-walked (``FF 00`` stuffing, RST0–7) to the next marker; an EOI without a scan is
-``attachment.structure``; data after EOI is ``attachment.trailing_data``.
+SOI ``FF D8``, then a marker; segment lengths ≥ 2; fill bytes ``FF`` before markers
+allowed (B.1.1.2); SOF and SOS headers checked against their component counts; an SOS
+before any SOF, a second SOI, an RST outside a scan or a marker code ``00`` is
+``attachment.structure``; entropy-coded data is walked (``FF 00`` stuffing, RST0–7) to
+the next marker; an EOI without a scan is ``attachment.structure``; data after EOI is
+``attachment.trailing_data``.
+
+Linear time: runs of fill bytes and the entropy-coded data are crossed with one
+compiled search per chunk, not a step per byte; segments are budgeted (``parser``).
+The bodies of APPn, COM, JPGn and reserved-marker segments are opaque: they are
+scanned for embedded content (``signatures``). An ``Exif`` APP1 segment is read for
+metadata (``exif``). A frame of more than ``max_pixels`` is ``attachment.dimensions``.
 """
 
 from __future__ import annotations
 
+import re
+
+from cluetool.validate.attachments.exif import exif_metadata
 from cluetool.validate.attachments.parser import Parser, plural_bytes
 
 # Start-of-frame markers (T.81 Table B.1): C0–C3, C5–C7, C9–CB, CD–CF. C4 (DHT), C8
 # (JPG) and CC (DAC) are not frames.
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+# Segments whose bodies are tables the decoder reads (DHT, DAC, DQT, DNL, DRI, DHP, EXP):
+# not opaque. Every other segment with a length (APPn, COM, JPG, JPGn, reserved) is.
+_TABLES = frozenset({0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF})
+# The end of entropy-coded data: an FF followed by neither 00 (stuffing), RST0-7 nor FF
+# (a fill byte); the match ends on the marker code.
+_SCAN_END = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+_NOT_FF = re.compile(rb"[^\xff]")
+_EXIF = b"Exif\x00\x00"
 
 
 class JpegParser(Parser):
-    def __init__(self) -> None:
-        super().__init__()
+    kind = "JPEG"
+
+    def __init__(self, *, max_pixels: int | None = None) -> None:
+        super().__init__(max_pixels=max_pixels)
         self._marker = 0
         self._marker_at = 0
+        self._body_at = 0
         self._sof = False
         self._sos = False
         self._scanning = False
         self._scan_ff = False
+        self._fill = False
         self._done = False
         self._eoi_end = 0
         self.trailing = 0
@@ -58,8 +79,12 @@ class JpegParser(Parser):
         at = self._marker_at
         if code == 0xFF:  # B.1.1.2: any marker may be preceded by fill bytes.
             self._marker_at = self.pos - 1
+            self._fill = True  # the rest of the run is crossed in _special
             self._want(1, self._on_marker_code)
-        elif code == 0x00:
+            return
+        if not self._structure("segment"):
+            return
+        if code == 0x00:
             self._fail("attachment.structure", f"JPEG invalid marker FF 00 at offset {at}")
         elif code == 0xD8:
             self._fail("attachment.structure", f"JPEG second SOI marker at offset {at}")
@@ -86,24 +111,38 @@ class JpegParser(Parser):
             )
             return
         body = length - 2
+        self._body_at = self.pos
         if self._marker in _SOF or self._marker == 0xDA:
             handler = self._on_sos if self._marker == 0xDA else self._on_sof
             if body:
                 self._want(body, handler)  # at most 65533 bytes
             else:
                 handler(b"")
-        else:
+        elif self._marker == 0xE1 and body >= len(_EXIF):
+            self._want(body, self._on_app1)  # at most 65533 bytes, read for metadata
+        elif self._marker in _TABLES:
             self._skip = body
             self._expect_marker()
+        else:
+            self._skip_opaque(body)
+            self._expect_marker()
+
+    def _on_app1(self, data: bytes) -> None:
+        self.scanner.region(data, self._body_at)
+        if data.startswith(_EXIF):
+            self.metadata.extend(exif_metadata(data[len(_EXIF):]))
+        self._expect_marker()
 
     def _on_sof(self, data: bytes) -> None:
         # B.2.2: P, Y(2), X(2), Nf, then 3 bytes per component; Lf = 8 + 3 * Nf.
         if len(data) < 6 or data[5] == 0 or len(data) != 6 + 3 * data[5]:
             self._fail("attachment.structure", f"JPEG frame header at offset {self._marker_at} is malformed")
             return
-        if (data[3] << 8 | data[4]) == 0:
+        height, width = data[1] << 8 | data[2], data[3] << 8 | data[4]
+        if width == 0:
             self._fail("attachment.structure", "JPEG frame width is 0")
             return
+        self._pixels("JPEG frame", width, height)  # a height of 0 comes later in DNL
         self._sof = True
         self._expect_marker()
 
@@ -123,31 +162,51 @@ class JpegParser(Parser):
             self.trailing += len(chunk) - i
             self.pos += len(chunk) - i
             return len(chunk)
+        if self._fill:
+            # A run of fill bytes: find its end in one search.
+            m = _NOT_FF.search(chunk, i)
+            j = m.start() if m else len(chunk)
+            if j > i:
+                self._marker_at = self.pos + (j - i) - 1
+                self.pos += j - i
+                return j
+            self._fill = False
+            return None  # the byte after the run is the marker code (pending _want)
         if not self._scanning:
             return None
         if self._scan_ff:
-            # The byte after an FF in entropy-coded data (B.1.1.5, F.1.2.3): 00 is
-            # stuffing, RST0-7 sit inside the scan, FF is a fill byte, anything else
-            # is the marker that ends the scan.
+            # The byte after an FF that ended the previous chunk (B.1.1.5, F.1.2.3):
+            # 00 is stuffing, RST0-7 sit inside the scan, FF is a fill byte, anything
+            # else is the marker that ends the scan.
+            m = _NOT_FF.search(chunk, i)
+            j = m.start() if m else len(chunk)
+            if j > i:  # more fill bytes
+                self._marker_at = self.pos + (j - i) - 1
+                self.pos += j - i
+                return j
             code = chunk[i]
             self.pos += 1
             if code == 0x00 or 0xD0 <= code <= 0xD7:
                 self._scan_ff = False
-            elif code == 0xFF:
-                self._marker_at = self.pos - 1
             else:
                 self._scan_ff = False
                 self._scanning = False
                 self._on_marker_code(bytes((code,)))
             return i + 1
-        j = chunk.find(b"\xff", i)
-        if j < 0:
+        m = _SCAN_END.search(chunk, i)
+        if m is None:
+            # No marker here; an FF at the very end decides with the next chunk's byte.
             self.pos += len(chunk) - i
+            if chunk[-1] == 0xFF:
+                self._scan_ff = True
+                self._marker_at = self.pos - 1
             return len(chunk)
-        self._scan_ff = True
+        j = m.start()
         self._marker_at = self.pos + (j - i)
-        self.pos += j + 1 - i
-        return j + 1
+        self.pos += j + 2 - i
+        self._scanning = False
+        self._on_marker_code(chunk[j + 1 : j + 2])
+        return j + 2
 
     def _at_end(self) -> None:
         if self._done:

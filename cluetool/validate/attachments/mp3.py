@@ -30,6 +30,30 @@ _L3_BITRATES = {
     _MPEG2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
 }
 _ID3_UNDEFINED_FLAGS = {2: 0x3F, 3: 0x1F, 4: 0x0F}
+# ID3 frames that can name or reach a person (v2.3/2.4 ids, then v2.2): owner/licensee,
+# encoded by, user text and links, comments, private and unique ids, popularimeter
+# (an e-mail), ownership, encapsulated objects, terms of use.
+_PERSONAL = frozenset({"TOWN", "TENC", "TXXX", "WXXX", "COMM", "PRIV", "UFID", "POPM", "OWNE", "GEOB", "USER",
+                       "TEN", "TXX", "WXX", "COM", "UFI", "POP", "GEO"})
+_PERSONAL_MAX = 64 * 1024
+_ENCODINGS = {0: "latin-1", 1: "utf-16", 2: "utf-16-be", 3: "utf-8"}
+
+
+def _syncsafe(data: bytes) -> int:
+    return (data[0] & 0x7F) << 21 | (data[1] & 0x7F) << 14 | (data[2] & 0x7F) << 7 | (data[3] & 0x7F)
+
+
+def _id3_value(name: str, data: bytes) -> str:
+    """A short readable form of a frame body (text frames decoded, others up to NUL)."""
+    if data and (name[0] in "TW" or name in ("COMM", "COM", "USER", "OWNE", "GEOB", "GEO")):
+        encoding = _ENCODINGS.get(data[0], "latin-1")
+        body = data[1:]
+        if name in ("COMM", "COM", "USER"):
+            body = body[3:]  # the language
+        text = body.decode(encoding, "replace")
+    else:
+        text = data.split(b"\x00", 1)[0].decode("latin-1")
+    return " | ".join(part for part in text.split("\x00") if part)[:200]
 
 
 def _mp3_frame(header: bytes) -> tuple[tuple[int, int], int] | str:
@@ -62,8 +86,10 @@ def _mp3_frame(header: bytes) -> tuple[tuple[int, int], int] | str:
 
 
 class Mp3Parser(Parser):
-    def __init__(self) -> None:
-        super().__init__()
+    kind = "MP3"
+
+    def __init__(self, *, max_pixels: int | None = None) -> None:
+        super().__init__(max_pixels=max_pixels)
         self.frames = 0
         self.audio_start: int | None = None
         self._signature: tuple[int, int] | None = None
@@ -72,7 +98,13 @@ class Mp3Parser(Parser):
         self._what = "frame"
         self._tags_only = False
         self._end_tag = False
+        self._fast = False  # MPEG frames are walked in _special
+        self._lengths: dict[bytes, int] = {}  # frame header -> length, for the fast walk
         self.after_end_tag = 0
+        self._id3_major = 0
+        self._id3_end = 0
+        self._id3_footer = 0
+        self._id3_frame = b""
         self._want(3, self._on_start)
 
     def _on_start(self, data: bytes) -> None:
@@ -94,12 +126,119 @@ class Mp3Parser(Parser):
             self._fail("attachment.structure", "MP3 ID3v2 tag size is not syncsafe")
             return
         size = (size_bytes[0] << 21) | (size_bytes[1] << 14) | (size_bytes[2] << 7) | size_bytes[3]
-        if major == 4 and flags & 0x10:  # ID3v2.4 §3.4: a 10-byte footer follows.
-            size += 10
-        self._skip = size
-        self.audio_start = 10 + size
-        self._frame_at, self._frame_len, self._what = 0, 10 + size, "ID3v2 tag"
+        footer = 10 if major == 4 and flags & 0x10 else 0  # ID3v2.4 §3.4: a 10-byte footer follows.
+        self.audio_start = 10 + size + footer
+        self._frame_at, self._frame_len, self._what = 0, 10 + size + footer, "ID3v2 tag"
+        self._id3_major, self._id3_end, self._id3_footer = major, 10 + size, footer
+        if flags & 0x80 and major < 4:
+            # Unsynchronised v2.2/2.3 tag: frame sizes do not map onto the stored bytes,
+            # so the whole tag is one opaque region.
+            self._skip_opaque(size)
+            self._end_id3()
+        elif flags & 0x40 and major >= 3:
+            self._want(4, self._on_id3_extended)
+        else:
+            self._next_id3_frame()
+
+    def _on_id3_extended(self, data: bytes) -> None:
+        # v2.3 §3.2: the size excludes its own 4 bytes; v2.4 §3.2: syncsafe, includes them.
+        n = int.from_bytes(data, "big")
+        rest = n if self._id3_major == 3 else _syncsafe(data) - 4
+        if rest < 0 or self.pos + rest > self._id3_end:
+            self._fail("attachment.structure", "MP3 ID3v2 extended header overflows the tag")
+            return
+        self._skip = rest
+        self._next_id3_frame()
+
+    def _next_id3_frame(self) -> None:
+        header = 6 if self._id3_major == 2 else 10
+        start = self.pos + self._skip
+        left = self._id3_end - start
+        if left >= header:
+            self._want(header, self._on_id3_frame)
+            return
+        if left > 0:
+            self._skip_after(left)
+        self._end_id3()
+
+    def _skip_after(self, n: int) -> None:
+        # Padding or junk after the last frame: bytes between structures, scanned.
+        if self._skip:
+            self._skip += n
+        else:
+            self._skip_opaque(n)
+
+    def _end_id3(self) -> None:
+        self._skip += self._id3_footer
         self._want(4, self._on_frame_header)
+
+    def _on_id3_frame(self, data: bytes) -> None:
+        at = self.pos - len(data)
+        if data[0] == 0:  # padding (v2.3 §3.3, v2.4 §3.3): the rest of the tag, scanned
+            self.scanner.begin(at)
+            self.scanner.feed(data)
+            rest = self._id3_end - self.pos
+            if rest:
+                self._skip, self._scan_skip = rest, True
+            else:
+                self.scanner.end()
+            self._end_id3()
+            return
+        if not self._structure("ID3 frame"):
+            return
+        if self._id3_major == 2:
+            frame_id, size = data[:3], int.from_bytes(data[3:6], "big")
+        elif self._id3_major == 3:
+            frame_id, size = data[:4], int.from_bytes(data[4:8], "big")
+        else:
+            frame_id, size = data[:4], _syncsafe(data[4:8])
+        if not all(0x30 <= b <= 0x39 or 0x41 <= b <= 0x5A for b in frame_id):
+            self._fail("attachment.structure", f"MP3 ID3v2 frame at offset {at} has an invalid id {frame_id!r}")
+            return
+        if self.pos + size > self._id3_end:
+            self._fail("attachment.structure",
+                       f"MP3 ID3v2 frame {frame_id.decode()} at offset {at} overflows the tag")
+            return
+        name = frame_id.decode()
+        if name in _PERSONAL and size <= _PERSONAL_MAX:
+            self._id3_frame = frame_id
+            self._want(size, self._on_personal) if size else self._next_id3_frame()
+            return
+        self._skip_opaque(size)
+        self._next_id3_frame()
+
+    def _on_personal(self, data: bytes) -> None:
+        self.scanner.region(data, self.pos - len(data))
+        name = self._id3_frame.decode()
+        value = _id3_value(name, data)
+        self.metadata.append(("metadata.personal", f"ID3 {name}", value))
+        self._next_id3_frame()
+
+    def _special(self, chunk: bytes, i: int) -> int | None:
+        if self._end_tag and not self._skip:
+            self.after_end_tag += len(chunk) - i
+            self.pos += len(chunk) - i
+            return len(chunk)
+        if not self._fast or self._buf:
+            return None
+        # Back-to-back frames whose headers were seen before: one dict look-up each.
+        lengths, n, start = self._lengths, len(chunk), i
+        while i + 4 <= n:
+            length = lengths.get(chunk[i : i + 4])
+            if length is None:
+                break
+            self.frames += 1
+            self.steps += 1
+            if i + length > n:
+                self._frame_at, self._frame_len, self._what = self.pos + (i - start), length, "frame"
+                self._skip = i + length - n
+                self.pos += n - start
+                return n
+            i += length
+        if i == start:
+            return None
+        self.pos += i - start
+        return i
 
     def _on_frame_header(self, header: bytes) -> None:
         at = self.pos - 4
@@ -120,14 +259,18 @@ class Mp3Parser(Parser):
             return
         self.frames += 1
         self._frame_at, self._frame_len, self._what = at, length, "frame"
+        self._lengths[header] = length
+        self._fast = True
         self._skip = length - 4
         self._want(4, self._on_frame_header)
 
     def _not_a_frame(self, header: bytes, at: int, why: str) -> None:
+        self._fast = False
         if self.frames and header[:3] == b"TAG":
             # ID3v1: exactly 128 bytes at the very end of the file.
             self._skip = 128 - 4
             self._end_tag = True
+            self._fast = False
             self._frame_at, self._frame_len, self._what = at, 128, "ID3v1 tag"
             return
         if self.frames and header == b"APET":
@@ -150,16 +293,10 @@ class Mp3Parser(Parser):
             self._fail("attachment.structure", f"MP3 APE tag header at offset {at} is malformed")
             return
         self._tags_only = True
+        self._fast = False
         self._frame_at, self._frame_len, self._what = at, 32 + size, "APEv2 tag"
         self._skip = size
         self._want(4, self._on_frame_header)
-
-    def _special(self, chunk: bytes, i: int) -> int | None:
-        if self._end_tag and not self._skip:
-            self.after_end_tag += len(chunk) - i
-            self.pos += len(chunk) - i
-            return len(chunk)
-        return None
 
     def _at_end(self) -> None:
         if self._skip:

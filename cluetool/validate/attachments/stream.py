@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
-from cluetool.validate.attachments.common import SNIFF_BYTES, TYPES, Problem
+from cluetool.validate.attachments.common import DEFAULT_MAX_PIXELS, SNIFF_BYTES, TYPES, Problem
 from cluetool.validate.attachments.jpeg import JpegParser
 from cluetool.validate.attachments.mp3 import Mp3Parser
-from cluetool.validate.attachments.mp4 import Mp4Parser
+from cluetool.validate.attachments.mp4 import DEFAULT_MAX_SECONDS, Mp4Parser
 from cluetool.validate.attachments.parser import Parser
 from cluetool.validate.attachments.scan import ZipScanner
 
@@ -19,13 +19,18 @@ class AttachmentStream:
     Feed the file with ``update(chunk)`` in chunks of any size, then call ``finish()``.
     Results do not depend on how the bytes were split. When the size passes ``limit``
     the stream stops (``exceeded`` becomes true; stop reading) and ``finish()`` reports
-    only ``attachment.too_large``; ``sha256`` is then ``None``.
+    only ``attachment.too_large``; ``sha256`` is then ``None``. A frame of more than
+    ``max_pixels`` (None: no limit) is ``attachment.dimensions``; an MP4 longer than
+    ``max_seconds`` is ``attachment.duration``.
 
     Raises:
         ValueError: ``declared_type`` is not one of jpg, mp3, mp4.
     """
 
-    def __init__(self, declared_type: str, *, limit: int) -> None:
+    def __init__(
+        self, declared_type: str, *, limit: int, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        max_seconds: int | None = DEFAULT_MAX_SECONDS,
+    ) -> None:
         if declared_type not in TYPES:
             raise ValueError(f"unknown attachment type {declared_type!r}")
         self.declared_type = declared_type
@@ -35,7 +40,11 @@ class AttachmentStream:
         self.sha256: str | None = None
         self._hash = hashlib.sha256()
         self._head = bytearray()
-        self._parser: Parser = {"jpg": JpegParser, "mp3": Mp3Parser, "mp4": Mp4Parser}[declared_type]()
+        self._parser: Parser = {"jpg": JpegParser, "mp3": Mp3Parser, "mp4": Mp4Parser}[declared_type](
+            max_pixels=max_pixels
+        )
+        if isinstance(self._parser, Mp4Parser):
+            self._parser.max_seconds = max_seconds
         self._zip = ZipScanner()
         self._audio_head = bytearray()
         self._result: list[Problem] | None = None
@@ -91,9 +100,23 @@ class AttachmentStream:
             if self.size == 0:
                 result = [("attachment.empty", "the file is empty")]
             else:
-                result = self._parser.finish() + self._zip.finish()
+                result = self._parser.finish()
+                if not any(code == "attachment.embedded_archive" and "ZIP" in m for code, m in result):
+                    result += self._zip.finish()
         self._result = result
         return list(result)
+
+    @property
+    def metadata(self) -> list[tuple[str, str, str]]:
+        """``(code, field, value)`` of the metadata that could identify a reporter
+        (EXIF GPS, make, model, serials; MP4 location; ID3 personal frames)."""
+        return list(self._parser.metadata)
+
+    @property
+    def work(self) -> dict[str, int]:
+        """What the checks examined: parser steps, structures, opaque bytes scanned."""
+        return {"steps": self._parser.steps, "structures": self._parser.structures,
+                "scanned": self._parser.scanner.scanned, "candidates": self._parser.scanner.candidates}
 
     @property
     def head(self) -> bytes:
