@@ -46,7 +46,8 @@ from cluetool.audit import checkpoint
 from cluetool.audit.checkpoints import CHECKPOINT_KEY, checkpoint_key_name
 from cluetool.keys import load_identity, load_signing_key
 from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
-from cluetool.model.report import Report, decode_report
+from cluetool.model.codes import ATTACHMENT_TYPES
+from cluetool.model.report import Report, decode_report, normalise_text
 from cluetool.model.store import DuplicateLink, Fingerprint, ReportAttachment, ReportRow
 from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_report
@@ -155,7 +156,11 @@ class _Collector(InnerVisitor):
         except (msgspec.DecodeError, msgspec.ValidationError):
             return  # re-validation names the problem
         for a in refs.attachments:
-            self.types.setdefault(a.sha256, set()).add(a.type)
+            # The type as validation reads it (normalised); anything else is no type of
+            # ours, and the re-validation names the problem.
+            t = normalise_text(a.type)
+            if t in ATTACHMENT_TYPES:
+                self.types.setdefault(a.sha256, set()).add(t)
 
     def _submit(self) -> None:
         assert self._pool is not None

@@ -153,14 +153,15 @@ def reports_per_batch(home: Any) -> list[tuple[int, int, int]]:
 def lenient_seal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let ``seal`` pass submissions its validator rejects: builds batches that are
     signed by a trusted key but carry invalid content."""
-    real = seal_mod.validate_submission
+    real = seal_mod.validate_submission_model
 
     def lenient(path: Path, **kwargs: Any) -> Any:
-        result = real(path, **kwargs)
-        assert result.submission_id is not None and result.report_sha256 is not None
-        return msgspec.structs.replace(result, ok=True, findings=[])
+        checked = real(path, **kwargs)
+        result = checked.result
+        assert result.submission_id is not None and result.report_sha256 is not None and checked.report is not None
+        return msgspec.structs.replace(checked, result=msgspec.structs.replace(result, ok=True, findings=[]))
 
-    monkeypatch.setattr(seal_mod, "validate_submission", lenient)
+    monkeypatch.setattr(seal_mod, "validate_submission_model", lenient)
     # seal also judges attachment contents while it streams them into the payload
     monkeypatch.setattr(seal_mod, "judge_stream", lambda *args, **kwargs: None, raising=False)
 

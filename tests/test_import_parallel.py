@@ -37,15 +37,15 @@ def test_import_parallel_validation_rejects_invalid_report(pair: Pair, monkeypat
     names = write_spool(pair.root / "spool", 5, seed=8102, attachments=0)
     bad = pair.root / "spool" / names[3] / "report.json"
     bad.write_bytes(bad.read_bytes().replace(b'"received_at": "2026', b'"received_at": "2099'))
-    real = seal_mod.validate_submission
+    real = seal_mod.validate_submission_model
 
     def lenient(path: Path, **kwargs: object) -> object:  # the intake lets the bad report through
-        result = real(path, **kwargs)
+        checked = real(path, **kwargs)
         if path.name == names[3]:
-            result.ok, result.findings = True, []
-        return result
+            checked.result.ok, checked.result.findings = True, []
+        return checked
 
-    monkeypatch.setattr(seal_mod, "validate_submission", lenient)
+    monkeypatch.setattr(seal_mod, "validate_submission_model", lenient)
     [batch] = pair.seal(pair.root / "spool")
     monkeypatch.setattr(ingest, "PARALLEL_MIN_REPORTS", 1)
     monkeypatch.setattr(ingest, "_CHUNK", 2)

@@ -341,7 +341,7 @@ def test_seal_submission_changed_while_sealing_quarantined(tmp_path: Path, kh, m
     spool = tmp_path / "spool"
     names = sorted(write_spool(spool, 3, seed=19, attachments=1))
     victim = names[1]
-    real = seal_module.validate_submission
+    real = seal_module.validate_submission_model
 
     def validate_then_tamper(path: Path, **kw: object):
         result = real(path, **kw)
@@ -350,7 +350,7 @@ def test_seal_submission_changed_while_sealing_quarantined(tmp_path: Path, kh, m
             att.write_bytes(att.read_bytes() + b"\x00")
         return result
 
-    monkeypatch.setattr(seal_module, "validate_submission", validate_then_tamper)
+    monkeypatch.setattr(seal_module, "validate_submission_model", validate_then_tamper)
     report = seal_spool(kh, spool, tmp_path / "out")
     assert report.ok is False
     assert [(q.submission, q.codes) for q in report.quarantined] == [(victim, ["submission.changed"])]

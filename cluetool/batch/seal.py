@@ -41,10 +41,14 @@ from cluetool.model.batch import (
     signature_comment,
 )
 from cluetool.model.findings import Finding
-from cluetool.validate import validate_submission
+from cluetool.validate import ValidatedSubmission, validate_submission_model
 from cluetool.validate.attachments import AttachmentStream, judge_stream
 
 CHUNK = 64 * 1024
+# A batch's size is bounded by default, so that neither end needs memory or a medium
+# sized to a backlog (``--max-reports``, ``--max-bytes``; None lifts a bound).
+DEFAULT_MAX_REPORTS = 5000
+DEFAULT_MAX_BYTES = 1024**3
 # age v1 sizes (C2SP age §"Header", §"Payload"): the version line, one two-line
 # X25519 stanza per recipient (43-character base64 of 32 bytes each), the MAC line,
 # the 16-byte payload nonce, and a 16-byte tag per 64 KiB chunk (at least one chunk).
@@ -69,11 +73,6 @@ class _AttachmentRef(msgspec.Struct):
     type: str
     sha256: str
     size: int
-
-
-class _ReportRef(msgspec.Struct):
-    submission_id: str
-    attachments: list[_AttachmentRef] = []
 
 
 class _Planned(msgspec.Struct):
@@ -138,13 +137,22 @@ def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient | age.Hy
     return out
 
 
-def _plan(path: Path, submission_id: str, report_sha256: str) -> _Planned:
-    data = (path / "report.json").read_bytes()
-    ref = msgspec.json.decode(data, type=_ReportRef)
+def _plan(path: Path, checked: ValidatedSubmission) -> _Planned:
+    """What to seal, from the validated, normalised report (never a second parse of
+    ``report.json``: the bytes sealed are the ones validated, checked by their hash)."""
+    report, result = checked.report, checked.result
+    assert result.report_sha256 is not None
     return _Planned(
-        path=path, name=path.name, submission_id=submission_id, report_sha256=report_sha256,
-        report_size=len(data), attachments=ref.attachments,
+        path=path, name=path.name, submission_id=report.submission_id, report_sha256=result.report_sha256,
+        report_size=checked.report_size,
+        attachments=[_AttachmentRef(file=a.file, type=a.type, sha256=a.sha256, size=a.size) for a in report.attachments],
     )
+
+
+def _check_failed(name: str, what: str, exc: BaseException) -> Finding:
+    # The exception's type only: its message may quote report content.
+    return Finding(submission=name, path=".", code="submission.check_failed",
+                   message=f"{name}: {what} failed unexpectedly ({type(exc).__name__}); the rest of the spool was sealed")
 
 
 def _size_of(p: _Planned) -> int:
@@ -187,19 +195,39 @@ def _stream_attachment(
 ) -> None:
     """Read one attachment once: into the tar (when ``w``) and through its content
     checks (structure, sniffed type, size, sha256). Raises ``_Changed`` on any problem."""
-    stream = AttachmentStream(a.type, limit=getattr(limits, a.type), max_pixels=limits.image_pixels, max_seconds=limits.duration)
+    failed: list[BaseException] = []
+    try:
+        stream = AttachmentStream(a.type, limit=getattr(limits, a.type), max_pixels=limits.image_pixels, max_seconds=limits.duration)
+    except Exception as exc:  # noqa: BLE001 - a check's bug quarantines this submission only
+        raise _Changed(p, [_check_failed(p.name, f"the check of {a.file}", exc)]) from None
+
+    def check(data: bytes | memoryview) -> None:
+        # A check that raises stops checking (the bytes still go into the tar: the
+        # batch is abandoned and this submission quarantined afterwards).
+        if not failed:
+            try:
+                stream.update(data)
+            except Exception as exc:  # noqa: BLE001
+                failed.append(exc)
+
     try:
         with _open_regular(p.path / a.file) as f:
             if w is not None:
-                w.add(f"attachments/{a.sha256}", a.size, f, on_data=stream.update)
+                w.add(f"attachments/{a.sha256}", a.size, f, on_data=check)
             else:
                 while chunk := f.read(CHUNK):
-                    stream.update(chunk)
+                    check(chunk)
     except (OSError, ustar.UstarError):
         raise _changed(p, f"attachments[{i}].file", "submission.changed", f"{p.name}: {a.file} changed while sealing") from None
     findings: list[Finding] = []
-    judge_stream(stream, a, f"attachments[{i}]",
-                 lambda path, code, message: findings.append(Finding(submission=p.name, path=path, code=code, message=message)))
+    try:
+        if not failed:
+            judge_stream(stream, a, f"attachments[{i}]",
+                         lambda path, code, message: findings.append(Finding(submission=p.name, path=path, code=code, message=message)))
+    except Exception as exc:  # noqa: BLE001
+        failed.append(exc)
+    if failed:
+        raise _Changed(p, [_check_failed(p.name, f"the check of {a.file}", failed[0])])
     if findings:
         raise _Changed(p, findings)
 
@@ -380,8 +408,8 @@ def seal(
     passphrase: bytes | None = None,
     quarantine: Path | None = None,
     done: Path | None = None,
-    max_reports: int | None = None,
-    max_bytes: int | None = None,
+    max_reports: int | None = DEFAULT_MAX_REPORTS,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
     limits: Limits | None = None,
     on_batch: Callable[[SealedBatch], None] | None = None,
 ) -> SealReport:
@@ -440,17 +468,26 @@ def seal(
                                        message=f'"{entry.name}" in the spool is not a submission directory')])
                 continue
             # Attachment contents are checked while they are sealed (read once).
-            result = validate_submission(entry, now=now, limits=limits, deep=False)
-            if not result.ok:
-                refuse(entry, result.findings)
+            try:
+                checked = validate_submission_model(entry, now=now, limits=limits, deep=False)
+                if checked.result.ok and checked.report is None:
+                    raise RuntimeError("a valid report without its model")
+                plan = _plan(entry, checked) if checked.result.ok else None
+            except InputError as exc:
+                refuse(entry, [Finding(submission=entry.name, path=".", code="submission.unreadable", message=exc.message)])
                 continue
-            assert result.submission_id is not None and result.report_sha256 is not None
-            if result.submission_id in seen_ids:
+            except Exception as exc:  # noqa: BLE001 - one submission's problem stops only it
+                refuse(entry, [_check_failed(entry.name, "validation", exc)])
+                continue
+            if plan is None:
+                refuse(entry, checked.result.findings)
+                continue
+            if plan.submission_id in seen_ids:
                 refuse(entry, [Finding(submission=entry.name, path="submission_id", code="spool.duplicate_submission_id",
-                                       message=f"submission_id {result.submission_id} is already in this spool")])
+                                       message=f"submission_id {plan.submission_id} is already in this spool")])
                 continue
-            seen_ids.add(result.submission_id)
-            planned.append(_plan(entry, result.submission_id, result.report_sha256))
+            seen_ids.add(plan.submission_id)
+            planned.append(plan)
 
         pending = _split(planned, max_reports, max_bytes)
         while pending:
@@ -502,4 +539,4 @@ def seal(
     return report
 
 
-__all__ = ["seal", "recover", "parse_recipients", "age_size", "quarantine_submission"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_REPORTS", "seal", "recover", "parse_recipients", "age_size", "quarantine_submission"]

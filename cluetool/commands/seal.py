@@ -34,8 +34,8 @@ def run(
     key: Annotated[str, typer.Option("--key", help="Signing key name in the home.")] = "main",
     quarantine: Annotated[Optional[Path], typer.Option("--quarantine", help="Where invalid submissions go (default SPOOL.quarantine).", show_default=False)] = None,
     done: Annotated[Optional[Path], typer.Option("--done", help="Where sealed submissions go (default SPOOL.done).", show_default=False)] = None,
-    max_reports: Annotated[Optional[int], typer.Option("--max-reports", help="At most N reports per batch.", show_default=False)] = None,
-    max_bytes: Annotated[Optional[str], typer.Option("--max-bytes", help="At most SIZE of submissions per batch (e.g. 500M).", show_default=False)] = None,
+    max_reports: Annotated[int, typer.Option("--max-reports", help="At most N reports per batch.")] = 5000,
+    max_bytes: Annotated[str, typer.Option("--max-bytes", help="At most SIZE of submissions per batch (e.g. 500M; a larger submission goes alone).")] = "1G",
     passphrase_file: PassFileOpt = None,
     passphrase_env: PassEnvOpt = None,
     home: HomeOpt = None,
@@ -43,15 +43,17 @@ def run(
 ) -> None:
     """Validate a spool and seal the valid submissions into the next signed, encrypted batch(es).
 
-    Invalid submissions move to the quarantine directory with a reason.json; sealed ones
-    move to the done directory, one folder per batch. Exit 1 if anything was quarantined.
+    Invalid submissions move to the quarantine directory with a reason.json (named on
+    stderr, one line each, and in the output); sealed ones move to the done directory,
+    one folder per batch. Exit 1 if anything was quarantined. A batch holds at most
+    --max-reports reports (default 5000) and --max-bytes of submissions (default 1G).
 
     Example: cluetool seal spool/ --source intake-bj --to age1… --out outbox/
     """
     from cluetool.batch.seal import seal
     from cluetool.config import resolve_home
     from cluetool.keys import read_passphrase
-    from cluetool.output import emit
+    from cluetool.output import Format, emit, warn
 
     report = seal(
         spool, home=resolve_home(home_of(home)), source=source, recipients=to, out_dir=out,
@@ -61,4 +63,8 @@ def run(
     )
     emit(report, fmt_of(fmt), rows="batches",
          columns=["batch", "sequence", "reports", "attachments", "payload_size", "payload_sha256"])
+    if report.quarantined and fmt_of(fmt) is not Format.json:
+        emit(report, fmt_of(fmt), rows="quarantined", columns=["submission", "codes", "path"])
+    for q in report.quarantined:
+        warn(f'quarantined "{q.submission}": {", ".join(q.codes)} (see {q.path}/reason.json)')
     raise typer.Exit(0 if report.ok else 1)

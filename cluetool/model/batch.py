@@ -112,12 +112,17 @@ class SealedBatch(msgspec.Struct, kw_only=True):
     payload_size: int
     reports: int
     attachments: int
+    record: str = "batch"
 
 
 class Quarantined(msgspec.Struct, kw_only=True):
+    """A submission ``seal`` moved to the quarantine (``path``), with its error codes;
+    ``record`` tells these rows from batch rows in ``seal``'s JSONL output."""
+
     submission: str
     path: str
     codes: list[str]
+    record: str = "quarantined"
 
 
 class SealReport(msgspec.Struct, kw_only=True):

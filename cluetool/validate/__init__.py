@@ -13,16 +13,20 @@ from cluetool.validate.submission import (
     REPORT_MAX_BYTES,
     SubmissionResult,
     Summary,
+    ValidatedSubmission,
     ValidationReport,
     validate_paths,
     validate_submission,
+    validate_submission_model,
 )
 
 __all__ = [
     "REPORT_MAX_BYTES",
     "SubmissionResult",
     "Summary",
+    "ValidatedSubmission",
     "ValidationReport",
     "validate_paths",
     "validate_submission",
+    "validate_submission_model",
 ]

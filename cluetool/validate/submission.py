@@ -504,10 +504,31 @@ def _rules(ctx: fields.Context, blocks: dict[str, Any]) -> None:
         fields.check_prior_reports(ctx, blocks["prior_reports"])
 
 
+class ValidatedSubmission(msgspec.Struct, kw_only=True):
+    """A submission as ``validate`` saw it: the result, and when valid the normalised
+    report (the model ``seal`` builds its batch from) and the size of ``report.json``."""
+
+    result: SubmissionResult
+    report: Any = None
+    report_size: int = 0
+
+
 def validate_submission(
     path: Path, *, now: datetime, limits: Limits = Limits(), deep: bool = True
 ) -> SubmissionResult:
     """Check one submission directory: ``report.json`` and its attachments.
+
+    Raises:
+        InputError: ``path`` is not a directory that can be opened.
+        ValueError: ``now`` is naive.
+    """
+    return validate_submission_model(path, now=now, limits=limits, deep=deep).result
+
+
+def validate_submission_model(
+    path: Path, *, now: datetime, limits: Limits = Limits(), deep: bool = True
+) -> ValidatedSubmission:
+    """``validate_submission``, also giving the normalised report when it is valid.
 
     ``now`` bounds ``received_at`` (it must be timezone-aware). ``deep=False`` leaves
     the attachments' contents unread, for a caller that checks them while streaming
@@ -546,10 +567,11 @@ def validate_submission(
         if not (f.code == "attachment.undeclared" and f.path in bad_names)
     )
     ok = not any(f.severity == "error" for f in ctx.findings)
-    return SubmissionResult(
+    result = SubmissionResult(
         submission=name, submission_id=submission_id, kind=kind, ok=ok,
         findings=cap_findings(ctx.findings, name), report_sha256=digest,
     )
+    return ValidatedSubmission(result=result, report=ctx.report, report_size=len(raw) if raw is not None else 0)
 
 
 def cap_findings(findings: list[Finding], submission: str, limit: int = MAX_FINDINGS) -> list[Finding]:

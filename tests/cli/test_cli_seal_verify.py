@@ -143,14 +143,38 @@ def test_cli_seal_quarantine_exits_1_with_options(kh: KeyHome, tmp_path: Path, s
     copy_submissions(sample_spool, spool, valid_names(sample_spool)[:2] + ["invalid-region.unknown"])
     r = invoke(seal_args(kh, spool, tmp_path / "out", "--quarantine", tmp_path / "q", "--done", tmp_path / "d",
                          "-f", "json"), kh.root)
-    doc = json_ok(r, code=1)
+    assert r.exit_code == 1, r.stderr
+    # the quarantined submission is named on stderr, one line, even with --format json
+    [line] = r.stderr.splitlines()
+    assert line.startswith('cluetool: warning: quarantined "invalid-region.unknown": ') and "region.unknown" in line
+    doc = json.loads(r.stdout)
     assert doc["ok"] is False
     assert doc["quarantined"] == [{"submission": "invalid-region.unknown", "path": str((tmp_path / "q" / "invalid-region.unknown").resolve()),
-                                   "codes": doc["quarantined"][0]["codes"]}]
+                                   "codes": doc["quarantined"][0]["codes"], "record": "quarantined"}]
     assert "region.unknown" in doc["quarantined"][0]["codes"]
     reason = json.loads((tmp_path / "q" / "invalid-region.unknown" / "reason.json").read_text())
     assert "region.unknown" in {f["code"] for f in reason["findings"]}
     assert len(list((tmp_path / "d" / f"{SOURCE}-00000001").iterdir())) == 2
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl"])
+def test_cli_seal_quarantined_named_in_table_and_jsonl_and_on_stderr(kh: KeyHome, tmp_path: Path, sample_spool: Path, fmt: str) -> None:
+    spool = tmp_path / "spool"
+    bad = ["invalid-region.unknown", "invalid-report.json_invalid"]
+    copy_submissions(sample_spool, spool, valid_names(sample_spool)[:2] + bad)
+    r = invoke(seal_args(kh, spool, tmp_path / "out", "-f", fmt), kh.root)
+    assert r.exit_code == 1, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and all(ln.startswith("cluetool: warning: quarantined ") for ln in lines), r.stderr
+    assert [name for name in bad if any(f'"{name}"' in ln for ln in lines)] == bad
+    if fmt == "jsonl":
+        rows = [json.loads(ln) for ln in r.stdout.splitlines()]
+        assert [row["record"] for row in rows] == ["batch", "quarantined", "quarantined"]
+        assert [row["submission"] for row in rows[1:]] == bad
+        assert rows[0]["reports"] == 2
+    else:
+        assert all(name in r.stdout for name in bad)
+        assert f"{SOURCE}-00000001.clue" in r.stdout
 
 
 def test_cli_seal_second_run_continues_sequence(kh: KeyHome, tmp_path: Path) -> None:
