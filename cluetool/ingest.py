@@ -37,7 +37,7 @@ import msgspec
 from cluetool.batch.chain import ChainStart, check_chain
 from cluetool.batch.reader import BatchFormatError, open_batch
 from cluetool.batch.service import signer_lookup
-from cluetool.batch.verify import InnerVisitor, check_batch
+from cluetool.batch.verify import InnerVisitor, authenticate, decrypt_checked
 from cluetool.config import Home, Limits
 from cluetool.errors import InputError
 from cluetool.formats import age, ustar
@@ -296,45 +296,42 @@ def import_batch(
     limits = limits or home.config().limits
     name = path.name
     result = ImportedBatch(batch=name, status="rejected")
+    signers = signer_lookup(home, [])
+    collector: _Collector | None = None
     try:
         with open_batch(path) as b:
-            manifest = b.manifest()
+            # Step 2: everything verify --chain checks, against the store's state: the
+            # signature by a trusted signer, the payload's hash as stored, the layout,
+            # the chain. Nothing is decrypted before all of it passed. An imported batch
+            # (or a renamed copy, still the same signed batch) is "already imported"
+            # only if it verifies in full.
+            try:
+                auth = authenticate(b, name, signers)
+            except BatchFormatError as exc:
+                return result, [_problem(name, exc.code, exc.message)]
+            manifest, link = auth.manifest, auth.link
+            assert manifest is not None and link is not None
             manifest_sha = b.manifest_sha256
-    except BatchFormatError as exc:
-        return result, [_problem(name, exc.code, exc.message)]
-    result.source, result.sequence = manifest.source, manifest.sequence
+            result.source, result.sequence = manifest.source, manifest.sequence
+            problems = list(auth.problems)
+            if q.get_batch_by_manifest(store, manifest_sha) is not None and all(p.code == "batch.name" for p in problems):
+                result.status = "already_imported"
+                return result, []
+            start, accepted = chain_lookups(store)
+            problems += check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)
+            if problems:
+                if any(p.code == "chain.fork" for p in problems) and not auth.problems:
+                    with store.write() as tx:  # a signed fork is evidence: record the attempt
+                        append_entry(tx, at=now, actor=ACTOR, action="batch.fork_refused", object=f"{manifest.source}/{manifest.sequence}",
+                                     details={"batch": name, "manifest_sha256": manifest_sha})
+                return result, problems
+            state = q.get_source_state(store, manifest.source)
+            gap = manifest.sequence > (state.last_sequence if state else 0) + 1
 
-    # Step 2: everything verify --chain checks, against the store's state (the payload
-    # hash and layout are checked while step 3 decrypts).
-    signers = signer_lookup(home, [])
-    # The manifest and its signature first; the payload is hashed while it is decrypted.
-    # A batch with a problem, or one already in the ledger, gets the full check now:
-    # the problems are then exactly verify's, and an imported batch (or a renamed copy,
-    # still the same signed batch) is "already imported" only if it verifies in full.
-    check, problems, link = check_batch(path, signers, payload=False)
-    imported = q.get_batch_by_manifest(store, manifest_sha) is not None
-    if problems or imported:
-        check, problems, link = check_batch(path, signers)
-        if imported and all(p.code == "batch.name" for p in problems):
-            result.status = "already_imported"
-            return result, []
-    if link is not None:
-        start, accepted = chain_lookups(store)
-        problems += check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)
-    if problems:
-        if any(p.code == "chain.fork" for p in problems) and check.ok:
-            with store.write() as tx:  # a signed fork is evidence: record the attempt
-                append_entry(tx, at=now, actor=ACTOR, action="batch.fork_refused", object=f"{manifest.source}/{manifest.sequence}",
-                             details={"batch": name, "manifest_sha256": manifest_sha})
-        return result, problems
-    state = q.get_source_state(store, manifest.source)
-    gap = manifest.sequence > (state.last_sequence if state else 0) + 1
-
-    # Steps 3-4: decrypt, collect, re-validate.
-    collector = _Collector(store, limits, name, now=now, parallel=manifest.counts.reports >= PARALLEL_MIN_REPORTS)
-    try:
-        check2, problems2, _ = check_batch(path, signers, identities=identities, visitor=collector)
-        problems = problems2 + collector.problems
+            # Steps 3-4: decrypt (the second read, the hashed header pinned), collect, re-validate.
+            collector = _Collector(store, limits, name, now=now, parallel=manifest.counts.reports >= PARALLEL_MIN_REPORTS)
+            decrypt_checked(b, auth, identities, collector)
+        problems = auth.problems + collector.problems
         if problems:
             raise _Reject(problems)
 
@@ -405,14 +402,16 @@ def import_batch(
                 for d in links
             ])
     except _Reject as rej:
-        _remove_created(store, collector.created)
+        _remove_created(store, collector)
         return result, rej.problems
     except InputError as exc:  # a conflict the store found (e.g. a reused query code)
-        _remove_created(store, collector.created)
+        if collector is None:
+            raise  # the file cannot be read or is not a batch at all
+        _remove_created(store, collector)
         return result, [_problem(name, "store.conflict", exc.message)]
     except BaseException:
         _stop_workers()
-        _remove_created(store, collector.created)
+        _remove_created(store, collector)
         raise
     result.status = "imported"
     result.reports = stored
@@ -496,8 +495,8 @@ def _stop_workers() -> None:
         workers.stop(pool)
 
 
-def _remove_created(store: Store, created: list[str]) -> None:
-    for sha in created:
+def _remove_created(store: Store, collector: _Collector | None) -> None:
+    for sha in collector.created if collector is not None else ():
         try:
             store.blobs.path(sha).unlink(missing_ok=True)
         except OSError:

@@ -35,7 +35,10 @@ class BatchFormatError(Exception):
 class OpenedBatch:
     """The manifest and signature of a batch, and its payload member as a stream."""
 
-    def __init__(self, manifest_bytes: bytes, signature: str, payload: ustar.Member, rest: Iterator[ustar.Member]) -> None:
+    def __init__(
+        self, manifest_bytes: bytes, signature: str, payload: ustar.Member, rest: Iterator[ustar.Member], fileno: int = -1
+    ) -> None:
+        self.fileno = fileno  # the one descriptor the batch is read from (positional reads)
         self.manifest_bytes = manifest_bytes
         self.manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
         self.signature = signature
@@ -139,7 +142,7 @@ def open_batch(path: Path) -> Iterator[OpenedBatch]:
             signature = sig_bytes.decode("utf-8")
         except UnicodeDecodeError:
             raise BatchFormatError("signature.invalid", "manifest.json.minisig is not UTF-8") from None
-        yield OpenedBatch(manifest_bytes, signature, payload, members)
+        yield OpenedBatch(manifest_bytes, signature, payload, members, f.fileno())
 
 
 def manifest_sha256_of(path: Path) -> str:

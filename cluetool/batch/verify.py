@@ -13,6 +13,7 @@ from typing import BinaryIO
 import msgspec
 
 from cluetool.batch.chain import ChainLink, ChainStart, check_chain
+from cluetool.batch.payload import HashedPayload, PinnedReader, header_facts
 from cluetool.batch.reader import BatchFormatError, OpenedBatch, open_batch
 from cluetool.errors import InputError
 from cluetool.formats import age, canonical, minisign, ustar
@@ -26,32 +27,6 @@ _REPORT_RE = re.compile(r"^reports/([0-9a-f-]{36})\.json$")
 _ATTACH_RE = re.compile(r"^attachments/([0-9a-f]{64})$")
 
 SignerLookup = Callable[[str], Sequence[minisign.PublicKey]]
-
-
-class _OuterLayout(Exception):
-    """The batch archive itself broke while the payload was read (e.g. truncation)."""
-
-
-class _HashingReader:
-    """Reads a member while hashing everything read."""
-
-    def __init__(self, member: ustar.Member) -> None:
-        self._m = member
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def read(self, n: int = -1) -> bytes:
-        try:
-            data = self._m.read(n)
-        except ustar.UstarError as exc:
-            raise _OuterLayout(str(exc)) from None
-        self.sha.update(data)
-        self.size += len(data)
-        return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
 
 
 class InnerVisitor:
@@ -131,6 +106,78 @@ def check_inner(payload: BinaryIO, counts: tuple[int, int], visitor: InnerVisito
     return problems
 
 
+class Authenticated:
+    """What the first read of a batch established (see ``authenticate``)."""
+
+    def __init__(self, name: str) -> None:
+        self.check = BatchCheck(batch=name, ok=False)
+        self.problems: list[BatchProblem] = []
+        self.link: ChainLink | None = None
+        self.manifest: Manifest | None = None
+        self.hashed: HashedPayload | None = None
+
+    def problem(self, code: str, message: str) -> None:
+        self.problems.append(BatchProblem(batch=self.check.batch, code=code, message=message))
+
+
+def authenticate(b: OpenedBatch, name: str, signers: SignerLookup, *, payload: bool = True) -> Authenticated:
+    """The manifest, its signature by a key trusted for its source, the file name, and
+    (unless ``payload=False``) the sha256 and size of the whole ``payload.age`` as
+    stored, the rest of the layout and the age header's recipient count. Nothing is
+    decrypted; the header is looked at only after the hash matched.
+
+    Raises:
+        BatchFormatError: the manifest or the layout is malformed.
+    """
+    auth = Authenticated(name)
+    check = auth.check
+    check.manifest_sha256 = b.manifest_sha256
+    manifest = b.manifest()
+    auth.manifest = manifest
+    _fill(check, manifest)
+    _check_signature(b, manifest, signers, auth.problem)
+    if name != manifest.file_name():
+        auth.problem("batch.name", f"file name does not match the manifest ({manifest.file_name()})")
+    auth.link = ChainLink(
+        batch=name, source=manifest.source, sequence=manifest.sequence,
+        manifest_sha256=b.manifest_sha256, previous=manifest.previous, position=0,
+    )
+    if not payload:
+        return auth
+    hashed = HashedPayload()
+    try:
+        hashed.read_from(b.payload)
+        b.finish()
+    except ustar.UstarError as exc:
+        raise BatchFormatError("batch.layout", str(exc)) from None
+    if hashed.size != manifest.payload.size:
+        auth.problem("payload.size", f"payload.age is {hashed.size} bytes, manifest says {manifest.payload.size}")
+    elif hashed.sha.hexdigest() != manifest.payload.sha256:
+        auth.problem("payload.sha256", "payload.age does not match the sha256 in manifest.json")
+    else:
+        auth.hashed = hashed
+        facts = header_facts(bytes(hashed.pinned), hashed.size)
+        if facts.problem is not None:
+            auth.problem("payload.header", facts.problem)
+        elif facts.stanzas != len(manifest.recipients):
+            auth.problem("payload.recipients",
+                         f"payload.age has {facts.stanzas} recipient stanza(s), manifest.json names {len(manifest.recipients)}")
+    return auth
+
+
+def decrypt_checked(
+    b: OpenedBatch, auth: Authenticated, identities: Sequence[age.X25519Identity], visitor: InnerVisitor | None = None
+) -> None:
+    """Decrypt and check the payload of an authenticated batch (second read, same file
+    descriptor, the hashed header pinned: see ``cluetool.batch.payload``); problems go
+    into ``auth``. Does nothing unless the batch authenticated without any problem."""
+    if auth.problems or auth.hashed is None or auth.manifest is None:
+        return
+    m = auth.manifest
+    reader = PinnedReader(b.fileno, b.payload.offset, m.payload.size, bytes(auth.hashed.pinned))
+    _decrypt_check(reader, identities, m, visitor, auth.check, auth.problem)
+
+
 def check_batch(
     path: Path,
     signers: SignerLookup,
@@ -139,7 +186,8 @@ def check_batch(
     visitor: InnerVisitor | None = None,
     payload: bool = True,
 ) -> tuple[BatchCheck, list[BatchProblem], ChainLink | None]:
-    """Verify one batch file; decrypt it too when ``identities`` are given.
+    """Verify one batch file; decrypt it too when ``identities`` are given and it
+    authenticated (signature, signer trust, payload hash) without a problem.
 
     ``payload=False`` checks the manifest, its signature and the file name only (a
     quick look before a full check, e.g. whether the batch is already imported); the
@@ -148,52 +196,24 @@ def check_batch(
     Raises:
         InputError: the file cannot be read or is not a batch at all.
     """
-    check = BatchCheck(batch=path.name, ok=False)
-    problems: list[BatchProblem] = []
-
-    def problem(code: str, message: str) -> None:
-        problems.append(BatchProblem(batch=path.name, code=code, message=message))
-
-    link = None
+    auth = Authenticated(path.name)
     try:
         with open_batch(path) as b:
-            check.manifest_sha256 = b.manifest_sha256
-            manifest = b.manifest()
-            _fill(check, manifest)
-            _check_signature(b, manifest, signers, problem)
-            if path.name != manifest.file_name():
-                problem("batch.name", f"file name does not match the manifest ({manifest.file_name()})")
-            link = ChainLink(
-                batch=path.name, source=manifest.source, sequence=manifest.sequence,
-                manifest_sha256=b.manifest_sha256, previous=manifest.previous, position=0,
-            )
-            if not payload:
-                check.ok = not problems
-                return check, problems, link
-            reader = _HashingReader(b.payload)
-            try:
-                if identities:
-                    _decrypt_check(reader, identities, manifest, visitor, check, problem)
-                reader.drain()
-                b.finish()
-            except (ustar.UstarError, _OuterLayout) as exc:
-                raise BatchFormatError("batch.layout", str(exc)) from None
-            if reader.size != manifest.payload.size:
-                problem("payload.size", f"payload.age is {reader.size} bytes, manifest says {manifest.payload.size}")
-            elif reader.sha.hexdigest() != manifest.payload.sha256:
-                problem("payload.sha256", "payload.age does not match the sha256 in manifest.json")
+            auth = authenticate(b, path.name, signers, payload=payload)
+            if identities and payload:
+                decrypt_checked(b, auth, identities, visitor)
     except BatchFormatError as exc:
-        problem(exc.code, exc.message)
-    check.ok = not problems
-    return check, problems, link
+        auth.problem(exc.code, exc.message)
+    auth.check.ok = not auth.problems
+    return auth.check, auth.problems, auth.link
 
 
 def _decrypt_check(
-    reader: _HashingReader, identities: Sequence[age.X25519Identity], manifest: Manifest,
+    reader: PinnedReader, identities: Sequence[age.X25519Identity], manifest: Manifest,
     visitor: InnerVisitor | None, check: BatchCheck, problem: Callable[[str, str], None],
 ) -> None:
     try:
-        with age.DecryptReader(reader, identities) as raw:
+        with age.DecryptReader(reader, identities, armor=False) as raw:  # type: ignore[arg-type]
             # Buffered: the tar walk reads a header, a small report and its padding per
             # member, which the buffer serves without a call into the decrypting reader.
             plain = io.BufferedReader(raw, buffer_size=age.CHUNK_SIZE)
