@@ -14,6 +14,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
@@ -21,6 +22,7 @@ from typing import BinaryIO
 import msgspec
 
 from cluetool.batch import sealstate
+from cluetool.batch.register import Register
 from cluetool.batch.reader import BatchFormatError, manifest_sha256_of
 from cluetool.config import Home, Limits, fsync_dir, make_private_dir, write_private_file
 from cluetool.errors import ClueError, InputError, StateError
@@ -82,6 +84,7 @@ class _Planned(msgspec.Struct):
     report_sha256: str
     report_size: int
     attachments: list[_AttachmentRef]
+    query_code_sha256: str = ""
 
 
 class _Changed(Exception):
@@ -144,9 +147,27 @@ def _plan(path: Path, checked: ValidatedSubmission) -> _Planned:
     assert result.report_sha256 is not None
     return _Planned(
         path=path, name=path.name, submission_id=report.submission_id, report_sha256=result.report_sha256,
-        report_size=checked.report_size,
+        report_size=checked.report_size, query_code_sha256=report.query_code_sha256,
         attachments=[_AttachmentRef(file=a.file, type=a.type, sha256=a.sha256, size=a.size) for a in report.attachments],
     )
+
+
+def _sealed_before(p: _Planned, register: Register, seen_codes: dict[str, str]) -> Finding | None:
+    """``submission.resent`` / ``submission.code_reused`` when the intake sealed this
+    submission id or query code before (or another submission of this spool has the code)."""
+    batch = register.batch_of_id(p.submission_id)
+    if batch is not None:
+        return Finding(submission=p.name, path="submission_id", code="submission.resent",
+                       message=f"submission_id {p.submission_id} was already sealed in batch {batch}")
+    code = register.batch_of_code(p.query_code_sha256)
+    if code is not None:
+        return Finding(submission=p.name, path="query_code_sha256", code="submission.code_reused",
+                       message=f"the query code was already used by submission {code[1]} in batch {code[0]}")
+    other = seen_codes.get(p.query_code_sha256)
+    if other is not None:
+        return Finding(submission=p.name, path="query_code_sha256", code="submission.code_reused",
+                       message=f"the query code is also used by submission {other} of this spool")
+    return None
 
 
 def _check_failed(name: str, what: str, exc: BaseException) -> Finding:
@@ -375,6 +396,9 @@ def _finish(home: Home, journal: sealstate.Journal) -> None:
     for parent in parents:
         fsync_dir(parent)
     sealstate.save_state(home, sealstate.SealState(source=journal.source, sequence=journal.sequence, manifest_sha256=journal.manifest_sha256))
+    if journal.sealed:
+        with Register(home) as register:
+            register.record(Path(journal.batch_path).name, [(sid, code) for sid, code in journal.sealed])
     sealstate.drop_journal(home, journal.source)
 
 
@@ -445,7 +469,7 @@ def seal(
     report = SealReport(ok=True, batches=[], quarantined=[])
     for d in (done, quarantine):
         make_private_dir(d)
-    with sealstate.SourceLock(home, source):
+    with sealstate.SourceLock(home, source), ExitStack() as stack:
         finished = recover(home, source)
         if finished:
             report.recovered.append(finished)
@@ -454,6 +478,8 @@ def seal(
 
         planned: list[_Planned] = []
         seen_ids: set[str] = set()
+        seen_codes: dict[str, str] = {}
+        register = stack.enter_context(Register(home))
 
         def refuse(entry: Path, findings: Sequence[Finding]) -> None:
             box = quarantine_submission(entry, findings, quarantine)
@@ -486,7 +512,12 @@ def seal(
                 refuse(entry, [Finding(submission=entry.name, path="submission_id", code="spool.duplicate_submission_id",
                                        message=f"submission_id {plan.submission_id} is already in this spool")])
                 continue
+            earlier = _sealed_before(plan, register, seen_codes)
+            if earlier is not None:
+                refuse(entry, [earlier])
+                continue
             seen_ids.add(plan.submission_id)
+            seen_codes[plan.query_code_sha256] = plan.name
             planned.append(plan)
 
         pending = _split(planned, max_reports, max_bytes)
@@ -515,6 +546,7 @@ def seal(
             journal = sealstate.Journal(
                 source=source, sequence=sequence, manifest_sha256=manifest_sha, batch_path=str(final),
                 done_dir=str(done / final.stem), submissions=[str(m.path) for m in members],
+                sealed=[[m.submission_id, m.query_code_sha256] for m in members],
             )
             sealstate.save_journal(home, journal)
             try:

@@ -34,6 +34,8 @@ class Journal(msgspec.Struct, kw_only=True):
     batch_path: str
     done_dir: str
     submissions: list[str]  # absolute paths of the spool entries sealed in the batch
+    # [submission id, query-code hash] of each, for the register (``cluetool.batch.register``)
+    sealed: list[list[str]] = []
 
 
 def _dir(home: Home) -> Path:
