@@ -16,7 +16,7 @@ from typing import Any, Optional
 import typer
 
 from cluetool import __version__
-from cluetool.commands import common, import_, init, keys, seal, status, store, validate, verify
+from cluetool.commands import common, held, import_, init, keys, seal, status, store, validate, verify
 from cluetool.errors import ClueError, ExitCode
 from cluetool.output import Format, escape, set_quiet
 
@@ -118,6 +118,11 @@ app.add_typer(code_app, name="code")
 store_app = typer.Typer(help="The local store (DESIGN §7).", no_args_is_help=True)
 _register(store_app, "check", store.check)
 app.add_typer(store_app, name="store")
+
+held_app = typer.Typer(help="Reports held at import for a person to settle (colliding ids or query codes).", no_args_is_help=True)
+_register(held_app, "list", held.list_)
+_register(held_app, "resolve", held.resolve)
+app.add_typer(held_app, name="held")
 
 # -- audit commands (DESIGN §9) --
 from cluetool.commands import audit as audit_cmds  # noqa: E402

@@ -52,6 +52,7 @@ from cluetool.model.store import DuplicateLink, Fingerprint, ReportAttachment, R
 from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_report
 from cluetool.store import Store
+from cluetool.store import held as held_q
 from cluetool.store import queries as q
 from cluetool.store.audit import NewEntry, append_entries, append_entry
 from cluetool.store.handling import import_deadline_context, materialise_import_obligations
@@ -71,6 +72,8 @@ class ImportedBatch(msgspec.Struct, kw_only=True):
     reports: int = 0
     attachments: int = 0
     duplicates: int = 0
+    resent: int = 0  # reports skipped: the same bytes were stored (or held) already
+    held: int = 0  # reports held: they collide with a different stored report
     gap_reason: str | None = None
 
 
@@ -341,6 +344,7 @@ def import_batch(
         # rules changed), gap, batch, reports, duplicates.
         stored = 0
         links: list[DuplicateLink] = []
+        codes_in_batch: dict[str, str] = {}
         with store.write() as tx:
             if q.get_batch_by_manifest(tx, manifest_sha) is not None:
                 result.status = "already_imported"
@@ -370,28 +374,44 @@ def import_batch(
                 problems += [p for c in chunk for p in c.problems]
                 if problems:
                     continue  # keep checking, to name every problem; nothing more is written
-                part = [c.row for c in chunk if c.row is not None]
-                # Earlier chunks are stored already, so their fingerprints match too.
+                # A re-sent report (the same bytes stored or held already) is skipped;
+                # one colliding with a different report is held; the rest are stored.
+                # Earlier chunks are stored already, so they count here too.
+                sort = held_q.sort_out(tx, [c.row for c in chunk if c.row is not None], codes_in_batch)
+                part = sort.new
                 found = _duplicates(tx, part)
                 try:
-                    ids = q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=part)
+                    ids = q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=part) if part else range(0)
                 except q.ReportsStored as exc:  # nothing of this chunk was written
                     problems += [_problem(name, "report.already_stored", f"report {sid} is already in the store")
                                  for sid in sorted(exc.stored)]
                     continue
+                facts = {c.submission_id: c.facts for c in chunk if c.facts is not None}
                 materialise_import_obligations(tx, part, home=home, imported_at=now, report_ids=ids, ctx=deadlines,
-                                               facts=[c.facts for c in chunk if c.facts is not None])
+                                               facts=[facts[r.submission_id] for r in part])
+                held_ids = held_q.insert_held(tx, batch_id=record.id, held_at=now, held=sort.held)
                 append_entries(tx, [
                     NewEntry(at=now, actor=ACTOR, action="report.import", object=r.submission_id,
                              details={"batch": obj, "report_sha256": r.report_sha256,
                                       "attachments": [a.sha256 for a in r.attachments]})
                     for r in part
+                ] + [
+                    NewEntry(at=now, actor=ACTOR, action="report.resent", object=r.submission_id,
+                             details={"batch": obj, "report_sha256": r.report_sha256})
+                    for r in sort.resent
+                ] + [
+                    NewEntry(at=now, actor=ACTOR, action="report.held", object=r.submission_id,
+                             details={"batch": obj, "held_id": hid, "report_sha256": r.report_sha256,
+                                      "reason": why, "collides_with": other})
+                    for (r, why, other), hid in zip(sort.held, held_ids)
                 ])
                 links += found
                 stored += len(part)
+                result.resent += len(sort.resent)
+                result.held += len(sort.held)
             if problems:
                 raise _Reject(problems)
-            if stored != len(collector.entries):
+            if stored + result.resent + result.held != len(collector.entries):
                 raise RuntimeError("import stored a different number of reports than the index lists")
             q.insert_duplicates(tx, links, found_at=now)
             q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,

@@ -20,7 +20,9 @@ from cluetool.model.batch import VerifyReport
 from cluetool.model.store import DuplicateLink, StoreCheckReport
 from cluetool.store import Store
 from cluetool.store import queries as q
+from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.store.audit import append_entry
+from cluetool.store.held import HeldReport, list_held, resolve_held
 
 
 class Status(msgspec.Struct, kw_only=True):
@@ -132,3 +134,34 @@ def trust_signer(home: Home, source: str, pub_file: Path, *, rotation: Path | No
             append_entry(tx, at=now, actor="cluetool-keys", action="key.trust", object=f"{source}/{result.key_id}",
                          details={"rotation_from": result.rotation_from})
     return result
+
+
+class HeldList(msgspec.Struct, kw_only=True):
+    held: list[HeldReport]
+    schema: str = "cluetool.held/1"
+
+
+def held_list(home: Home, *, all_states: bool = False) -> HeldList:
+    """Reports an import held for a person to settle (see ``cluetool.store.held``)."""
+    with open_store(home) as store:
+        return HeldList(held=list_held(store, all_states=all_states))
+
+
+def held_resolve(home: Home, held_id: int, *, keep: bool, reason: str, now: datetime) -> HeldReport:
+    """Settle a held report (keep it beside the other, or discard it), audited; the
+    reason is recorded in the audit log as its HMAC only.
+
+    Raises:
+        InputError: an empty reason, no such held report, or it is settled already.
+        StateError: the store or the audit secret is unusable.
+    """
+    if not reason.strip():
+        raise InputError("held resolve needs a --reason")
+    secret = audit_secret(home)
+    with open_store(home) as store, store.write() as tx:
+        held = resolve_held(tx, held_id, keep=keep, reason=reason, at=now)
+        append_entry(tx, at=now, actor="cluetool-held", action="held.kept" if keep else "held.discarded",
+                     object=held.submission_id,
+                     details={"held_id": held.id, "report_sha256": held.report_sha256, "collides_with": held.collides_with,
+                              "reason_hmac_sha256": keyed_text(secret, reason)})
+    return held

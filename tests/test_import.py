@@ -793,18 +793,20 @@ def test_store_check_tampered_and_missing_blob_found(pair: Pair, three: list[Pat
     assert any(shas[1] in p.object for p in report.problems if p.code == "blob.missing")
 
 
-def test_import_batch_with_already_stored_report_rejected_by_name(pair: Pair) -> None:
+def test_import_batch_with_already_stored_report_skips_it_as_resent(pair: Pair) -> None:
     names = write_spool(pair.root / "spool-1", 2, seed=7901, attachments=0)
     shutil.copytree(pair.root / "spool-1" / names[0], pair.root / "again")
     [first] = pair.seal(pair.root / "spool-1")
-    # the intake seals the same submission a second time (restored from a backup, say)
-    write_spool(pair.root / "spool-2", 1, seed=7902, attachments=0)
+    # the intake seals the same submission a second time (its state restored from an
+    # old backup, so its register does not know it any more)
+    (pair.sender.home.state_dir / "seal" / "register.db").unlink()
+    fresh = write_spool(pair.root / "spool-2", 1, seed=7902, attachments=0)
     shutil.move(pair.root / "again", pair.root / "spool-2" / names[0])
     [second] = pair.seal(pair.root / "spool-2")
     assert pair.import_([first]).ok
-    before = snapshot(pair.home)
     result = pair.import_([second])
-    assert not result.ok and result.batches[0].status == "rejected"
-    assert result.problems and all(p.batch == second.name for p in result.problems)
-    assert any(names[0] in p.message for p in result.problems)
-    assert_unchanged(before, pair.home)
+    assert result.ok, result.problems
+    assert [(b.status, b.reports, b.resent) for b in result.batches] == [("imported", 1, 1)]
+    assert [e["object"] for e in audit_entries(pair.home) if e["action"] == "report.resent"] == [names[0]]
+    with connect(pair.home) as conn:
+        assert conn.execute("SELECT count(*) FROM reports WHERE submission_id IN (?, ?)", (names[0], fresh[0])).fetchone()[0] == 2

@@ -124,6 +124,15 @@ SEED[3] = [
     ("INSERT INTO fingerprints VALUES (0, ?, 2, 'subject')", (h("fp")[:32],)),
 ]
 
+# Version 4 adds the (empty) held-report tables; the same data, plus one held report.
+SEED[4] = [
+    *SEED[3],
+    ("INSERT INTO held_reports (submission_id, query_code_sha256, report_sha256, batch_id, held_at, reason,"
+     " collides_with, report_json) VALUES (?, ?, ?, 1, ?, 'submission_id.collision', ?, ?)",
+     (SID, h("code" + SID), h("other"), "2026-01-03T00:00:00.000000Z", SID, b'{"x":2}')),
+    ("INSERT INTO held_attachments VALUES (1, ?)", (h("blob"),)),
+]
+
 
 def seed(path: Path, version: int) -> dict[str, int]:
     """Insert the seed rows of ``version``; return row counts."""

@@ -26,7 +26,10 @@ def run(
     """Verify, decrypt, re-validate and store batches: each one all or nothing.
 
     Re-importing a batch is a no-op that says so (exit 0); a fork, replay, gap, bad
-    signature or invalid report rejects the batch (exit 1); a busy store exits 75.
+    signature or invalid report rejects the batch (exit 1); a busy store exits 75. A
+    report already stored with the same bytes is skipped (resent); one whose submission
+    id or query code collides with a different stored report is held for `held resolve`
+    and the rest of its batch is imported.
 
     Example: cluetool import inbox/intake-bj-00000042.clue
     """
@@ -43,5 +46,5 @@ def run(
         passphrase=read_passphrase(passphrase_file, passphrase_env), wait=wait, allow_gap_reason=reason,
     )
     emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",
-         columns=["batch", "status", "sequence", "reports", "attachments", "duplicates"] if report.ok else ["batch", "code", "message"])
+         columns=["batch", "status", "sequence", "reports", "attachments", "duplicates", "resent", "held"] if report.ok else ["batch", "code", "message"])
     raise typer.Exit(0 if report.ok else 1)

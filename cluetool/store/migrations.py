@@ -514,10 +514,43 @@ CREATE TABLE key_filter_coverage (
 );
 """
 
+# Version 4: reports held at import (issue 15), a plain table with constraints: a report
+# whose submission id or query code collides with a different stored report is kept
+# here, with its bytes and why, until a person settles it (kept, or discarded: bytes
+# erased, hash kept). Its attachments stay referenced through ``held_attachments``.
+_V4 = """
+CREATE TABLE held_reports (
+    id                INTEGER PRIMARY KEY,
+    submission_id     TEXT NOT NULL,
+    query_code_sha256 TEXT NOT NULL CHECK (length(query_code_sha256) = 64),
+    report_sha256     TEXT NOT NULL CHECK (length(report_sha256) = 64),
+    batch_id          INTEGER NOT NULL REFERENCES batches (id),
+    held_at           TEXT NOT NULL,
+    reason            TEXT NOT NULL CHECK (reason IN ('submission_id.collision', 'query_code.collision')),
+    collides_with     TEXT NOT NULL,
+    report_json       BLOB NOT NULL,
+    state             TEXT NOT NULL DEFAULT 'held' CHECK (state IN ('held', 'kept', 'discarded')),
+    resolved_at       TEXT,
+    resolution_reason TEXT,
+    CHECK ((state = 'held') = (resolved_at IS NULL)),
+    CHECK ((state = 'held') = (resolution_reason IS NULL)),
+    CHECK (state = 'discarded' OR length(report_json) > 0),
+    UNIQUE (submission_id, report_sha256)
+);
+CREATE INDEX held_reports_state ON held_reports (state);
+CREATE TABLE held_attachments (
+    held_id INTEGER NOT NULL REFERENCES held_reports (id),
+    sha256  TEXT NOT NULL REFERENCES attachments (sha256),
+    PRIMARY KEY (held_id, sha256)
+) WITHOUT ROWID;
+CREATE INDEX held_attachments_sha256 ON held_attachments (sha256);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="initial schema", script=_V1),
     Migration(version=2, name="integer report ids, narrow stages, fewer random-key indexes", script=_V2),
     Migration(version=3, name="random-key indexes per era of 65,536 reports, with a key filter", script=_V3),
+    Migration(version=4, name="reports held at import for a person to settle", script=_V4),
 ]
 
 
