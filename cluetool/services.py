@@ -71,7 +71,8 @@ def verify(
     passphrase: bytes | None = None,
 ) -> VerifyReport:
     """``verify``; with a home that has a store, ``--chain`` continues from the last
-    batch the store accepted from each source (DESIGN §5)."""
+    batch the store accepted from each source (DESIGN §5), and a batch already in the
+    store's ledger is "already imported", as ``import`` says."""
     h = optional_home(home, required=decrypt or identity is not None or not signer_files)
     if chain and h is not None and h.store_file.exists():
         with open_store(h) as store:
@@ -79,6 +80,7 @@ def verify(
             return batch_service.verify(
                 paths, home=h.root, signer_files=signer_files, rotations=rotations, chain=chain,
                 identity=identity, decrypt=decrypt, passphrase=passphrase, start=start, accepted=accepted,
+                imported=lambda sha: q.get_batch_by_manifest(store, sha) is not None,
             )
     return batch_service.verify(
         paths, home=h.root if h else None, signer_files=signer_files, rotations=rotations, chain=chain,

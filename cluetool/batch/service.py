@@ -86,6 +86,7 @@ def verify(
     passphrase: bytes | None = None,
     start: Callable[[str], ChainStart | None] | None = None,
     accepted: Callable[[str, int], str | None] | None = None,
+    imported: Callable[[str], bool] | None = None,
 ) -> VerifyReport:
     """Verify batches against the home's trusted signers and/or ``signer_files``.
 
@@ -101,4 +102,5 @@ def verify(
     return verify_batches(
         paths, signer_lookup(h, signer_files, rotations), chain=chain, identities=identities,
         start=start or (lambda _s: None), accepted=accepted or (lambda _s, _n: None),
+        imported=imported or (lambda _sha: False),
     )

@@ -276,8 +276,13 @@ def verify_batches(
     accepted: Callable[[str, int], str | None] = lambda _s, _n: None,
     identities: Sequence[age.X25519Identity] = (),
     allow_gap: bool = False,
+    imported: Callable[[str], bool] = lambda _sha: False,
 ) -> VerifyReport:
     """Verify each batch; with ``chain`` also the run they form (DESIGN §5).
+
+    ``imported(manifest_sha256)`` says whether a receiver's ledger holds the batch: one
+    that verifies and is held there is "already imported" (as ``import`` says) and
+    takes no part in the chain check.
 
     Raises:
         InputError: a path cannot be read or is not a batch.
@@ -289,7 +294,9 @@ def verify_batches(
         check, found, link = check_batch(path, signers, identities=identities)
         checks.append(check)
         problems += found
-        if link is not None:
+        if link is not None and chain and check.manifest_sha256 is not None and not found and imported(check.manifest_sha256):
+            check.already_imported = True
+        elif link is not None:
             links.append(msgspec.structs.replace(link, position=i))
     if chain:
         chain_problems = check_chain(links, start=start, accepted=accepted, allow_gap=allow_gap)

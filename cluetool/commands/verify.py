@@ -43,5 +43,6 @@ def run(
     if fmt_of(fmt).value == "table" and report.ok:
         from cluetool.output import info
 
-        info(f"{len(report.batches)} batch(es) verified")
+        imported = sum(b.already_imported for b in report.batches)
+        info(f"{len(report.batches)} batch(es) verified" + (f", {imported} of them already imported" if imported else ""))
     raise typer.Exit(0 if report.ok else 1)

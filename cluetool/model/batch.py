@@ -91,6 +91,7 @@ class BatchCheck(msgspec.Struct, kw_only=True):
     reports: int | None = None
     attachments: int | None = None
     decrypted: bool = False
+    already_imported: bool = False  # verify --chain with a store: the store's ledger holds it
 
 
 class VerifyReport(msgspec.Struct, kw_only=True):
