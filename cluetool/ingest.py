@@ -27,6 +27,7 @@ import hashlib
 import multiprocessing
 import os
 import unicodedata
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -55,6 +56,7 @@ from cluetool.store import Store
 from cluetool.store import held as held_q
 from cluetool.store import queries as q
 from cluetool.store.audit import NewEntry, append_entries, append_entry
+from cluetool.store.db import Tx
 from cluetool.store.handling import import_deadline_context, materialise_import_obligations
 from cluetool.store.keyfilter import row_key_hashes
 from cluetool.validate.attachments import AttachmentStream
@@ -125,35 +127,43 @@ class _AttachmentTypes(msgspec.Struct):
 
 
 class _Collector(InnerVisitor):
-    """Keeps the reports, writes attachments to the blob store while checking them."""
+    """Re-validates the reports in chunks while they stream past, handing each checked
+    chunk to ``sink`` in payload order (so that only a few chunks are ever in memory),
+    and writes attachments to the blob store while checking them."""
 
-    def __init__(self, store: Store, limits: Limits, batch: str, *, now: datetime, parallel: bool) -> None:
+    def __init__(
+        self, store: Store, limits: Limits, batch: str, *, now: datetime, parallel: bool,
+        sink: Callable[[list[Checked]], None],
+    ) -> None:
         self.store = store
         self.limits = limits
         self.batch = batch
         self.now = now
-        self.entries: list[IndexEntry] = []
-        self.reports: dict[str, bytes] = {}
+        self.entries = 0
+        self.handed = 0  # reports handed to the sink
+        self._sink = sink
         self._pending: list[tuple[str, bytes, tuple[str, ...]]] = []
-        self._futures: list[Future[bytes]] = []
+        self._pending_bytes = 0
+        self._inflight: deque[tuple[Future[bytes], dict[str, bytes]]] = deque()
         self._pool = _workers() if parallel else None
         self.types: dict[str, set[str]] = {}
         self.created: list[str] = []
         self.problems: list[BatchProblem] = []
 
     def index(self, entries: list[IndexEntry]) -> None:
-        self.entries = entries
+        self.entries = len(entries)
 
     def report(self, entry: IndexEntry, data: bytes) -> None:
-        self.reports[entry.submission_id] = data
-        if self._pool is not None:
-            self._pending.append((entry.submission_id, data, tuple(entry.attachments)))
-            if len(self._pending) >= _CHUNK:
-                self._submit()
-        if not entry.attachments:
-            return
+        self._pending.append((entry.submission_id, data, tuple(entry.attachments)))
+        self._pending_bytes += len(data)
+        if entry.attachments:
+            self._types_of(data)
+        if len(self._pending) >= _CHUNK or self._pending_bytes >= _CHUNK_BYTES:
+            self._check_pending()
+
+    def _types_of(self, data: bytes) -> None:
         # Only the declared types, to check attachments as they stream past; the full
-        # re-validation of the report comes after.
+        # re-validation of the report runs beside.
         try:
             refs = msgspec.json.decode(data, type=_AttachmentTypes)
         except (msgspec.DecodeError, msgspec.ValidationError):
@@ -165,30 +175,31 @@ class _Collector(InnerVisitor):
             if t in ATTACHMENT_TYPES:
                 self.types.setdefault(a.sha256, set()).add(t)
 
-    def _submit(self) -> None:
-        assert self._pool is not None
-        self._futures.append(self._pool.submit(_check_chunk, self._pending, self.now, self.batch))
-        self._pending = []
-
-    def chunks(self, now: datetime) -> Iterator[list[Checked]]:
-        """Every report of the index re-validated, chunk by chunk, in index order."""
-        if self._pool is None:
-            for i in range(0, len(self.entries), _CHUNK):
-                yield [check_report(e.submission_id, self.reports[e.submission_id], e.attachments, now, self.batch)
-                       for e in self.entries[i:i + _CHUNK]]
+    def _check_pending(self) -> None:
+        items, self._pending, self._pending_bytes = self._pending, [], 0
+        if not items:
             return
-        if self._pending:
-            self._submit()
-        done = 0
-        for future in self._futures:
-            chunk = [_with_report_json(c, self.reports[c.submission_id])
-                     for c in _RESULTS_DECODER.decode(future.result())]
-            if [c.submission_id for c in chunk] != [e.submission_id for e in self.entries[done:done + len(chunk)]]:
-                raise RuntimeError("parallel validation lost the index order")
-            done += len(chunk)
-            yield chunk
-        if done != len(self.entries):
-            raise RuntimeError("parallel validation lost reports")
+        if self._pool is None:
+            self._hand([check_report(sid, raw, atts, self.now, self.batch) for sid, raw, atts in items])
+            return
+        future = self._pool.submit(_check_chunk, items, self.now, self.batch)
+        self._inflight.append((future, {sid: raw for sid, raw, _ in items}))
+        while len(self._inflight) > _MAX_INFLIGHT:
+            self._collect_one()
+
+    def _collect_one(self) -> None:
+        future, raws = self._inflight.popleft()
+        self._hand([_with_report_json(c, raws[c.submission_id]) for c in _RESULTS_DECODER.decode(future.result())])
+
+    def _hand(self, chunk: list[Checked]) -> None:
+        self.handed += len(chunk)
+        self._sink(chunk)
+
+    def finish(self) -> None:
+        """Check and hand over the reports still pending (after the payload's end)."""
+        self._check_pending()
+        while self._inflight:
+            self._collect_one()
 
     def attachment(self, sha256: str, size: int, member: ustar.Member) -> str | None:
         types = self.types.get(sha256, set())
@@ -331,96 +342,59 @@ def import_batch(
             state = q.get_source_state(store, manifest.source)
             gap = manifest.sequence > (state.last_sequence if state else 0) + 1
 
-            # Steps 3-4: decrypt (the second read, the hashed header pinned), collect, re-validate.
-            collector = _Collector(store, limits, name, now=now, parallel=manifest.counts.reports >= PARALLEL_MIN_REPORTS)
-            decrypt_checked(b, auth, identities, collector)
-        problems = auth.problems + collector.problems
-        if problems:
-            raise _Reject(problems)
-
-        # Steps 4-5, in one transaction: each chunk re-validated so far is written (rows,
-        # obligations, audit entries) while the workers check the rest; any problem
-        # rolls everything back. The entries come in the order: rules.changed (if the
-        # rules changed), gap, batch, reports, duplicates.
-        stored = 0
-        links: list[DuplicateLink] = []
-        codes_in_batch: dict[str, str] = {}
-        with store.write() as tx:
-            if q.get_batch_by_manifest(tx, manifest_sha) is not None:
-                result.status = "already_imported"
-                return result, []
-            start, accepted = chain_lookups(tx)  # type: ignore[arg-type]
-            late = check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)  # type: ignore[list-item]
-            if late:
-                raise _Reject(late)
-            record = q.insert_batch(
-                tx, source=manifest.source, sequence=manifest.sequence, manifest_sha256=manifest_sha,
-                previous_sha256=manifest.previous, payload_sha256=manifest.payload.sha256, signer=manifest.signer,
-                created_at=manifest.created_at, imported_at=now, reports=len(collector.entries),
-                attachments=manifest.counts.attachments, allow_gap_reason=allow_gap_reason if gap else None,
-            )
-            # -- deadlines (DESIGN §8): obligations triggered by received / imported, in this transaction --
-            deadlines = import_deadline_context(tx, home=home, imported_at=now)
-            obj = f"{manifest.source}/{manifest.sequence}"
-            if gap:
-                append_entry(tx, at=now, actor=ACTOR, action="batch.gap_allowed", object=obj,
-                             details={"batch": name, "reason": allow_gap_reason})
-            # Every report of the index is stored, or the transaction rolls back.
-            append_entry(tx, at=now, actor=ACTOR, action="batch.import", object=obj, details={
-                "batch": name, "manifest_sha256": manifest_sha, "payload_sha256": manifest.payload.sha256,
-                "signer": manifest.signer, "reports": len(collector.entries), "attachments": manifest.counts.attachments,
-            })
-            for chunk in collector.chunks(now):
-                problems += [p for c in chunk for p in c.problems]
+            # Steps 3-5, in one transaction, streaming: the payload is decrypted (the
+            # second read, the hashed header pinned); each chunk of reports re-validated
+            # is written (rows, obligations, audit entries) while the rest streams in;
+            # attachments go to the blob store as they come. Any problem rolls it all
+            # back. The entries come in the order: rules.changed (if the rules changed),
+            # gap, batch, reports (import, resent, held), duplicates.
+            with store.write() as tx:
+                if q.get_batch_by_manifest(tx, manifest_sha) is not None:
+                    result.status = "already_imported"
+                    return result, []
+                start, accepted = chain_lookups(tx)  # type: ignore[arg-type]
+                late = check_chain([link], start=start, accepted=accepted, allow_gap=allow_gap_reason is not None)  # type: ignore[list-item]
+                if late:
+                    raise _Reject(late)
+                record = q.insert_batch(
+                    tx, source=manifest.source, sequence=manifest.sequence, manifest_sha256=manifest_sha,
+                    previous_sha256=manifest.previous, payload_sha256=manifest.payload.sha256, signer=manifest.signer,
+                    created_at=manifest.created_at, imported_at=now, reports=manifest.counts.reports,
+                    attachments=manifest.counts.attachments, allow_gap_reason=allow_gap_reason if gap else None,
+                )
+                obj = f"{manifest.source}/{manifest.sequence}"
+                # (Brings the obligations up to the rules in force first: rules.changed.)
+                writer = _ChunkWriter(tx, home=home, batch=name, obj=obj, batch_id=record.id, now=now, result=result)
+                if gap:
+                    append_entry(tx, at=now, actor=ACTOR, action="batch.gap_allowed", object=obj,
+                                 details={"batch": name, "reason": allow_gap_reason})
+                # Every report of the index is stored (or skipped as re-sent, or held), or
+                # the transaction rolls back.
+                append_entry(tx, at=now, actor=ACTOR, action="batch.import", object=obj, details={
+                    "batch": name, "manifest_sha256": manifest_sha, "payload_sha256": manifest.payload.sha256,
+                    "signer": manifest.signer, "reports": manifest.counts.reports, "attachments": manifest.counts.attachments,
+                })
+                collector = _Collector(store, limits, name, now=now, parallel=manifest.counts.reports >= PARALLEL_MIN_REPORTS,
+                                       sink=writer.write)
+                decrypt_checked(b, auth, identities, collector)
+                if not auth.problems:
+                    collector.finish()
+                problems = auth.problems + collector.problems + writer.problems
                 if problems:
-                    continue  # keep checking, to name every problem; nothing more is written
-                # A re-sent report (the same bytes stored or held already) is skipped;
-                # one colliding with a different report is held; the rest are stored.
-                # Earlier chunks are stored already, so they count here too.
-                sort = held_q.sort_out(tx, [c.row for c in chunk if c.row is not None], codes_in_batch)
-                part = sort.new
-                found = _duplicates(tx, part)
-                try:
-                    ids = q.insert_reports(tx, batch_id=record.id, imported_at=now, reports=part) if part else range(0)
-                except q.ReportsStored as exc:  # nothing of this chunk was written
-                    problems += [_problem(name, "report.already_stored", f"report {sid} is already in the store")
-                                 for sid in sorted(exc.stored)]
-                    continue
-                facts = {c.submission_id: c.facts for c in chunk if c.facts is not None}
-                materialise_import_obligations(tx, part, home=home, imported_at=now, report_ids=ids, ctx=deadlines,
-                                               facts=[facts[r.submission_id] for r in part])
-                held_ids = held_q.insert_held(tx, batch_id=record.id, held_at=now, held=sort.held)
+                    raise _Reject(problems)
+                problems = writer.check_blobs(store)
+                if problems:
+                    raise _Reject(problems)
+                if writer.stored + result.resent + result.held != collector.entries or collector.handed != collector.entries:
+                    raise RuntimeError("import stored a different number of reports than the index lists")
+                q.insert_duplicates(tx, writer.links, found_at=now)
+                q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
+                                   last_manifest_sha256=manifest_sha, updated_at=now)
                 append_entries(tx, [
-                    NewEntry(at=now, actor=ACTOR, action="report.import", object=r.submission_id,
-                             details={"batch": obj, "report_sha256": r.report_sha256,
-                                      "attachments": [a.sha256 for a in r.attachments]})
-                    for r in part
-                ] + [
-                    NewEntry(at=now, actor=ACTOR, action="report.resent", object=r.submission_id,
-                             details={"batch": obj, "report_sha256": r.report_sha256})
-                    for r in sort.resent
-                ] + [
-                    NewEntry(at=now, actor=ACTOR, action="report.held", object=r.submission_id,
-                             details={"batch": obj, "held_id": hid, "report_sha256": r.report_sha256,
-                                      "reason": why, "collides_with": other})
-                    for (r, why, other), hid in zip(sort.held, held_ids)
+                    NewEntry(at=now, actor=ACTOR, action="duplicate.found", object=d.submission_id,
+                             details={"duplicate_of": d.duplicate_of, "reason": d.reason})
+                    for d in writer.links
                 ])
-                links += found
-                stored += len(part)
-                result.resent += len(sort.resent)
-                result.held += len(sort.held)
-            if problems:
-                raise _Reject(problems)
-            if stored + result.resent + result.held != len(collector.entries):
-                raise RuntimeError("import stored a different number of reports than the index lists")
-            q.insert_duplicates(tx, links, found_at=now)
-            q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
-                               last_manifest_sha256=manifest_sha, updated_at=now)
-            append_entries(tx, [
-                NewEntry(at=now, actor=ACTOR, action="duplicate.found", object=d.submission_id,
-                         details={"duplicate_of": d.duplicate_of, "reason": d.reason})
-                for d in links
-            ])
     except _Reject as rej:
         _remove_created(store, collector)
         return result, rej.problems
@@ -434,11 +408,85 @@ def import_batch(
         _remove_created(store, collector)
         raise
     result.status = "imported"
-    result.reports = stored
+    result.reports = writer.stored
     result.attachments = manifest.counts.attachments
-    result.duplicates = len(links)
+    result.duplicates = len(writer.links)
     result.gap_reason = allow_gap_reason if gap else None
     return result, []
+
+
+class _ChunkWriter:
+    """Writes each checked chunk of a batch's reports in the import's transaction: a
+    re-sent report (the same bytes stored or held already) is skipped and recorded, one
+    colliding with a different report is held, the rest are stored with their
+    obligations and audit entries. After the first problem nothing more is written (the
+    chunks are still checked, to name every problem)."""
+
+    def __init__(self, tx: Tx, *, home: Home, batch: str, obj: str, batch_id: int, now: datetime,
+                 result: ImportedBatch) -> None:
+        self.tx, self.home, self.batch, self.obj, self.batch_id, self.now = tx, home, batch, obj, batch_id, now
+        self.result = result
+        self.deadlines = import_deadline_context(tx, home=home, imported_at=now)
+        self.problems: list[BatchProblem] = []
+        self.links: list[DuplicateLink] = []
+        self.stored = 0
+        self.codes_in_batch: dict[str, str] = {}
+        self.blob_sizes: dict[str, int] = {}  # every attachment a stored or held row names
+
+    def write(self, chunk: list[Checked]) -> None:
+        tx, now, obj = self.tx, self.now, self.obj
+        self.problems += [p for c in chunk for p in c.problems]
+        if self.problems:
+            return
+        # Earlier chunks are stored already, so they count here too.
+        sort = held_q.sort_out(tx, [c.row for c in chunk if c.row is not None], self.codes_in_batch)
+        part = sort.new
+        found = _duplicates(tx, part)
+        try:
+            ids = q.insert_reports(tx, batch_id=self.batch_id, imported_at=now, reports=part, check_blobs=False) if part else range(0)
+        except q.ReportsStored as exc:  # nothing of this chunk was written
+            self.problems += [_problem(self.batch, "report.already_stored", f"report {sid} is already in the store")
+                              for sid in sorted(exc.stored)]
+            return
+        facts = {c.submission_id: c.facts for c in chunk if c.facts is not None}
+        materialise_import_obligations(tx, part, home=self.home, imported_at=now, report_ids=ids, ctx=self.deadlines,
+                                       facts=[facts[r.submission_id] for r in part])
+        held_ids = held_q.insert_held(tx, batch_id=self.batch_id, held_at=now, held=sort.held)
+        for r in [*part, *(h[0] for h in sort.held)]:
+            self.blob_sizes.update((a.sha256, a.size) for a in r.attachments)
+        append_entries(tx, [
+            NewEntry(at=now, actor=ACTOR, action="report.import", object=r.submission_id,
+                     details={"batch": obj, "report_sha256": r.report_sha256,
+                              "attachments": [a.sha256 for a in r.attachments]})
+            for r in part
+        ] + [
+            NewEntry(at=now, actor=ACTOR, action="report.resent", object=r.submission_id,
+                     details={"batch": obj, "report_sha256": r.report_sha256})
+            for r in sort.resent
+        ] + [
+            NewEntry(at=now, actor=ACTOR, action="report.held", object=r.submission_id,
+                     details={"batch": obj, "held_id": hid, "report_sha256": r.report_sha256,
+                              "reason": why, "collides_with": other})
+            for (r, why, other), hid in zip(sort.held, held_ids)
+        ])
+        self.links += found
+        self.stored += len(part)
+        self.result.resent += len(sort.resent)
+        self.result.held += len(sort.held)
+
+    def check_blobs(self, store: Store) -> list[BatchProblem]:
+        """Every attachment a written row names is in the blob store with its declared
+        size (rows are written before the payload's attachments arrive)."""
+        out = []
+        for sha, size in sorted(self.blob_sizes.items()):
+            try:
+                got: int | None = store.blobs.path(sha).lstat().st_size
+            except FileNotFoundError:
+                got = None
+            if got != size:
+                out.append(_problem(self.batch, "payload.attachment",
+                                    f"attachment {sha} is {'missing' if got is None else f'{got} bytes'}, its report declares {size} bytes"))
+        return out
 
 
 def check_report(
@@ -491,6 +539,10 @@ PARALLEL_MIN_REPORTS = 2000
 _RESULTS_ENCODER = msgspec.msgpack.Encoder()
 _RESULTS_DECODER = msgspec.msgpack.Decoder(list[Checked])
 _CHUNK = 500
+# A chunk also ends at this many report bytes, and at most this many chunks are with the
+# workers at a time: the memory an import needs does not grow with the batch.
+_CHUNK_BYTES = 8 * 1024 * 1024
+_MAX_INFLIGHT = 3
 _pool: ProcessPoolExecutor | None = None
 
 

@@ -135,7 +135,9 @@ def test_seal_identical_attachments_stored_once(tmp_path: Path, kh) -> None:
     (name,) = write_spool(spool, 1, seed=3, attachments=1)
     src = spool / name
     report_json = json.loads((src / "report.json").read_bytes())
-    copy = dict(report_json, submission_id="0f6b2d7e-3a39-4c1c-9f4e-2c1a5b7d9e11")
+    # another report (its own id and query code) with the same attachment
+    copy = dict(report_json, submission_id="0f6b2d7e-3a39-4c1c-9f4e-2c1a5b7d9e11",
+                query_code_sha256=hashlib.sha256(b"another code").hexdigest())
     dst = spool / copy["submission_id"]
     shutil.copytree(src, dst)
     (dst / "report.json").write_text(json.dumps(copy, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")

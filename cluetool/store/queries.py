@@ -201,9 +201,12 @@ class ReportsStored(InputError):
         self.stored = stored
 
 
-def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Sequence[ReportRow]) -> range:
+def insert_reports(
+    tx: Tx, *, batch_id: int, imported_at: datetime, reports: Sequence[ReportRow], check_blobs: bool = True
+) -> range:
     """Store the reports of one batch with their attachments (the blobs must already be
-    in the blob store) and fingerprints. Attachment rows are shared by content.
+    in the blob store, or, with ``check_blobs=False``, be checked by the caller before
+    the transaction commits) and fingerprints. Attachment rows are shared by content.
 
     Returns the report ids given, in the order of ``reports``.
 
@@ -214,7 +217,8 @@ def insert_reports(tx: Tx, *, batch_id: int, imported_at: datetime, reports: Seq
         InputError: a report's query code is already used, or a report repeats an
             attachment file name.
     """
-    _require_blobs(tx, reports)
+    if check_blobs:
+        _require_blobs(tx, reports)
     imported = format_time(imported_at)
     kf = _key_filter(tx)
     hashes = [
