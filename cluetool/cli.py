@@ -16,7 +16,7 @@ from typing import Any, Optional
 import typer
 
 from cluetool import __version__
-from cluetool.commands import common, held, import_, init, keys, seal, status, store, validate, verify
+from cluetool.commands import common, held, import_, init, inspect, keys, seal, status, store, validate, verify
 from cluetool.errors import ClueError, ExitCode
 from cluetool.output import Format, escape, set_quiet
 
@@ -100,6 +100,7 @@ def _register(group: typer.Typer, name: str, fn: Callable[..., Any]) -> None:
 
 _register(app, "init", init.run)
 _register(app, "validate", validate.run)
+_register(app, "inspect", inspect.run)
 _register(app, "seal", seal.run)
 _register(app, "verify", verify.run)
 _register(app, "import", import_.run)

@@ -201,7 +201,7 @@ def test_work_too_many_structures_refused(shape: str) -> None:
     kind, make = hostile.SHAPES[shape]
     problems = stream(kind, make(SIZES[-1])).finish()
     assert problems[0][0] == "attachment.structure" and "more than" in problems[0][1]
-    small = stream(kind, make(16 * 1024)).finish()  # within the budget: a valid file
+    small = stream(kind, make(4 * 1024)).finish()  # within the budget: a valid file
     assert small == [], small
 
 
@@ -282,3 +282,26 @@ def test_metadata_warnings_do_not_fail(tmp_path: Path, kind: str, make, expected
     found = check_file(tmp_path, kind, make())
     assert {f.code for f in found} == expected
     assert all(f.severity == "warning" for f in found)
+
+
+def test_metadata_seal_reports_warnings_and_seals(tmp_path: Path) -> None:
+    from samples.make_samples import valid_submission, write_submission
+    from tests.batch_helpers import make_home, seal_spool
+
+    kh = make_home(tmp_path / "home")
+    report, _, _ = valid_submission(random.Random(77), 0, attachments=0)
+    photo = hostile.jpeg_with_exif()
+    report["attachments"] = [{"file": "photo.jpg", "type": "jpg", "size": len(photo),
+                              "sha256": hashlib.sha256(photo).hexdigest(), "note": ""}]
+    write_submission(tmp_path / "spool" / "sub", report, {"photo.jpg": photo})
+    result = seal_spool(kh, tmp_path / "spool", tmp_path / "out")
+    assert result.ok and len(result.batches) == 1 and result.quarantined == []
+    assert {w.code for w in result.warnings} == {"metadata.gps", "metadata.device", "metadata.serial", "metadata.owner"}
+    assert all(w.severity == "warning" and w.submission == "sub" for w in result.warnings)
+
+
+def test_mp4_size0_mdat_data_after_last_sample_refused() -> None:
+    m = _size0(media.make_mp4(random.Random(1)), b"mdat")
+    problems = stream("mp4", m + b"\x7fELF" + bytes(100)).finish()
+    assert problems[0][0] == "attachment.trailing_data" and "104 bytes after the last sample" in problems[0][1]
+    assert stream("mp4", m[:-10]).finish()[0][0] == "attachment.truncated"

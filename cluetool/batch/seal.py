@@ -44,7 +44,7 @@ from cluetool.model.batch import (
 )
 from cluetool.model.findings import Finding
 from cluetool.validate import ValidatedSubmission, validate_submission_model
-from cluetool.validate.attachments import AttachmentStream, judge_stream
+from cluetool.validate.attachments import AttachmentStream, judge_stream, metadata_warnings
 
 CHUNK = 64 * 1024
 # A batch's size is bounded by default, so that neither end needs memory or a medium
@@ -85,6 +85,7 @@ class _Planned(msgspec.Struct):
     report_size: int
     attachments: list[_AttachmentRef]
     query_code_sha256: str = ""
+    warnings: list[Finding] = []  # identifying metadata found while sealing (issue 17)
 
 
 class _Changed(Exception):
@@ -251,6 +252,9 @@ def _stream_attachment(
         raise _Changed(p, [_check_failed(p.name, f"the check of {a.file}", failed[0])])
     if findings:
         raise _Changed(p, findings)
+    for code, message in metadata_warnings(stream):
+        p.warnings.append(Finding(submission=p.name, path=f"attachments[{i}].file", code=code,
+                                  message=f"{a.file}: {message}", severity="warning"))
 
 
 def _write_inner(members: list[_Planned], index_bytes: bytes, dst: BinaryIO, limits: Limits) -> None:
@@ -565,6 +569,7 @@ def seal(
                 attachments=manifest.counts.attachments,
             )
             report.batches.append(sealed)
+            report.warnings.extend(w for m in members for w in m.warnings)
             if on_batch:
                 on_batch(sealed)
     report.ok = not report.quarantined

@@ -8,6 +8,8 @@ from typing import Literal
 
 import msgspec
 
+from cluetool.model.findings import Finding
+
 BATCH_FORMAT = "cluetool-batch/1"
 ZERO_HASH = "0" * 64
 SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -131,4 +133,6 @@ class SealReport(msgspec.Struct, kw_only=True):
     batches: list[SealedBatch]
     quarantined: list[Quarantined]
     recovered: list[str] = msgspec.field(default_factory=list)
+    # Identifying metadata in sealed attachments (EXIF GPS, serials, ...): not a failure.
+    warnings: list[Finding] = msgspec.field(default_factory=list)
     schema: str = "cluetool.seal/1"

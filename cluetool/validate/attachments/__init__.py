@@ -74,7 +74,7 @@ leave the directory (no separators, opened relative to the directory, ``O_NOFOLL
 """
 from __future__ import annotations
 
-from cluetool.validate.attachments.check import check_attachments, judge_stream
+from cluetool.validate.attachments.check import check_attachments, judge_stream, metadata_warnings
 from cluetool.validate.attachments.common import ACCEPTED_MIME, EXTENSIONS, TYPES, AttachmentDecl
 from cluetool.validate.attachments.sniffing import sniff
 from cluetool.validate.attachments.stream import AttachmentStream
@@ -87,5 +87,6 @@ __all__ = [
     "AttachmentStream",
     "check_attachments",
     "judge_stream",
+    "metadata_warnings",
     "sniff",
 ]

@@ -16,8 +16,6 @@ metadata (``exif``). A frame of more than ``max_pixels`` is ``attachment.dimensi
 
 from __future__ import annotations
 
-import re
-
 from cluetool.validate.attachments.exif import exif_metadata
 from cluetool.validate.attachments.parser import Parser, plural_bytes
 
@@ -27,10 +25,24 @@ _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0x
 # Segments whose bodies are tables the decoder reads (DHT, DAC, DQT, DNL, DRI, DHP, EXP):
 # not opaque. Every other segment with a length (APPn, COM, JPG, JPGn, reserved) is.
 _TABLES = frozenset({0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF})
-# The end of entropy-coded data: an FF followed by neither 00 (stuffing), RST0-7 nor FF
-# (a fill byte); the match ends on the marker code.
-_SCAN_END = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
-_NOT_FF = re.compile(rb"[^\xff]")
+
+
+# Entropy-coded data seen through a table: FF -> "F"; 00 and RST0-7 (what may follow
+# an FF inside a scan) -> "0"; every other byte -> "x". The scan ends at the first
+# "Fx" (an FF, perhaps the last of a run of fill bytes, then a marker code), and a run
+# of fill bytes ends at the first byte that is not "F": both found by bytes.find in C.
+_CLASSES = bytes(
+    0x46 if b == 0xFF else 0x30 if b == 0x00 or 0xD0 <= b <= 0xD7 else 0x78 for b in range(256)
+)
+_IS_FF = bytes(0x46 if b == 0xFF else 0x2E for b in range(256))
+
+
+def _run_end(chunk: bytes, i: int) -> int:
+    """The index of the first byte other than FF at or after ``i``."""
+    if i >= len(chunk) or chunk[i] != 0xFF:
+        return i
+    j = chunk[i:].translate(_IS_FF).find(b".")
+    return len(chunk) if j < 0 else i + j
 _EXIF = b"Exif\x00\x00"
 
 
@@ -130,7 +142,8 @@ class JpegParser(Parser):
     def _on_app1(self, data: bytes) -> None:
         self.scanner.region(data, self._body_at)
         if data.startswith(_EXIF):
-            self.metadata.extend(exif_metadata(data[len(_EXIF):]))
+            for item in exif_metadata(data[len(_EXIF):]):
+                self._meta(item)
         self._expect_marker()
 
     def _on_sof(self, data: bytes) -> None:
@@ -163,9 +176,8 @@ class JpegParser(Parser):
             self.pos += len(chunk) - i
             return len(chunk)
         if self._fill:
-            # A run of fill bytes: find its end in one search.
-            m = _NOT_FF.search(chunk, i)
-            j = m.start() if m else len(chunk)
+            # A run of fill bytes: find its end in one C-level pass.
+            j = _run_end(chunk, i)
             if j > i:
                 self._marker_at = self.pos + (j - i) - 1
                 self.pos += j - i
@@ -178,8 +190,7 @@ class JpegParser(Parser):
             # The byte after an FF that ended the previous chunk (B.1.1.5, F.1.2.3):
             # 00 is stuffing, RST0-7 sit inside the scan, FF is a fill byte, anything
             # else is the marker that ends the scan.
-            m = _NOT_FF.search(chunk, i)
-            j = m.start() if m else len(chunk)
+            j = _run_end(chunk, i)
             if j > i:  # more fill bytes
                 self._marker_at = self.pos + (j - i) - 1
                 self.pos += j - i
@@ -193,15 +204,15 @@ class JpegParser(Parser):
                 self._scanning = False
                 self._on_marker_code(bytes((code,)))
             return i + 1
-        m = _SCAN_END.search(chunk, i)
-        if m is None:
+        k = chunk[i:].translate(_CLASSES).find(b"Fx")
+        if k < 0:
             # No marker here; an FF at the very end decides with the next chunk's byte.
             self.pos += len(chunk) - i
             if chunk[-1] == 0xFF:
                 self._scan_ff = True
                 self._marker_at = self.pos - 1
             return len(chunk)
-        j = m.start()
+        j = i + k
         self._marker_at = self.pos + (j - i)
         self.pos += j + 2 - i
         self._scanning = False

@@ -6,7 +6,9 @@ any other size below 8 is invalid; top-level box types must be printable ASCII; 
 without ``moov`` is ``attachment.structure``. A size of 0 ("to the end of the file") is
 allowed only for a top-level ``mdat`` that comes after ``moov`` (so it is the last box,
 and the sample tables were read before it); any other box of size 0 is
-``attachment.structure``.
+``attachment.structure``. Such an ``mdat`` must end exactly where the last sample
+of the tables (``stsz``, ``stsc``, ``stco``/``co64``) ends: bytes after it are
+``attachment.trailing_data``.
 
 The containers (``moov``, ``trak``, ``mdia``, ``minf``, ``stbl``, ``edts``, ``dinf``,
 ``mvex``, ``moof``, ``traf``, ``mfra``, ``udta``, ``meta``, ``ilst`` and its items) are
@@ -22,9 +24,10 @@ serial metadata are read from ``udta`` (``©xyz``, ``©mak``, ``©mod``) and fro
 
 from __future__ import annotations
 
+import re
 import struct
 
-from cluetool.validate.attachments.parser import Parser
+from cluetool.validate.attachments.parser import Parser, plural_bytes
 
 _CONTAINERS = frozenset({b"moov", b"trak", b"edts", b"mdia", b"minf", b"dinf", b"stbl", b"mvex",
                          b"moof", b"traf", b"mfra", b"udta", b"meta", b"ilst"})
@@ -37,6 +40,8 @@ _KNOWN = frozenset({
     b"data", b"mean", b"name", b"btrt", b"pasp", b"colr",
 })
 _READ_MAX = 64 * 1024  # metadata boxes read whole are at most this long
+_TABLE_MAX = 16 * 1024 * 1024  # sample tables read whole (for a size-0 mdat) are at most this long
+_TABLES = (b"stsz", b"stsc", b"stco", b"co64")
 # (code, what) for metadata keys, matched on the lower-cased key or 4CC.
 _META_KEYS = (("location", "metadata.location"), ("iso6709", "metadata.location"), ("©xyz", "metadata.location"),
               ("serial", "metadata.serial"), ("make", "metadata.device"), ("model", "metadata.device"),
@@ -52,8 +57,11 @@ def _meta_code(key: str) -> str | None:
     return None
 
 
+_PRINTABLE = re.compile(rb"[\x20-\x7e]{4}")
+
+
 def _name(kind: bytes) -> str:
-    if all(0x20 <= b <= 0x7E for b in kind):
+    if _PRINTABLE.fullmatch(kind):
         return kind.decode("ascii")
     if kind[0] == 0xA9 and all(0x20 <= b <= 0x7E for b in kind[1:]):
         return "©" + kind[1:].decode("ascii")
@@ -72,9 +80,12 @@ class Mp4Parser(Parser):
         self._box_size = 0
         self._kind = b""
         self._to_eof = False
+        self._mdat_at = 0
         self._moov = False
         self._stack: list[tuple[int, bytes]] = []  # (end offset, type) of open containers
         self._keys: list[str] = []
+        self._tables: dict[int, dict[str, list]] = {}  # type: ignore[type-arg]
+        self._track = 0
         self._item_name = ""
         self._want(8, self._on_header)
 
@@ -99,7 +110,7 @@ class Mp4Parser(Parser):
         if self._boxes == 0 and kind != b"ftyp":
             self._fail("attachment.structure", f"MP4 does not start with an ftyp box (found {name!r})")
             return
-        if not self._stack and not all(0x20 <= b <= 0x7E for b in kind):
+        if not self._stack and not _PRINTABLE.fullmatch(kind):
             self._fail("attachment.structure", f"MP4 box at offset {at} has a non-ASCII type {name}")
             return
         if not self._structure("box"):
@@ -122,6 +133,7 @@ class Mp4Parser(Parser):
                            " top-level mdat after moov may")
                 return
             self._to_eof = True
+            self._mdat_at = at
         elif size < 8:
             self._fail("attachment.structure", f"MP4 box {name!r} at offset {at} has invalid size {size}")
         else:
@@ -151,6 +163,8 @@ class Mp4Parser(Parser):
             return
         self._box_size = size
         if kind in _CONTAINERS or kind == b"item":
+            if kind == b"trak":
+                self._track += 1
             self._stack.append((end, kind))
             if kind == b"meta":
                 self._want(4, self._on_meta) if body >= 4 else self._next()
@@ -158,7 +172,7 @@ class Mp4Parser(Parser):
                 self._next()
             return
         handler = self._reader(kind)
-        if handler is not None and body <= _READ_MAX:
+        if handler is not None and body <= (_TABLE_MAX if kind in _TABLES else _READ_MAX):
             self._want(body, handler) if body else handler(b"")
             return
         if kind in _KNOWN or (kind == b"data" and self._stack):
@@ -174,6 +188,8 @@ class Mp4Parser(Parser):
             return self._on_tkhd
         if kind == b"keys":
             return self._on_keys
+        if kind in _TABLES and self._stack and self._stack[-1][1] == b"stbl":
+            return self._on_table
         if kind == b"data" and self._stack and self._stack[-1][1] == b"item":
             return self._on_data
         if kind[:1] == b"\xa9" and self._stack and self._stack[-1][1] == b"udta":
@@ -196,6 +212,43 @@ class Mp4Parser(Parser):
                            f"MP4 declares a duration of {duration / scale:.0f} s, more than the limit of"
                            f" {self.max_seconds} s")
         self._next()
+
+    def _on_table(self, data: bytes) -> None:
+        # The current track's sample sizes (stsz), samples per chunk (stsc) and chunk
+        # offsets (stco/co64), to find where its media ends (ISO/IEC 14496-12 §8.7).
+        kind, track = self._kind, self._tables.setdefault(self._track, {})
+        try:
+            if kind == b"stsz":
+                size, count = struct.unpack_from(">II", data, 4)
+                track["sizes"] = [size] * count if size else list(struct.unpack_from(f">{count}I", data, 12))
+            elif kind == b"stsc":
+                (count,) = struct.unpack_from(">I", data, 4)
+                track["stsc"] = [struct.unpack_from(">II", data, 8 + 12 * k) for k in range(count)]
+            else:
+                (count,) = struct.unpack_from(">I", data, 4)
+                track["offsets"] = list(struct.unpack_from(f">{count}{'Q' if kind == b'co64' else 'I'}", data, 8))
+        except struct.error:
+            track["bad"] = []
+        self._next()
+
+    def media_end(self) -> int | None:
+        """Where the last sample of any track ends, from the sample tables; None when
+        the tables are missing or inconsistent."""
+        end = 0
+        for track in self._tables.values():
+            sizes, stsc, offsets = track.get("sizes"), track.get("stsc"), track.get("offsets")
+            if sizes is None or stsc is None or offsets is None or "bad" in track or not stsc:
+                return None
+            sample = 0
+            for c, offset in enumerate(offsets, start=1):
+                # The stsc entry whose first_chunk is the last one at or before chunk c.
+                per = next((n for first, n in reversed(stsc) if first <= c), 0)
+                chunk = sizes[sample:sample + per]
+                if len(chunk) < per:
+                    return None
+                sample += per
+                end = max(end, offset + sum(chunk))
+        return end or None
 
     def _on_tkhd(self, data: bytes) -> None:
         if len(data) in (84, 96):
@@ -224,7 +277,7 @@ class Mp4Parser(Parser):
         key = self._item_name
         code = _meta_code(key)
         if code is not None and len(data) > 8 and data[3] == 1:  # 1: UTF-8 text
-            self.metadata.append((code, key, data[8:].decode("utf-8", "replace")[:200]))
+            self._meta((code, key, data[8:].decode("utf-8", "replace")[:200]))
         self._next()
 
     def _on_udta_text(self, data: bytes) -> None:
@@ -233,7 +286,7 @@ class Mp4Parser(Parser):
         code = _meta_code(self._box_type)
         if code is not None and len(data) >= 4:
             n = struct.unpack_from(">H", data)[0]
-            self.metadata.append((code, self._box_type, data[4:4 + n].decode("utf-8", "replace")[:200]))
+            self._meta((code, self._box_type, data[4:4 + n].decode("utf-8", "replace")[:200]))
         self._next()
 
     def _special(self, chunk: bytes, i: int) -> int | None:
@@ -253,3 +306,13 @@ class Mp4Parser(Parser):
             self._fail("attachment.truncated", f"MP4 ends at offset {self.pos} inside a box")
         elif not self._moov:
             self._fail("attachment.structure", "MP4 has no moov box")
+        elif self._to_eof:
+            # A size-0 mdat must end exactly where its last sample does.
+            end = self.media_end()
+            if end is not None and end < self.pos:
+                self._fail("attachment.trailing_data",
+                           f"{plural_bytes(self.pos - end)} after the last sample (offset {end}) in the"
+                           f" size-0 mdat at offset {self._mdat_at}")
+            elif end is not None and end > self.pos:
+                self._fail("attachment.truncated",
+                           f"MP4 ends at offset {self.pos} before its last sample ends (offset {end})")

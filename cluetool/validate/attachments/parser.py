@@ -17,8 +17,10 @@ from collections.abc import Callable
 from cluetool.validate.attachments.common import Problem
 from cluetool.validate.attachments.signatures import EmbeddedScanner
 
-STRUCTURE_BASE = 10_000
-BYTES_PER_STRUCTURE = 1024
+STRUCTURE_BASE = 2_000
+BYTES_PER_STRUCTURE = 4096
+#: Metadata fields kept per file (the rest are dropped: the file is flagged already).
+METADATA_MAX = 100
 
 
 class Parser:
@@ -70,6 +72,10 @@ class Parser:
                        f" (at most {STRUCTURE_BASE} + 1 per {BYTES_PER_STRUCTURE} bytes)")
             return False
         return True
+
+    def _meta(self, item: tuple[str, str, str]) -> None:
+        if len(self.metadata) < METADATA_MAX:
+            self.metadata.append(item)
 
     def _fail(self, code: str, message: str) -> None:
         if self.problem is None:

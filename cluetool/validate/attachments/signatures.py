@@ -82,6 +82,10 @@ _PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
 ]
 
 
+# 1 for every byte that starts some signature, else 0.
+_FIRST_BYTES = bytes(1 if bytes((b,)) in b"PR7\x1fB\xfd\xd0%<\x7fM\xfe\xce\xcf\xca#" else 0 for b in range(256))
+
+
 class EmbeddedScanner:
     """Scans opaque regions, fed piece by piece (``begin``, ``feed``…, ``end``) or whole
     (``region``); ``found`` maps each kind seen to its first absolute offset."""
@@ -138,6 +142,8 @@ class EmbeddedScanner:
                 self._labels[kind] = label
 
     def _search(self, buf: bytes, limit: int) -> None:
+        if b"\x01" not in buf.translate(_FIRST_BYTES):
+            return  # no byte that can start a signature
         found = self.found
         zip_seen = "zip" in found
         for kind, needle in _LITERALS:
