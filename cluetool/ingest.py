@@ -57,6 +57,7 @@ from cluetool.store import held as held_q
 from cluetool.store import queries as q
 from cluetool.store.audit import NewEntry, append_entries, append_entry
 from cluetool.store.db import Tx
+from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports
 from cluetool.store.handling import import_deadline_context, materialise_import_obligations
 from cluetool.store.keyfilter import row_key_hashes
 from cluetool.validate.attachments import AttachmentStream
@@ -451,14 +452,16 @@ class _ChunkWriter:
         facts = {c.submission_id: c.facts for c in chunk if c.facts is not None}
         materialise_import_obligations(tx, part, home=self.home, imported_at=now, report_ids=ids, ctx=self.deadlines,
                                        facts=[facts[r.submission_id] for r in part])
+        images = images_of_reports(tx, ids)  # the obligations each report.import entry records (replay)
         held_ids = held_q.insert_held(tx, batch_id=self.batch_id, held_at=now, held=sort.held)
         for r in [*part, *(h[0] for h in sort.held)]:
             self.blob_sizes.update((a.sha256, a.size) for a in r.attachments)
         append_entries(tx, [
             NewEntry(at=now, actor=ACTOR, action="report.import", object=r.submission_id,
                      details={"batch": obj, "report_sha256": r.report_sha256,
-                              "attachments": [a.sha256 for a in r.attachments]})
-            for r in part
+                              "attachments": [a.sha256 for a in r.attachments],
+                              IMAGE_KEY: changed_images({}, images.get(rid, {}))})
+            for r, rid in zip(part, ids, strict=True)
         ] + [
             NewEntry(at=now, actor=ACTOR, action="report.resent", object=r.submission_id,
                      details={"batch": obj, "report_sha256": r.report_sha256})

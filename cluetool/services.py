@@ -10,6 +10,7 @@ from pathlib import Path
 
 import msgspec
 
+from cluetool.audit.replay import replay_home, state_problems
 from cluetool.batch import service as batch_service
 from cluetool.config import Home, init_home, optional_home
 from cluetool.errors import FindingsError, InputError
@@ -118,10 +119,16 @@ def duplicates(home: Home, *, state: str | None = "open") -> DuplicateList:
         return DuplicateList(duplicates=q.list_duplicates(store, state=state))
 
 
-def store_check(home: Home) -> StoreCheckReport:
-    """Integrity of the store and its blobs (re-hashes every blob)."""
+def store_check(home: Home, *, replay: bool = False) -> StoreCheckReport:
+    """Integrity of the store and its blobs (re-hashes every blob); with ``replay``, also
+    the state tables rebuilt from the audit log (``cluetool.audit.replay``), each
+    differing row a ``state.<table>`` problem."""
     with open_store(home) as store:
-        return store.check()
+        report = store.check()
+    if replay:
+        report.problems += state_problems(replay_home(home))
+        report.ok = not any(p.severity == "error" for p in report.problems)
+    return report
 
 
 def trust_signer(home: Home, source: str, pub_file: Path, *, rotation: Path | None, now: datetime) -> TrustResult:

@@ -34,6 +34,7 @@ from cluetool.audit.export import ExportResult, export
 from cluetool.audit.engine import AuditFinding, AuditReport, AuditSummary
 from cluetool.audit.export_verify import export_keys, verify_export
 from cluetool.audit.listing import AuditLog, list_entries
+from cluetool.audit import replay
 from cluetool.audit.proofs import (
     ConsistencyProof,
     InclusionProof,

@@ -70,6 +70,9 @@ def verify(
     trust_export_key: Annotated[
         bool, typer.Option("--trust-export-key", help="With --export: accept the key shipped inside the export (unsafe: a forged export verifies too).")
     ] = False,
+    state: Annotated[
+        bool, typer.Option("--state", help="Also rebuild stages, assignments, events and obligations from the log and compare them with the store (as store check --replay).")
+    ] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -88,6 +91,8 @@ def verify(
 
     if previous is not None and export_dir is None:
         raise InputError("--previous needs --export")
+    if state and export_dir is not None:
+        raise InputError("--state checks the home's store, not an export")
     seen = audit.read_against(against or [])
     if export_dir is not None:
         keys, warning = audit.export_keys(export_dir, [Path(k) for k in key or []], fingerprints=key_fingerprint or [],
@@ -104,6 +109,8 @@ def verify(
             keys.raw += audit.home_keys(h, name).raw
         with audit.checkpoints.open_home_store(h) as store:
             report = audit.verify_store(store, keys, against=seen + audit.cosigned_checkpoints(h), progress=_progress())
+        if state:
+            report = audit.replay.with_state(report, audit.replay.replay_home(h))
     _emit_report(report, fmt_of(fmt), f"audit trail verified: {report.summary.entries} entries, "
                  f"{report.summary.checkpoints} checkpoints, {report.summary.witnessed_checkpoints} witnessed")
 

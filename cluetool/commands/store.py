@@ -28,10 +28,17 @@ def duplicates(
     emit(result, fmt_of(fmt), rows="duplicates", columns=["submission_id", "duplicate_of", "reason", "state", "found_at"])
 
 
-def check(home: HomeOpt = None, fmt: FormatOpt = None) -> None:
-    """Check the store: SQLite integrity, foreign keys, permissions, and re-hash every blob.
+def check(
+    replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs.")] = False,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Check the store: SQLite integrity, foreign keys, permissions, and re-hash every blob;
+    with --replay also the state tables against the audit log (a row edited, added or
+    deleted by hand is named).
 
-    Exit 1 if anything is wrong (a tampered or missing blob, a damaged database).
+    Exit 1 if anything is wrong (a tampered or missing blob, a damaged database, a row the
+    audit log does not account for).
 
     Example: cluetool store check
     """
@@ -41,7 +48,7 @@ def check(home: HomeOpt = None, fmt: FormatOpt = None) -> None:
 
     from cluetool.output import Format, info
 
-    report = store_check(resolve_home(home_of(home)))
+    report = store_check(resolve_home(home_of(home)), replay=replay)
     emit(report, fmt_of(fmt), rows="problems", columns=["code", "severity", "object", "message"])
     if fmt_of(fmt) is Format.table and report.ok:
         info("store check: no problems")

@@ -23,6 +23,7 @@ from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_json
 from cluetool.store import handling as h
 from cluetool.store.audit import NewEntry, append_entries, append_entry
+from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports, report_id_of
 
 ASSIGN_SCHEMA = "cluetool.assign/1"
 
@@ -97,6 +98,7 @@ def assign_by_rules(
                 events.append(ev)
                 rows.append((report_id, sid, rule.unit, now, rule.id, None, ev.id))
                 matched.append(_Match(report_id, sid, facts, rule.unit, rule.id, ev.id))
+            before = images_of_reports(tx, [m.report_id for m in matched])  # for the entries' obligation images
             h.insert_events(tx, events)
             h.upsert_assignments(tx, rows)
             h.advance_stage_from_events(tx, first_id, "assigned", "assigned")
@@ -106,6 +108,9 @@ def assign_by_rules(
             h.meet_on_assignment(tx, first_id, met_rules, at=now, local_day=local_date(now, loaded.ctx.tz))
             new, entries, done = _consequences(matched, loaded, now=now, rules_sha=rules_sha)
             h.insert_obligations(tx, new)
+            after = images_of_reports(tx, [m.report_id for m in matched])
+            entries = [msgspec.structs.replace(e, details={**e.details, IMAGE_KEY: changed_images(
+                before.get(m.report_id, {}), after.get(m.report_id, {}))}) for e, m in zip(entries, matched, strict=True)]
             append_entries(tx, entries)  # one clue.assign entry per clue, in one statement
             results += done
     return _report(results, dry_run=False)
@@ -190,6 +195,8 @@ def assign_by_hand(
         h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
         record = h.get_clue(tx, sid)
         assert record is not None
+        report_id = report_id_of(tx, sid)
+        before = images_of_reports(tx, [report_id]).get(report_id, {}) if report_id is not None else {}
         if record.stage == "closed":
             raise InputError(f"cannot assign clue {sid}: it is closed")
         if record.unit == target.id:
@@ -209,7 +216,9 @@ def assign_by_hand(
                                  owner=target.id, now=now)
         append_entry(tx, at=now, actor=c.ACTOR, action="clue.assign", object=f"report:{sid}",
                      details={"event_id": ev.id, "unit": target.id, "previous_unit": previous, "rule": None,
-                              "reason_hmac_sha256": keyed_text(secret, reason)})
+                              "reason_hmac_sha256": keyed_text(secret, reason),
+                              IMAGE_KEY: changed_images(before, images_of_reports(tx, [report_id]).get(report_id, {}))
+                              if report_id is not None else []})
     result = AssignResult(clue=sid, status="reassigned" if previous else "assigned", unit=target.id,
                           previous_unit=previous, kind=facts.kind, region=facts.region, event_id=ev.id,
                           obligations=len(created))

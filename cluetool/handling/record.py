@@ -35,6 +35,7 @@ from cluetool.rules.deadlines import EVENTS, EventFact, completed_at
 from cluetool.rules.from_report import facts_from_json
 from cluetool.store import handling as h
 from cluetool.store.audit import append_entry, format_time
+from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports, report_id_of
 
 RECORD_SCHEMA = "cluetool.record/1"
 CHANNELS = ("phone", "sms", "in_person")
@@ -125,6 +126,8 @@ def record_event(
         h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
         record = h.get_clue(tx, sid)
         assert record is not None
+        report_id = report_id_of(tx, sid)
+        before = images_of_reports(tx, [report_id]).get(report_id, {}) if report_id is not None else {}
         past = h.events_of(tx, sid)
         actor_unit = unit if unit is not None else record.unit
         _check_sequence(sid, event, at, now, record, past, loaded, actor_unit=actor_unit, to=to, other=other)
@@ -150,6 +153,8 @@ def record_event(
             "event_id": ev.id, "event": event, "event_at": format_time(at), "unit": actor_unit, "to_unit": to,
             "channel": channel, "duplicate_of": other,
             "note_hmac_sha256": keyed_text(secret, note) if note is not None else None,
+            IMAGE_KEY: changed_images(before, images_of_reports(tx, [report_id]).get(report_id, {}))
+            if report_id is not None else [],
         })
         stage = h.get_clue(tx, sid).stage  # type: ignore[union-attr]
     return RecordedEvent(event_id=ev.id, clue=sid, event=event, at=format_time(at), unit=actor_unit, to_unit=to,

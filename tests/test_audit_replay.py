@@ -1,0 +1,154 @@
+"""State from the log (issue 20): ``store check --replay`` rebuilds stages, assignments,
+events and obligations from the audit entries and names every row edited, added or
+deleted by hand."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cluetool import keys, services
+from cluetool.audit.replay import replay_home
+from cluetool.cli import app
+from cluetool.config import Home
+from cluetool.handling.service import assign, record
+from cluetool.ingest import import_batches
+from cluetool.store import Store
+from tests.batch_helpers import SOURCE, KeyHome, sample_spool, seal_spool  # noqa: F401  (fixture)
+
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)  # after the samples were received; 2027 dues count weekdays
+
+
+@pytest.fixture(scope="module")
+def handled(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path) -> Path:  # noqa: F811
+    """A home after a real import, assignment by the rules, events with notes, a
+    reassignment by hand and a transfer: every kind of entry that changes state."""
+    root = tmp_path_factory.mktemp("replay")
+    spool = root / "spool"
+    shutil.copytree(sample_spool, spool)
+    home = services.init(root / "home", now=NOW)
+    info = keys.generate(home, "main", now=NOW)
+    kh = KeyHome(home=home, name="main", info=info)
+    seal_spool(kh, spool, root / "out", max_reports=25)
+    keys.trust(home, SOURCE, kh.pub)
+    result = import_batches(sorted((root / "out").glob("*.clue")), home=home, now=NOW, identity="main")
+    assert result.ok, result.problems
+    later = NOW + timedelta(hours=1)
+    done = assign(home.root, now=later, assume_weekdays=True)
+    held = [r for r in done.results if r.status == "assigned"]
+    assert len(held) >= 3
+    a, b = held[0], held[1]
+    record(home.root, a.clue, "contacted", channel="phone", now=later + timedelta(hours=1),
+           note="reporter reached on 13800138000", assume_weekdays=True)
+    record(home.root, a.clue, "verified", now=later + timedelta(hours=2), assume_weekdays=True)
+    other = next(u for u in ("cn.police", "cn.ago", "cn.discipline") if u != b.unit)
+    assign(home.root, b.clue, other, reason="local jurisdiction", now=later + timedelta(hours=3), assume_weekdays=True)
+    target = next(u for u in ("cn.procuratorate", "cn.court") if u != other)
+    record(home.root, b.clue, "transferred", to=target, now=later + timedelta(hours=4), assume_weekdays=True)
+    return home.root
+
+
+@pytest.fixture
+def home(handled: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "home"
+    shutil.copytree(handled, copy)
+    return copy
+
+
+def sql(home: Path, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(home / "store.db")
+    try:
+        rows = conn.execute(statement, params).fetchall()
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def check(home: Path) -> tuple[int, dict]:
+    result = CliRunner().invoke(app, ["--format", "json", "store", "check", "--replay"],
+                                env={"CLUETOOL_HOME": str(home), "CLUETOOL_DEBUG": None}, catch_exceptions=False)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def objects(report: dict) -> set[str]:
+    return {p["object"] for p in report["problems"] if p["code"].startswith("state.")}
+
+
+def test_replay_of_an_untouched_store_agrees(home: Path) -> None:
+    report = replay_home(Home(home))
+    assert report.ok, report.differences
+    assert report.clues_without_images == 0
+    counts = {t: sql(home, f"SELECT count(*) FROM {t}")[0][0] for t in ("events", "assignments", "obligations")}
+    assert counts["events"] >= 5 and counts["assignments"] >= 3 and counts["obligations"] >= 10
+    code, doc = check(home)
+    assert code == 0 and doc["ok"] is True
+
+
+def test_replay_names_an_edited_stage(home: Path) -> None:
+    sid, report_id = sql(home, "SELECT r.submission_id, r.id FROM reports r JOIN report_stages s ON s.report_id = r.id"
+                               " WHERE s.stage <> 'closed' LIMIT 1")[0]
+    sql(home, "UPDATE report_stages SET stage = 'closed' WHERE report_id = ?", (report_id,))
+    code, doc = check(home)
+    assert code == 1 and objects(doc) == {f"report_stages:{sid}"}
+    assert "stage" in doc["problems"][-1]["message"]
+
+
+def test_replay_names_an_edited_and_a_deleted_assignment(home: Path) -> None:
+    rows = sql(home, "SELECT r.submission_id, a.report_id FROM assignments a JOIN reports r ON r.id = a.report_id"
+                     " ORDER BY a.report_id LIMIT 2")
+    sql(home, "UPDATE assignments SET unit = 'cn.court' WHERE report_id = ? AND unit <> 'cn.court'", (rows[0][1],))
+    sql(home, "DELETE FROM assignments WHERE report_id = ?", (rows[1][1],))
+    code, doc = check(home)
+    found = {p["object"]: p["message"] for p in doc["problems"]}
+    assert code == 1 and objects(doc) == {f"assignments:{rows[0][0]}", f"assignments:{rows[1][0]}"}
+    assert "(unit)" in found[f"assignments:{rows[0][0]}"]
+    assert "not in the store" in found[f"assignments:{rows[1][0]}"]
+
+
+def test_replay_names_an_edited_an_added_and_a_deleted_event(home: Path) -> None:
+    first, last = sql(home, "SELECT min(id), max(id) FROM events")[0]
+    sql(home, "UPDATE events SET at = '2026-03-01T00:00:00.000000Z' WHERE id = ?", (first,))
+    note_id = sql(home, "SELECT id FROM events WHERE note = 'reporter reached on 13800138000'")[0][0]
+    sql(home, "UPDATE events SET note = 'reporter reached on 13800138001' WHERE id = ?", (note_id,))
+    sql(home, "INSERT INTO events (id, report_id, submission_id, event, at, recorded_at) SELECT ?, report_id,"
+              " submission_id, 'feedback', at, recorded_at FROM events WHERE id = ?", (last + 1, first))
+    code, doc = check(home)
+    found = {p["object"]: p["message"] for p in doc["problems"]}
+    assert code == 1 and objects(doc) == {f"events:{first}", f"events:{note_id}", f"events:{last + 1}"}
+    assert "(at)" in found[f"events:{first}"] and "(note)" in found[f"events:{note_id}"]
+    assert "no audit entry" in found[f"events:{last + 1}"]
+    assert "13800138" not in json.dumps(doc)
+
+
+def test_replay_names_edited_and_deleted_obligations(home: Path) -> None:
+    ids = [r[0] for r in sql(home, "SELECT id FROM obligations ORDER BY id")]
+    sql(home, "UPDATE obligations SET due_date = '2099-01-01' WHERE id = ?", (ids[0],))
+    sql(home, "UPDATE obligations SET state = 'met', met_at = created_at WHERE id = ? AND state = 'open'", (ids[-1],))
+    sql(home, "DELETE FROM obligations WHERE id = ?", (ids[3],))
+    code, doc = check(home)
+    found = {p["object"]: p["message"] for p in doc["problems"]}
+    assert code == 1 and objects(doc) == {f"obligations:{ids[0]}", f"obligations:{ids[-1]}", f"obligations:{ids[3]}"}
+    assert "(due_date)" in found[f"obligations:{ids[0]}"]
+    assert "not in the store" in found[f"obligations:{ids[3]}"]
+
+
+def test_audit_verify_state_reports_the_same(home: Path) -> None:
+    with Store.open(home / "store.db") as store:
+        from cluetool import audit
+
+        audit.checkpoint(store, keys.load_signing_key(Home(home), "main"), now=NOW + timedelta(days=1))
+    env = {"CLUETOOL_HOME": str(home), "CLUETOOL_DEBUG": None}
+    ok = CliRunner().invoke(app, ["--format", "json", "audit", "verify", "--state"], env=env, catch_exceptions=False)
+    assert ok.exit_code == 0, ok.stdout
+    sql(home, "UPDATE obligations SET unit = 'cn.court' WHERE id = (SELECT min(id) FROM obligations)")
+    bad = CliRunner().invoke(app, ["--format", "json", "audit", "verify", "--state"], env=env, catch_exceptions=False)
+    findings = json.loads(bad.stdout)["findings"]
+    assert bad.exit_code == 1 and [f["code"] for f in findings] == ["audit.state_mismatch"]
+    assert "obligations row" in findings[0]["message"]
