@@ -40,7 +40,7 @@ from cluetool.batch.reader import BatchFormatError, open_batch
 from cluetool.batch.service import signer_lookup
 from cluetool.batch.verify import InnerVisitor, authenticate, decrypt_checked
 from cluetool.config import Home, Limits
-from cluetool.errors import InputError
+from cluetool.errors import ClueError, InputError
 from cluetool.formats import age, ustar
 from cluetool import workers
 from cluetool.audit import checkpoint
@@ -571,11 +571,20 @@ def _stop_workers() -> None:
 
 
 def _remove_created(store: Store, collector: _Collector | None) -> None:
-    for sha in collector.created if collector is not None else ():
-        try:
-            store.blobs.path(sha).unlink(missing_ok=True)
-        except OSError:
-            pass
+    """Remove the blobs a failed import created, under the store's write lock and only
+    if no row references them: once this import's transaction has rolled back, another
+    import may have found one present and committed a report naming it. Without the
+    lock (busy, read-only, full disk) they stay as orphans for ``store check --repair``."""
+    created = collector.created if collector is not None else []
+    if not created:
+        return
+    try:
+        with store.write(wait=min(store.wait, 1.0)) as tx:
+            for sha in created:
+                if not q.attachment_referenced(tx, sha):
+                    store.blobs.remove(sha)
+    except ClueError:
+        pass
 
 
 def _duplicates(tx: object, rows: list[ReportRow]) -> list[DuplicateLink]:

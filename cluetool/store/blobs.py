@@ -141,6 +141,23 @@ class BlobStore:
             tmp.unlink(missing_ok=True)
             raise
 
+    def remove(self, sha256: str) -> bool:
+        """Remove a blob; whether it was there. Only call this under the store's write
+        lock, after checking that no row references the blob (``cluetool.ingest``).
+
+        Raises:
+            StateError: the blob cannot be removed.
+        """
+        path = self.path(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StateError(f'cannot remove blob {sha256}: {exc.strerror}') from None
+        _fsync_dir(path.parent)
+        return True
+
     def open(self, sha256: str) -> BinaryIO:
         """Open a blob for reading (binary).
 

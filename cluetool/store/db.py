@@ -350,15 +350,15 @@ class Store:
     # -- transactions ------------------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, *, wait: float | None = None) -> Iterator[Tx]:
         """A write transaction (``BEGIN IMMEDIATE``): committed when the block ends,
-        rolled back if it raises.
+        rolled back if it raises. ``wait`` overrides the store's wait for the lock.
 
         Raises:
             BusyError: another process held the write lock for longer than ``wait``.
             StateError: the store file is damaged, read-only or the disk is full.
         """
-        with self._transaction("BEGIN IMMEDIATE", writable=True) as tx:
+        with self._transaction("BEGIN IMMEDIATE", writable=True, wait=wait) as tx:
             yield tx
 
     @contextmanager
@@ -368,14 +368,20 @@ class Store:
             yield tx
 
     @contextmanager
-    def _transaction(self, begin: str, *, writable: bool) -> Iterator[Tx]:
+    def _transaction(self, begin: str, *, writable: bool, wait: float | None = None) -> Iterator[Tx]:
         if self._in_tx:
             raise RuntimeError("store transactions do not nest")
         conn = self._conn
         if writable:
             conn.execute("PRAGMA query_only = OFF")
         try:
-            conn.execute(begin)
+            if wait is not None:
+                conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            try:
+                conn.execute(begin)
+            finally:
+                if wait is not None:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.wait * 1000)}")
         except sqlite3.Error as exc:
             if writable:
                 conn.execute("PRAGMA query_only = ON")

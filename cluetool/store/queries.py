@@ -485,6 +485,11 @@ def iter_attachment_hashes(db: Db) -> Iterator[tuple[str, int]]:
         cur.close()
 
 
+def attachment_referenced(db: Db, sha256: str) -> bool:
+    """Whether any stored row names the attachment ``sha256`` (its blob must stay)."""
+    return db.execute("SELECT 1 FROM attachments WHERE sha256 = ?", (sha256,)).fetchone() is not None
+
+
 def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
     chunk: list[str] = []
     for item in items:
