@@ -204,6 +204,37 @@ def write_private_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     fsync_dir(path.parent)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (it may be another one with a reused id)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(directory: Path) -> list[Path]:
+    """Remove the ``.NAME.tmp-PID`` files of ``write_private_file`` in ``directory``
+    whose writer has ended (a killed run); the paths removed."""
+    removed = []
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        head, sep, pid = name.rpartition(".tmp-")
+        if name.startswith(".") and sep and head and pid.isdigit() and not pid_alive(int(pid)):
+            path = directory / name
+            if path.is_file():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        fsync_dir(directory)
+    return removed
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

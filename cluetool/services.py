@@ -12,14 +12,14 @@ import msgspec
 
 from cluetool.audit.replay import replay_home, state_problems
 from cluetool.batch import service as batch_service
-from cluetool.config import Home, init_home, optional_home
+from cluetool.config import Home, init_home, optional_home, remove_stale_temp_files
 from cluetool.errors import FindingsError, InputError
 from cluetool.ingest import chain_lookups
 from cluetool.keys import TrustResult, trust
 from cluetool.model import querycode
 from cluetool.model.batch import VerifyReport
 from cluetool.model.store import DuplicateLink, StoreCheckReport
-from cluetool.store import Store
+from cluetool.store import Store, integrity
 from cluetool.store import queries as q
 from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.store.audit import append_entry
@@ -119,12 +119,24 @@ def duplicates(home: Home, *, state: str | None = "open") -> DuplicateList:
         return DuplicateList(duplicates=q.list_duplicates(store, state=state))
 
 
-def store_check(home: Home, *, replay: bool = False) -> StoreCheckReport:
-    """Integrity of the store and its blobs (re-hashes every blob); with ``replay``, also
-    the state tables rebuilt from the audit log (``cluetool.audit.replay``), each
-    differing row a ``state.<table>`` problem."""
+def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> StoreCheckReport:
+    """Integrity of the store, its reports and its blobs (re-hashes every report and
+    blob). With ``repair``, first remove leftovers of killed runs: temporary blob and
+    seal-state files and orphan blobs (see ``cluetool.store.integrity``). With
+    ``replay``, also the state tables rebuilt from the audit log
+    (``cluetool.audit.replay``), each differing row a ``state.<table>`` problem.
+
+    Raises:
+        StateError: missing home or store, unreadable.
+        BusyError: (``repair``) the store stays locked.
+    """
+    removed: list[str] = []
     with open_store(home) as store:
+        if repair:
+            removed += [str(p) for p in remove_stale_temp_files(home.state_dir / "seal")]
+            removed += integrity.repair(store)
         report = store.check()
+    report.removed = removed
     if replay:
         report.problems += state_problems(replay_home(home))
         report.ok = not any(p.severity == "error" for p in report.problems)

@@ -15,6 +15,7 @@ import pytest
 from cluetool.errors import InputError, StateError
 from cluetool.model.store import ReportAttachment, ReportRow
 from cluetool.store import BlobStore, Store, queries
+from cluetool.store.audit import append_entry
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 10 + b"\xff\xd9"
@@ -108,6 +109,10 @@ def reference(store: Store, *contents: bytes) -> list[str]:
             submission_id="aaaaaaaa-0000-4000-8000-000000000001", kind="gang_crime", received_at=NOW,
             report_sha256=hashlib.sha256(body).hexdigest(), query_code_sha256="3" * 64, region=None,
             reporter_has_contact=False, real_name=False, report_json=body, attachments=atts)])
+        append_entry(tx, at=NOW, actor="cluetool-import", action="report.import",
+                     object="aaaaaaaa-0000-4000-8000-000000000001",
+                     details={"batch": "intake-bj/1", "report_sha256": hashlib.sha256(body).hexdigest(),
+                              "attachments": shas})
     return shas
 
 

@@ -30,25 +30,29 @@ def duplicates(
 
 def check(
     replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs.")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="First remove leftovers of killed runs: temporary files and orphan blobs (each named).")] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
-    """Check the store: SQLite integrity, foreign keys, permissions, and re-hash every blob;
+    """Check the store: SQLite integrity, foreign keys, permissions; re-hash every stored
+    report (against its report_sha256 and its import's audit entry) and every blob;
     with --replay also the state tables against the audit log (a row edited, added or
     deleted by hand is named).
 
-    Exit 1 if anything is wrong (a tampered or missing blob, a damaged database, a row the
-    audit log does not account for).
+    Exit 1 if anything is wrong (a changed report, a tampered or missing blob, a damaged
+    database, a row the audit log does not account for). With --repair, stray temporary
+    files and orphan blobs are removed first.
 
-    Example: cluetool store check
+    Example: cluetool store check --repair
     """
     from cluetool.config import resolve_home
-    from cluetool.output import emit
+    from cluetool.output import Format, emit, info
     from cluetool.services import store_check
 
-    from cluetool.output import Format, info
-
-    report = store_check(resolve_home(home_of(home)), replay=replay)
+    report = store_check(resolve_home(home_of(home)), replay=replay, repair=repair)
+    if fmt_of(fmt) is not Format.json:  # json carries them in "removed"
+        for path in report.removed:
+            info(f"removed {path}")
     emit(report, fmt_of(fmt), rows="problems", columns=["code", "severity", "object", "message"])
     if fmt_of(fmt) is Format.table and report.ok:
         info("store check: no problems")

@@ -162,7 +162,9 @@ class StoreProblem(msgspec.Struct, frozen=True, kw_only=True):
     Codes: ``store.integrity``, ``store.foreign_key``, ``store.permissions``,
     ``blob.missing``, ``blob.tampered``, ``blob.not_regular``, ``blob.permissions``,
     ``blob.orphan`` (info: harmless, removable), ``blob.stray`` (info: a file that is not
-    a blob, such as a temporary file left by a crash).
+    a blob, such as a temporary file left by a crash), ``report.changed``,
+    ``report.audit_mismatch``, ``report.audit_missing`` (a stored report differs from
+    its ``report_sha256`` or from its import's audit entry).
     """
 
     code: str
@@ -181,3 +183,4 @@ class StoreCheckReport(msgspec.Struct, kw_only=True):
     schema: str = STORE_CHECK_SCHEMA
     ok: bool
     problems: list[StoreProblem]
+    removed: list[str] = []  # what ``store check --repair`` removed before checking

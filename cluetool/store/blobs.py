@@ -93,7 +93,9 @@ class BlobStore:
             _check_sha(expected_sha256)
         try:
             self.ensure_root()
-            fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.root)
+            # The writer's pid in the name lets ``store check --repair`` tell a
+            # leftover of a killed import from a file being written now.
+            fd, tmp_name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=self.root)
         except OSError as exc:
             raise StateError(f'cannot write blobs in "{self.root}": {exc.strerror}') from None
         tmp = Path(tmp_name)
@@ -210,6 +212,19 @@ class BlobStore:
         while ref is not None:
             yield self._missing(ref[0])
             ref = next(refs, None)
+
+    def unreferenced(self, referenced: Iterable[str]) -> Iterator[str]:
+        """The blobs on disk that are not ``referenced`` (sha256s in ascending order)."""
+        refs = iter(referenced)
+        ref = next(refs, None)
+        for item in self._walk():
+            if isinstance(item, BlobProblem):
+                continue
+            sha256, _path = item
+            while ref is not None and ref < sha256:
+                ref = next(refs, None)
+            if ref != sha256:
+                yield sha256
 
     def _walk(self) -> Iterator[tuple[str, Path] | BlobProblem]:
         """Blob files as ``(sha256, path)`` in sha256 order, and the problems met on the

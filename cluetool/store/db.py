@@ -35,6 +35,7 @@ from cluetool.errors import BusyError, StateError
 from cluetool.model.store import StoreCheckReport, StoreProblem
 from cluetool.store import audit as _audit
 from cluetool.store.blobs import BlobStore
+from cluetool.store.integrity import report_problems
 from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
 from cluetool.store.queries import iter_attachment_hashes, key_problems
 
@@ -438,6 +439,7 @@ class Store:
         problems: list[StoreProblem] = []
         try:
             problems += self._check_database()
+            problems += list(report_problems(self))
             problems += list(self.blobs.check(iter_attachment_hashes(self)))
         except sqlite3.Error as exc:
             raise _translate(exc, self.path) or StateError(

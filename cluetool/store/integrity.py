@@ -1,0 +1,99 @@
+"""Evidence that must never silently change, and leftovers nothing else removes
+(``store check`` and ``store check --repair``, issue 16).
+
+- Every stored report is re-hashed: its bytes against the row's ``report_sha256``, and
+  that against the ``report.import`` audit entry written in the import's transaction
+  (the audit tree, checked by ``audit verify``, vouches for the entry). A byte changed in
+  ``report_json``, with or without its hash, is named.
+- ``--repair`` removes temporary blob files whose writer has ended and blobs no row
+  references (orphans), under the store's write lock: an import checks, under the same
+  lock, that its blobs are still there before it stores a row (``cluetool.ingest``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cluetool.config import pid_alive
+from cluetool.model.store import StoreProblem
+from cluetool.store.queries import iter_attachment_hashes
+
+if TYPE_CHECKING:
+    from cluetool.store.db import Store, Tx
+
+    Db = Store | Tx
+
+_REPORTS = """
+SELECT r.submission_id, r.report_sha256, r.report_json, a.sha256
+FROM reports AS r LEFT JOIN (
+    SELECT json_extract(CAST(entry AS TEXT), '$.object') AS submission_id,
+           json_extract(CAST(entry AS TEXT), '$.details.report_sha256') AS sha256
+    FROM audit_log
+    WHERE json_extract(CAST(entry AS TEXT), '$.action') = 'report.import'
+) AS a ON a.submission_id = r.submission_id
+ORDER BY r.rowid
+"""
+_PID_TMP = re.compile(r"^\.tmp-(\d+)-")
+
+
+def report_problems(db: Db) -> Iterator[StoreProblem]:
+    """``report.changed`` (bytes differ from ``report_sha256``), ``report.audit_mismatch``
+    (the row's hash differs from its import's audit entry), ``report.audit_missing``."""
+    cur = db.execute(_REPORTS)
+    cur.arraysize = 256
+    try:
+        while rows := cur.fetchmany():
+            for submission_id, row_sha, data, audit_sha in rows:
+                actual = hashlib.sha256(bytes(data)).hexdigest()
+                if actual != row_sha:
+                    yield StoreProblem(
+                        code="report.changed", severity="error", object=submission_id,
+                        message=f"report_json has sha256 {actual}, its row says {row_sha}: changed after import",
+                    )
+                if audit_sha is None:
+                    yield StoreProblem(
+                        code="report.audit_missing", severity="error", object=submission_id,
+                        message="no report.import audit entry records this report",
+                    )
+                elif audit_sha != row_sha:
+                    yield StoreProblem(
+                        code="report.audit_mismatch", severity="error", object=submission_id,
+                        message=f"the import's audit entry says sha256 {audit_sha}, the row says {row_sha}: changed after import",
+                    )
+    finally:
+        cur.close()
+
+
+def _stale_blob_temp(path: Path) -> bool:
+    m = _PID_TMP.match(path.name)
+    # A temp name without a pid comes from an older cluetool: no writer is left.
+    return m is None or not pid_alive(int(m.group(1)))
+
+
+def repair(store: Store) -> list[str]:
+    """Remove stale temporary blob files and orphan blobs; the paths removed.
+
+    Raises:
+        BusyError: another process holds the write lock longer than the store's wait.
+        StateError: the store or blob directory cannot be written.
+    """
+    removed: list[str] = []
+    root = store.blobs.root
+    with store.write() as tx:
+        if root.is_dir():
+            for path in sorted(root.rglob(".tmp-*")):
+                if path.is_file() and _stale_blob_temp(path):
+                    path.unlink(missing_ok=True)
+                    removed.append(str(path))
+        referenced = (sha for sha, _size in iter_attachment_hashes(tx))
+        for sha in store.blobs.unreferenced(referenced):
+            if store.blobs.remove(sha):
+                removed.append(str(store.blobs.path(sha)))
+    return removed
+
+
+__all__ = ["report_problems", "repair"]
