@@ -6,6 +6,7 @@ Messages never contain secrets or report content: they name files, batches, fiel
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -59,3 +60,22 @@ class BusyError(ClueError):
     """The store is locked by another process; try again."""
 
     exit_code = ExitCode.TEMPFAIL
+
+
+_CAUSES = {
+    errno.ENOSPC: "disk full",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EIO: "I/O error",
+    errno.EFBIG: "file too large (file size limit)",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def os_cause(exc: OSError) -> str:
+    """A short, lower-case cause for a message: "disk full", "read-only file system"…"""
+    cause = _CAUSES.get(exc.errno or 0)
+    if cause is None:
+        cause = (exc.strerror or type(exc).__name__).lower()
+    return cause

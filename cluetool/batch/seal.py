@@ -10,6 +10,7 @@ last. See ``sealstate`` for the commit protocol that makes a kill at any moment 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -25,7 +26,7 @@ from cluetool.batch import sealstate
 from cluetool.batch.register import Register
 from cluetool.batch.reader import BatchFormatError, manifest_sha256_of
 from cluetool.config import Home, Limits, fsync_dir, make_private_dir, write_private_file
-from cluetool.errors import ClueError, InputError, StateError
+from cluetool.errors import ClueError, InputError, StateError, os_cause
 from cluetool.formats import age, canonical, minisign, ustar
 from cluetool.keys import load_signing_key
 from cluetool.model.batch import (
@@ -97,16 +98,33 @@ class _Changed(Exception):
         self.findings = findings
 
 
+class _WriteFailed(Exception):
+    """Writing the batch failed (disk full, read-only, I/O error): not the submission's
+    fault, so never a reason to quarantine it. Deliberately not an ``OSError``."""
+
+    def __init__(self, directory: Path, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.directory = directory
+        self.cause = cause
+
+
 class _HashingWriter:
-    def __init__(self, f: BinaryIO) -> None:
+    def __init__(self, f: BinaryIO, directory: Path) -> None:
         self._f = f
+        self._dir = directory
         self.sha = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes | memoryview) -> int:
         self.sha.update(data)
         self.size += len(data)
-        return self._f.write(data)
+        view = memoryview(data)
+        try:
+            while view:  # an unbuffered write may write less than asked
+                view = view[self._f.write(view):]
+        except OSError as exc:
+            raise _WriteFailed(self._dir, exc) from None
+        return len(data)
 
     def flush(self) -> None:
         self._f.flush()
@@ -324,7 +342,7 @@ def _write_batch(
     try:
         with os.fdopen(fd, "r+b", buffering=0) as raw:
             raw.seek(payload_at)
-            hw = _HashingWriter(raw)
+            hw = _HashingWriter(raw, out_dir)
             with age.EncryptWriter(hw, recipients) as enc:
                 _write_inner(members, index, enc, limits)
             if hw.size != payload_size:
@@ -341,6 +359,9 @@ def _write_batch(
             raw.write(ustar.member_header("manifest.json.minisig", sig_len) + sig + bytes(ustar.padding(sig_len)))
             raw.write(ustar.member_header("payload.age", payload_size))
             os.fsync(raw.fileno())
+    except OSError as exc:  # reads of submissions are handled inside: this is the output
+        tmp.unlink(missing_ok=True)
+        raise _WriteFailed(out_dir, exc) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -424,6 +445,30 @@ def recover(home: Home, source: str) -> str | None:
     return None
 
 
+def _write_errors_are_state_errors(fn: Callable[..., SealReport]) -> Callable[..., SealReport]:
+    """A write failure anywhere in ``seal`` (the batch, the home's state, the done or
+    quarantine directories) is exit 3 naming the directory and the cause. The batch
+    being written is dropped and its submissions stay in the spool."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> SealReport:
+        try:
+            return fn(*args, **kwargs)
+        except _WriteFailed as exc:
+            directory, cause = exc.directory, exc.cause
+        except OSError as exc:
+            directory, cause = (Path(os.fsdecode(exc.filename)).parent if exc.filename else None), exc
+        where = f' in "{directory}"' if directory is not None else ""
+        raise StateError(
+            f"cannot write{where}: {os_cause(cause)}",
+            hint="nothing of the batch being written was kept and its submissions are still in the spool; "
+            "fix the file system, then run seal again",
+        ) from None
+
+    return wrapper
+
+
+@_write_errors_are_state_errors
 def seal(
     spool: Path,
     *,

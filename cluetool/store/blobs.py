@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from cluetool.errors import InputError, StateError
+from cluetool.errors import InputError, StateError, os_cause
 from cluetool.model.store import BlobProblem
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -97,7 +97,7 @@ class BlobStore:
             # leftover of a killed import from a file being written now.
             fd, tmp_name = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}{os.getpid()}-", dir=self.root)
         except OSError as exc:
-            raise StateError(f'cannot write blobs in "{self.root}": {exc.strerror}') from None
+            raise StateError(f'cannot write blobs in "{self.root}": {os_cause(exc)}') from None
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -138,7 +138,8 @@ class BlobStore:
             return sha256, size
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise StateError(f'cannot write blob in "{self.root}": {exc.strerror}') from None
+            raise StateError(f'cannot write blob in "{self.root}": {os_cause(exc)}',
+                             hint="nothing of this batch was stored; free space or fix the file system, then import again") from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
