@@ -148,6 +148,12 @@ _register(app, "ledger", _handling.ledger)
 
 def main() -> None:
     """Console-script entry point."""
+    # Output is UTF-8 whatever the locale (LC_ALL=C would make it ASCII): names and
+    # report text are Chinese (issue 16).
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8", errors="backslashreplace")
     try:
         app(prog_name="cluetool")
     except KeyboardInterrupt:

@@ -204,6 +204,31 @@ def write_private_file(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     fsync_dir(path.parent)
 
 
+# -- file names, whatever the locale ----------------------------------------------------
+# Names on disk are bytes. cluetool reads them as UTF-8 (never in the locale's encoding):
+# a name that is not UTF-8 cannot be shown or recorded as text, so it is refused where it
+# matters (a spool entry is quarantined as ``spool.bad_name``) and shown escaped.
+
+
+def path_text(path: str | bytes | os.PathLike[str]) -> str:
+    """The text of an OS path, its bytes read as UTF-8, whatever the locale.
+
+    Raises:
+        UnicodeDecodeError: the path is not valid UTF-8.
+    """
+    return os.fsencode(path).decode("utf-8")
+
+
+def text_path(text: str) -> Path:
+    """The OS path whose bytes are the UTF-8 of ``text`` (inverse of ``path_text``)."""
+    return Path(os.fsdecode(text.encode("utf-8", "surrogateescape")))
+
+
+def shown(path: str | bytes | os.PathLike[str]) -> str:
+    """A path or name for messages and records: UTF-8, invalid bytes as ``\\xNN``."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id exists (it may be another one with a reused id)."""
     try:

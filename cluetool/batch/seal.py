@@ -25,7 +25,7 @@ import msgspec
 from cluetool.batch import sealstate
 from cluetool.batch.register import Register
 from cluetool.batch.reader import BatchFormatError, manifest_sha256_of
-from cluetool.config import Home, Limits, fsync_dir, make_private_dir, write_private_file
+from cluetool.config import Home, Limits, fsync_dir, make_private_dir, path_text, shown, text_path, write_private_file
 from cluetool.errors import ClueError, InputError, StateError, os_cause
 from cluetool.formats import age, canonical, minisign, ustar
 from cluetool.keys import load_signing_key
@@ -159,13 +159,13 @@ def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient | age.Hy
     return out
 
 
-def _plan(path: Path, checked: ValidatedSubmission) -> _Planned:
+def _plan(path: Path, name: str, checked: ValidatedSubmission) -> _Planned:
     """What to seal, from the validated, normalised report (never a second parse of
     ``report.json``: the bytes sealed are the ones validated, checked by their hash)."""
     report, result = checked.report, checked.result
     assert result.report_sha256 is not None
     return _Planned(
-        path=path, name=path.name, submission_id=report.submission_id, report_sha256=result.report_sha256,
+        path=path, name=name, submission_id=report.submission_id, report_sha256=result.report_sha256,
         report_size=checked.report_size, query_code_sha256=report.query_code_sha256,
         attachments=[_AttachmentRef(file=a.file, type=a.type, sha256=a.sha256, size=a.size) for a in report.attachments],
     )
@@ -251,7 +251,7 @@ def _stream_attachment(
                 failed.append(exc)
 
     try:
-        with _open_regular(p.path / a.file) as f:
+        with _open_regular(p.path / text_path(a.file)) as f:
             if w is not None:
                 w.add(f"attachments/{a.sha256}", a.size, f, on_data=check)
             else:
@@ -379,7 +379,7 @@ def _free_name(directory: Path, name: str) -> Path:
 
 def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
     make_private_dir(dest_dir)
-    dest = _free_name(dest_dir, src.name)
+    dest = _free_name(dest_dir, src.name)  # src.name is the OS form of the name
     try:
         os.rename(src, dest)
     except OSError as exc:
@@ -390,12 +390,14 @@ def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
     return dest
 
 
-def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: Path) -> Path:
-    """Move a submission to ``quarantine/NAME/submission`` with ``reason.json`` beside it."""
+def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: Path, name: str | None = None) -> Path:
+    """Move a submission to ``quarantine/NAME/submission`` with ``reason.json`` beside it
+    (``name``: the entry's name as text, see ``config.shown``)."""
+    name = name if name is not None else shown(path.name)
     make_private_dir(quarantine)
-    box = _free_name(quarantine, path.name)
+    box = _free_name(quarantine, os.fsdecode(name.encode("utf-8")))
     make_private_dir(box)
-    write_private_file(box / "reason.json", canonical.dumps({"submission": path.name, "findings": list(findings)}) + b"\n")
+    write_private_file(box / "reason.json", canonical.dumps({"submission": name, "findings": list(findings)}) + b"\n")
     try:
         os.rename(path, box / "submission")
     except OSError as exc:
@@ -407,10 +409,10 @@ def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: P
 
 def _finish(home: Home, journal: sealstate.Journal) -> None:
     """Steps after the batch file exists: move the sealed submissions, advance the state."""
-    done = Path(journal.done_dir)
+    done = text_path(journal.done_dir)
     parents = set()
     for sub in journal.submissions:
-        p = Path(sub)
+        p = text_path(sub)
         if p.exists():
             # The journal lets a kill here be finished later, so one fsync of each
             # directory after all the renames is enough.
@@ -432,7 +434,7 @@ def recover(home: Home, source: str) -> str | None:
     journal = sealstate.load_journal(home, source)
     if journal is None:
         return None
-    batch = Path(journal.batch_path)
+    batch = text_path(journal.batch_path)
     try:
         complete = batch.is_file() and manifest_sha256_of(batch) == journal.manifest_sha256
     except (ClueError, BatchFormatError):
@@ -507,6 +509,11 @@ def seal(
     out_dir = out_dir.resolve()
     quarantine = (quarantine or spool.with_name(spool.name + ".quarantine")).resolve()
     done = (done or spool.with_name(spool.name + ".done")).resolve()
+    for d in (spool, out_dir, quarantine, done):
+        try:
+            path_text(d)  # the seal journal records these paths as UTF-8 text
+        except UnicodeDecodeError:
+            raise InputError(f'the path "{shown(d)}" is not valid UTF-8', hint="rename the directory") from None
     for what, d in (("--out", out_dir), ("--done", done), ("--quarantine", quarantine)):
         if d == spool or d.is_relative_to(spool):
             raise InputError(f'{what} directory "{d}" is inside the spool "{spool}"', hint="put it beside the spool")
@@ -530,35 +537,45 @@ def seal(
         seen_codes: dict[str, str] = {}
         register = stack.enter_context(Register(home))
 
-        def refuse(entry: Path, findings: Sequence[Finding]) -> None:
-            box = quarantine_submission(entry, findings, quarantine)
+        def refuse(entry: Path, findings: Sequence[Finding], name: str | None = None) -> None:
+            name = name if name is not None else shown(entry.name)
+            box = quarantine_submission(entry, findings, quarantine, name)
             codes = sorted({f.code for f in findings if f.severity == "error"})
-            report.quarantined.append(Quarantined(submission=entry.name, path=str(box), codes=codes))
+            report.quarantined.append(Quarantined(submission=name, path=shown(box), codes=codes))
 
-        for entry in sorted(spool.iterdir(), key=lambda p: p.name):
-            if entry.name.startswith("."):
+        # Names are listed as bytes and read as UTF-8, whatever the locale.
+        for raw in sorted(os.listdir(os.fsencode(spool))):
+            if raw.startswith(b"."):
+                continue
+            entry = spool / os.fsdecode(raw)
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                name = shown(raw)
+                refuse(entry, [Finding(submission=name, path=".", code="spool.bad_name",
+                                       message=f'the name "{name}" is not valid UTF-8: rename it in UTF-8 and put it back in the spool')], name)
                 continue
             if not stat.S_ISDIR(entry.lstat().st_mode):
-                refuse(entry, [Finding(submission=entry.name, path=".", code="spool.stray_entry",
-                                       message=f'"{entry.name}" in the spool is not a submission directory')])
+                refuse(entry, [Finding(submission=name, path=".", code="spool.stray_entry",
+                                       message=f'"{name}" in the spool is not a submission directory')])
                 continue
             # Attachment contents are checked while they are sealed (read once).
             try:
                 checked = validate_submission_model(entry, now=now, limits=limits, deep=False)
                 if checked.result.ok and checked.report is None:
                     raise RuntimeError("a valid report without its model")
-                plan = _plan(entry, checked) if checked.result.ok else None
+                plan = _plan(entry, name, checked) if checked.result.ok else None
             except InputError as exc:
-                refuse(entry, [Finding(submission=entry.name, path=".", code="submission.unreadable", message=exc.message)])
+                refuse(entry, [Finding(submission=name, path=".", code="submission.unreadable", message=exc.message)])
                 continue
             except Exception as exc:  # noqa: BLE001 - one submission's problem stops only it
-                refuse(entry, [_check_failed(entry.name, "validation", exc)])
+                refuse(entry, [_check_failed(name, "validation", exc)])
                 continue
             if plan is None:
                 refuse(entry, checked.result.findings)
                 continue
             if plan.submission_id in seen_ids:
-                refuse(entry, [Finding(submission=entry.name, path="submission_id", code="spool.duplicate_submission_id",
+                refuse(entry, [Finding(submission=name, path="submission_id", code="spool.duplicate_submission_id",
                                        message=f"submission_id {plan.submission_id} is already in this spool")])
                 continue
             earlier = _sealed_before(plan, register, seen_codes)
@@ -593,8 +610,8 @@ def seal(
                 continue
             manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
             journal = sealstate.Journal(
-                source=source, sequence=sequence, manifest_sha256=manifest_sha, batch_path=str(final),
-                done_dir=str(done / final.stem), submissions=[str(m.path) for m in members],
+                source=source, sequence=sequence, manifest_sha256=manifest_sha, batch_path=path_text(final),
+                done_dir=path_text(done / final.stem), submissions=[path_text(m.path) for m in members],
                 sealed=[[m.submission_id, m.query_code_sha256] for m in members],
             )
             sealstate.save_journal(home, journal)

@@ -59,7 +59,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 
-from cluetool.config import Limits
+from cluetool.config import Limits, shown
 from cluetool.errors import FindingsError, InputError
 from cluetool.model.findings import Finding
 from cluetool.model.report import (
@@ -540,7 +540,7 @@ def validate_submission_model(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    name = path.name or str(path)
+    name = shown(path.name or path)  # UTF-8 text whatever the locale (issue 16)
     ctx = fields.Context(name, now)
     try:
         dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -589,6 +589,14 @@ def cap_findings(findings: list[Finding], submission: str, limit: int = MAX_FIND
 # ---------------------------------------------------------------------------- paths and spools
 
 
+def _utf8(os_name: str) -> bool:
+    try:
+        os.fsencode(os_name).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _open_input(path: Path) -> list[str] | None:
     """Entries of a spool, or None when ``path`` is a submission."""
     try:
@@ -623,10 +631,15 @@ def validate_paths(paths: Sequence[Path], *, now: datetime, limits: Limits = Lim
         if entries is None:
             results.append(validate_submission(path, now=now, limits=limits))
             continue
-        for entry in entries:
-            if entry.startswith("."):
+        for os_entry in entries:
+            if os_entry.startswith("."):
                 continue
-            child = path / entry
+            child = path / os_entry
+            entry = shown(os_entry)  # names are UTF-8 whatever the locale (issue 16)
+            if not _utf8(os_entry):
+                spool_findings.append(Finding(submission=entry, path=entry, code="spool.bad_name",
+                                              message=f'the name "{entry}" is not valid UTF-8: rename it in UTF-8'))
+                continue
             try:
                 st = os.lstat(child)
             except OSError as exc:

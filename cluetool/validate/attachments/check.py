@@ -166,7 +166,8 @@ def _check_file(
     try:
         # O_NOFOLLOW: a symlink fails with ELOOP; O_NONBLOCK: opening a FIFO returns
         # at once instead of waiting for a writer.
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        # The name's UTF-8 bytes, whatever the locale (issue 16).
+        fd = os.open(name.encode("utf-8"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
         add(f"{at}.file", "attachment.missing", f"{_q(name)}: declared but not in the submission")
         return 0, over_total
@@ -175,7 +176,7 @@ def _check_file(
             add(f"{at}.file", "attachment.not_regular", f"{_q(name)}: is a symbolic link")
             return 0, over_total
         try:  # a socket cannot be opened at all (ENXIO): say what it is
-            mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+            mode = os.stat(name.encode("utf-8"), dir_fd=dir_fd, follow_symlinks=False).st_mode
         except OSError:
             mode = stat.S_IFREG
         if not stat.S_ISREG(mode):
@@ -319,14 +320,15 @@ def _check_undeclared(
     dir_fd: int, declared: set[str], submission_dir: Path, add: Callable[[str, str, str], None]
 ) -> None:
     try:
-        entries = sorted(os.listdir(dir_fd))
+        # Names as UTF-8 text whatever the locale; undecodable bytes shown as \xNN.
+        entries = sorted((os.fsencode(e).decode("utf-8", "backslashreplace"), e) for e in os.listdir(dir_fd))
     except OSError as exc:
         raise InputError(f'cannot list submission directory "{submission_dir}": {exc.strerror}') from None
-    for entry in entries:
+    for entry, os_name in entries:
         if entry == REPORT_FILE or entry in declared:
             continue
         try:
-            st = os.stat(entry, dir_fd=dir_fd, follow_symlinks=False)
+            st = os.stat(os_name, dir_fd=dir_fd, follow_symlinks=False)
             if stat.S_ISREG(st.st_mode):
                 what = "file"
             elif stat.S_ISLNK(st.st_mode):
