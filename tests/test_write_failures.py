@@ -52,7 +52,7 @@ def _nothing_sealed(kh: KeyHome, spool: Path, out: Path, before: dict[str, str])
 def test_seal_file_size_limit_aborts_batch_spool_untouched_exit_3(intake: tuple[KeyHome, Path, Path]) -> None:
     kh, spool, out = intake
     before = tree(spool)
-    proc = run_fsize_limited(_seal_cmd(kh, spool, out), 16 * 1024)
+    proc = run_fsize_limited(_seal_cmd(kh, spool, out), 64 * 1024)  # the batch is about 150 KiB
     assert proc.returncode == 3, (proc.returncode, proc.stderr)
     [error, *_] = _error_lines(proc.stderr)
     assert f'"{out}"' in error and "file too large" in error

@@ -10,9 +10,12 @@ last. See ``sealstate`` for the commit protocol that makes a kill at any moment 
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
+import re
+import shutil
 import stat
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -25,7 +28,10 @@ import msgspec
 from cluetool.batch import sealstate
 from cluetool.batch.register import Register
 from cluetool.batch.reader import BatchFormatError, manifest_sha256_of
-from cluetool.config import Home, Limits, fsync_dir, make_private_dir, path_text, shown, text_path, write_private_file
+from cluetool.config import (
+    Home, Limits, fsync_dir, make_private_dir, path_text, pid_alive, remove_stale_temp_files, shown, text_path,
+    write_private_file,
+)
 from cluetool.errors import ClueError, InputError, StateError, os_cause
 from cluetool.formats import age, canonical, minisign, ustar
 from cluetool.keys import load_signing_key
@@ -390,21 +396,69 @@ def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
     return dest
 
 
+_BOX_TMP = re.compile(rb"^\.(.+)\.tmp-(\d+)$")
+
+
 def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: Path, name: str | None = None) -> Path:
     """Move a submission to ``quarantine/NAME/submission`` with ``reason.json`` beside it
-    (``name``: the entry's name as text, see ``config.shown``)."""
+    (``name``: the entry's name as text, see ``config.shown``).
+
+    Atomic: the box is built under a temporary name (``.NAME.tmp-PID``), the submission
+    moved in, then the box renamed, so no one sees a box without its submission or its
+    reason. A box left by a kill is finished by the next seal (``recover_quarantine``).
+    """
     name = name if name is not None else shown(path.name)
+    os_name = os.fsdecode(name.encode("utf-8"))
     make_private_dir(quarantine)
-    box = _free_name(quarantine, os.fsdecode(name.encode("utf-8")))
-    make_private_dir(box)
-    write_private_file(box / "reason.json", canonical.dumps({"submission": name, "findings": list(findings)}) + b"\n")
+    tmp = quarantine / f".{os_name}.tmp-{os.getpid()}"
+    if tmp.exists():  # left by this very process: an earlier error
+        shutil.rmtree(tmp)
+    os.mkdir(tmp, 0o700)
+    write_private_file(tmp / "reason.json", canonical.dumps({"submission": name, "findings": list(findings)}) + b"\n")
     try:
-        os.rename(path, box / "submission")
+        os.rename(path, tmp / "submission")
     except OSError as exc:
-        raise StateError(f'cannot move "{path}" to quarantine: {exc.strerror}', hint="keep the spool and quarantine directories on one file system") from None
-    fsync_dir(box)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StateError(f'cannot move "{shown(path)}" to quarantine: {os_cause(exc)}', hint="keep the spool and quarantine directories on one file system") from None
+    fsync_dir(tmp)
+    box = _rename_box(tmp, quarantine, os_name)
     fsync_dir(path.parent)
     return box
+
+
+def _rename_box(tmp: Path, quarantine: Path, os_name: str) -> Path:
+    while True:
+        box = _free_name(quarantine, os_name)
+        try:
+            os.rename(tmp, box)  # never replaces a box: a box is never empty
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue  # another seal sharing the quarantine took the name
+            raise
+        fsync_dir(quarantine)
+        return box
+
+
+def recover_quarantine(quarantine: Path) -> list[Path]:
+    """Finish the boxes a killed seal left half-built; the boxes finished."""
+    finished: list[Path] = []
+    try:
+        names = os.listdir(os.fsencode(quarantine))
+    except FileNotFoundError:
+        return finished
+    for raw in sorted(names):
+        m = _BOX_TMP.match(raw)
+        if m is None:
+            continue
+        pid = int(m.group(2))
+        if pid != os.getpid() and pid_alive(pid):
+            continue  # a seal sharing this quarantine is building it now
+        tmp = quarantine / os.fsdecode(raw)
+        if (tmp / "submission").exists() or (tmp / "submission").is_symlink():
+            finished.append(_rename_box(tmp, quarantine, os.fsdecode(m.group(1))))
+        else:  # killed before the submission moved in: it is still in the spool
+            shutil.rmtree(tmp, ignore_errors=True)
+    return finished
 
 
 def _finish(home: Home, journal: sealstate.Journal) -> None:
@@ -487,13 +541,14 @@ def seal(
     max_bytes: int | None = DEFAULT_MAX_BYTES,
     limits: Limits | None = None,
     on_batch: Callable[[SealedBatch], None] | None = None,
+    wait: float = 0.0,
 ) -> SealReport:
     """Validate the spool; quarantine invalid submissions; seal the rest into batches.
 
     Raises:
         InputError: bad source, recipients or limits; the spool is unreadable.
         StateError: home, key or seal state unusable; a batch file is in the way.
-        BusyError: another seal of this source is running.
+        BusyError: another seal of this spool or source runs for longer than ``wait``.
     """
     if not SOURCE_RE.fullmatch(source):
         raise InputError(f"invalid source name {source!r}: use lower-case letters, digits and '-'")
@@ -525,7 +580,9 @@ def seal(
     report = SealReport(ok=True, batches=[], quarantined=[])
     for d in (done, quarantine):
         make_private_dir(d)
-    with sealstate.SourceLock(home, source), ExitStack() as stack:
+    with sealstate.SpoolLock(spool, wait=wait), sealstate.SourceLock(home, source, wait=wait), ExitStack() as stack:
+        recover_quarantine(quarantine)
+        remove_stale_temp_files(home.state_dir / "seal")
         finished = recover(home, source)
         if finished:
             report.recovered.append(finished)
@@ -638,4 +695,5 @@ def seal(
     return report
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_REPORTS", "seal", "recover", "parse_recipients", "age_size", "quarantine_submission"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_REPORTS", "seal", "recover", "recover_quarantine", "parse_recipients", "age_size",
+           "quarantine_submission"]

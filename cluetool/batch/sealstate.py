@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from pathlib import Path
 
 import msgspec
 
-from cluetool.config import Home, make_private_dir, write_private_file
+from cluetool.config import Home, make_private_dir, shown, write_private_file
 from cluetool.errors import BusyError, StateError
 from cluetool.model.batch import ZERO_HASH
 
@@ -83,20 +84,28 @@ def drop_journal(home: Home, source: str) -> None:
         os.close(fd)
 
 
-class SourceLock:
-    """An exclusive, process-wide lock on sealing for one source (flock; freed on exit or kill)."""
+class FileLock:
+    """An exclusive flock on ``path`` (created 0600), waiting up to ``wait`` seconds; freed
+    on exit or when the process dies. Raises ``BusyError(message)`` when it stays taken."""
 
-    def __init__(self, home: Home, source: str) -> None:
-        self._path = _dir(home) / f"{source}.lock"
+    def __init__(self, path: Path, *, wait: float = 0.0, message: str) -> None:
+        self._path = path
+        self._wait = wait
+        self._message = message
         self._fd: int | None = None
 
-    def __enter__(self) -> SourceLock:
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise BusyError("another seal of this source is running", hint="try again when it has finished") from None
+    def __enter__(self) -> FileLock:
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + max(self._wait, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise BusyError(self._message, hint="try again when it has finished, or raise --wait") from None
+                time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
         self._fd = fd
         return self
 
@@ -105,3 +114,22 @@ class SourceLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+class SourceLock(FileLock):
+    """An exclusive, process-wide lock on sealing for one source (flock; freed on exit or kill)."""
+
+    def __init__(self, home: Home, source: str, *, wait: float = 0.0) -> None:
+        super().__init__(_dir(home) / f"{source}.lock", wait=wait, message="another seal of this source is running")
+
+
+def spool_lock_path(spool: Path) -> Path:
+    """The lock file beside a spool (``SPOOL.lock``): one seal of a spool at a time."""
+    return spool.with_name(spool.name + ".lock")
+
+
+class SpoolLock(FileLock):
+    """An exclusive lock on one spool, whatever the home or source of the seal."""
+
+    def __init__(self, spool: Path, *, wait: float = 0.0) -> None:
+        super().__init__(spool_lock_path(spool), wait=wait, message=f'another seal of the spool "{shown(spool)}" is running')

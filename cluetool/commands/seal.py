@@ -36,6 +36,7 @@ def run(
     done: Annotated[Optional[Path], typer.Option("--done", help="Where sealed submissions go (default SPOOL.done).", show_default=False)] = None,
     max_reports: Annotated[int, typer.Option("--max-reports", help="At most N reports per batch.")] = 5000,
     max_bytes: Annotated[str, typer.Option("--max-bytes", help="At most SIZE of submissions per batch (e.g. 500M; a larger submission goes alone).")] = "1G",
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait while another seal of the spool or source runs (then exit 75).")] = 10.0,
     passphrase_file: PassFileOpt = None,
     passphrase_env: PassEnvOpt = None,
     home: HomeOpt = None,
@@ -59,7 +60,7 @@ def run(
         spool, home=resolve_home(home_of(home)), source=source, recipients=to, out_dir=out,
         now=datetime.now(timezone.utc), key=key,
         passphrase=read_passphrase(passphrase_file, passphrase_env),
-        quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes),
+        quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes), wait=wait,
     )
     emit(report, fmt_of(fmt), rows="batches",
          columns=["batch", "sequence", "reports", "attachments", "payload_size", "payload_sha256"])

@@ -250,7 +250,7 @@ def test_cli_seal_missing_key_exits_3(kh: KeyHome, tmp_path: Path) -> None:
 def test_cli_seal_locked_source_exits_75(kh: KeyHome, tmp_path: Path) -> None:
     write_spool(tmp_path / "spool", 1, seed=514)
     with sealstate.SourceLock(kh.home, SOURCE):
-        assert_error(invoke(seal_args(kh, tmp_path / "spool", tmp_path / "out"), kh.root), 75, "another seal")
+        assert_error(invoke([*seal_args(kh, tmp_path / "spool", tmp_path / "out"), "--wait", "0.2"], kh.root), 75, "another seal")
 
 
 def test_cli_seal_batch_in_the_way_exits_3(kh: KeyHome, tmp_path: Path) -> None:
