@@ -6,8 +6,9 @@
   (the audit tree, checked by ``audit verify``, vouches for the entry). A byte changed in
   ``report_json``, with or without its hash, is named.
 - ``--repair`` removes temporary blob files whose writer has ended and blobs no row
-  references (orphans), under the store's write lock: an import checks, under the same
-  lock, that its blobs are still there before it stores a row (``cluetool.ingest``).
+  references (orphans), under the store's write lock, which an import holds while it
+  writes its blobs (``cluetool.ingest``): a blob of an import in progress is never
+  taken for an orphan.
 """
 
 from __future__ import annotations
