@@ -8,7 +8,7 @@ correct leaf hashes, like ``append_entry`` writes them) and 4 checkpoints signed
 (a) ``verify_store`` (recompute every leaf hash, check canonical form and seq, the tree,
     the roots at every checkpoint, the signatures) vs merely SHA-256-hashing the same
     entry bytes in a Python loop (``for e in entries: sha256(e).digest()``, bytes held
-    in memory): the ratio (target <= 3.0);
+    in memory): the ratio (target <= 4.0, issue 20; large logs use every core: ``cluetool.audit.parallel``);
 (b) ``prove_inclusion`` for --proofs random entries (default 200) against the latest
     checkpoint, warm tree cache: p50 and max (target < 50 ms each); plus the first proof
     after deleting the cache (a one-off rebuild, O(n));
@@ -38,11 +38,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cluetool import audit  # noqa: E402
+from cluetool.audit import parallel  # noqa: E402
 from cluetool.audit.tree import cache_dir_for  # noqa: E402
 from cluetool.formats import minisign  # noqa: E402
 from cluetool.formats.canonical import dumps  # noqa: E402
 from cluetool.store import Store  # noqa: E402
-from cluetool.store.audit import format_time, iter_entries, leaf_hash  # noqa: E402
+from cluetool.store.audit import audit_size, format_time, iter_entries, leaf_hash  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 2, 0, 0, tzinfo=timezone.utc)
 ACTIONS = ("report.import", "report.import", "report.import", "batch.import", "clue.assign", "duplicate.found")
@@ -66,9 +67,9 @@ def entry(seq: int) -> bytes:
 
 
 def build(store: Store, total: int, sk: minisign.SecretKey) -> list[float]:
-    """Append entries 1..total-1 (entry 0 is the store's migration) with 4 checkpoints."""
+    """Append entries up to total - 1 (the first are the store's migrations) with 4 checkpoints."""
     cut = [total * k // 4 for k in range(1, 5)]
-    seq = 1
+    seq = audit_size(store)
     times = []
     for end in cut:
         while seq < end:
@@ -130,10 +131,10 @@ def main() -> int:
                 return 2
         del entries
         ratio = min(ours) / min(base)
-        ok = ratio <= 3.0
+        ok = ratio <= 4.0
         missed |= not ok
         print(f"(a) audit verify {min(ours):.2f} s vs sha256 loop {min(base):.2f} s: ratio {ratio:.2f} "
-              f"(target <= 3.0) {'OK' if ok else 'MISS'}")
+              f"(target <= 4.0, {parallel.workers()} workers) {'OK' if ok else 'MISS'}")
 
         rng = random.Random(7)
         shutil.rmtree(cache_dir_for(store))

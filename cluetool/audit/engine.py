@@ -181,6 +181,9 @@ class _Engine:
         self.ranges = sorted(ranges)
         self.range_hashes: dict[tuple[int, int], bytes] = {}
         self._range_acc: RootAccumulator | None = None
+        # With keep_stacks, the perfect subtrees at each requested size too (for a block
+        # of the log checked on its own: ``cluetool.audit.parallel``).
+        self.stacks: dict[int, list[tuple[int, bytes]]] | None = None
 
     # -- per entry ------------------------------------------------------------------
 
@@ -234,8 +237,13 @@ class _Engine:
         self.acc.append_subtree(lh, 0)
         self.position = pos + 1
         if self._next and self._next[0] == self.position:
-            self.roots[self.position] = self.acc.root()
-            self._next.pop(0)
+            self._reached()
+
+    def _reached(self) -> None:
+        self.roots[self.position] = self.acc.root()
+        if self.stacks is not None:
+            self.stacks[self.position] = self.acc.subtrees()
+        self._next.pop(0)
 
     def _feed_range(self, pos: int, lh: bytes) -> None:
         while self.ranges and self.ranges[0][1] <= pos:
@@ -296,8 +304,7 @@ class _Engine:
             self.acc.append_subtree(perfect_root(b"".join(computed)), n.bit_length() - 1)
             self.position = pos + n
             if self._next and self._next[0] == self.position:
-                self.roots[self.position] = self.acc.root()
-                self._next.pop(0)
+                self._reached()
         self.expected_seq += n
         return True
 

@@ -35,7 +35,7 @@ import hmac
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,6 @@ from cluetool.config import Home
 from cluetool.errors import StateError
 from cluetool.keys.audit_secret import load_audit_secret, secret_path
 from cluetool.model.store import StoreProblem
-from cluetool.store.stateimages import IMAGE_KEY
 
 SCHEMA = "cluetool.state-replay/1"
 MAX_LISTED = 1000
@@ -72,12 +71,29 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     schema: str = SCHEMA
 
 
+class _Details(msgspec.Struct, kw_only=True):
+    # Only what replay reads; other detail fields are skipped by the decoder.
+    event_id: Any = None
+    event: Any = None
+    event_at: Any = None
+    unit: Any = None
+    previous_unit: Any = None
+    to_unit: Any = None
+    channel: Any = None
+    rule: Any = None
+    note_hmac_sha256: Any = None
+    note_sha256: Any = None
+    reason_hmac_sha256: Any = None
+    reason_sha256: Any = None
+    obligations: Any = None
+
+
 class _Entry(msgspec.Struct):
     seq: int
     at: str
     action: str
     object: str
-    details: dict[str, Any]
+    details: _Details
 
 
 _decode = msgspec.json.Decoder(_Entry).decode
@@ -88,112 +104,103 @@ CREATE TABLE events (id INTEGER PRIMARY KEY, sid TEXT, event TEXT, at TEXT, unit
                      channel TEXT, note TEXT, recorded_at TEXT);
 CREATE TABLE assignments (sid TEXT PRIMARY KEY, unit TEXT, assigned_at TEXT, rule_id TEXT, reason TEXT,
                           event_id INTEGER) WITHOUT ROWID;
+CREATE TABLE images (n INTEGER PRIMARY KEY, id INTEGER, sid TEXT, rule_id TEXT, unit TEXT, trigger_event_id INTEGER,
+                     due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER, at TEXT);
 CREATE TABLE obligations (id INTEGER PRIMARY KEY, sid TEXT, rule_id TEXT, unit TEXT, trigger_event_id INTEGER,
                           due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER,
                           created_at TEXT, loose INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE no_images (sid TEXT PRIMARY KEY) WITHOUT ROWID;
 """
+# The obligations as the log leaves them: each row's last image, created at its first,
+# loose when still open at a recomputation that recorded no images.
+_FINAL = """
+INSERT INTO obligations
+SELECT i.id, i.sid, i.rule_id, i.unit, i.trigger_event_id, i.due_date, i.provisional, i.state, i.met_at,
+       i.met_event_id, f.at, i.state = 'open' AND i.n < ?
+FROM (SELECT id, min(n) AS first, max(n) AS last FROM images GROUP BY id) g
+JOIN images i ON i.n = g.last JOIN images f ON f.n = g.first
+"""
 
 
 def _sid(obj: str) -> str:
-    return obj[len("report:"):] if obj.startswith("report:") else obj
+    return obj[7:] if obj.startswith("report:") else obj
 
 
-def _text_digest(details: dict[str, Any], name: str) -> str | None:
-    keyed = details.get(f"{name}_hmac_sha256")
+def _digest(keyed: Any, plain: Any) -> str | None:
     if isinstance(keyed, str):
         return "hmac:" + keyed
-    plain = details.get(f"{name}_sha256")
     if isinstance(plain, str):
         return "sha256:" + plain
     return None
 
 
-def _int(value: str) -> int | None:
-    return None if value == "" else int(value)
-
-
-def _none(value: str) -> str | None:
-    return None if value == "" else value
-
-
 class _Builder:
-    """Applies entries to the scratch database, batching statements of one kind."""
+    """Applies entries to the scratch database in bulk."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.stage: dict[str, str] = {}
         self.assignment: dict[str, tuple[Any, ...]] = {}  # final state only: assign and transfer interleave
-        self.pending: dict[str, list[tuple[Any, ...]]] = {}
-        self.images_seen = 0
-
-    def _add(self, sql: str, row: tuple[Any, ...]) -> None:
-        rows = self.pending.setdefault(sql, [])
-        rows.append(row)
-        if len(rows) >= 20000:
-            self.flush()
+        self.events: list[tuple[Any, ...]] = []
+        self.images: list[tuple[Any, ...]] = []
+        self.no_images: list[tuple[str]] = []
+        self.n = 0  # images so far (the images table's n)
+        self.loose_below = 0  # images before the last recomputation that recorded none
 
     def flush(self) -> None:
-        # Each statement kind touches its own rows (events once each; obligation images
-        # are one kind, applied in entry order), so kinds may be applied one after another.
-        for sql, rows in self.pending.items():
-            self.conn.executemany(sql, rows)
-        self.pending = {}
+        self.conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.events)
+        self.conn.executemany("INSERT INTO images VALUES (" + ",".join("?" * 12) + ")", self.images)
+        self.events, self.images = [], []
 
     def advance(self, sid: str, stage: str) -> None:
         old = self.stage.get(sid)
         if old is None or _STAGE_RANK[stage] > _STAGE_RANK[old]:
             self.stage[sid] = stage
 
-    def images(self, sid: str, at: str, images: list[Any]) -> None:
-        for img in images:
-            f = str(img).split("|")
-            if len(f) != 9:
-                raise ValueError("malformed obligation image")
-            self._add(
-                "INSERT INTO obligations (id, sid, rule_id, unit, trigger_event_id, due_date, provisional, state, met_at,"
-                " met_event_id, created_at, loose) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)"
-                " ON CONFLICT (id) DO UPDATE SET rule_id = ?3, unit = ?4, trigger_event_id = ?5, due_date = ?6,"
-                " provisional = ?7, state = ?8, met_at = ?9, met_event_id = ?10, loose = 0",
-                (int(f[0]), sid, f[1], _none(f[2]), _int(f[3]), f[4], int(f[5]), f[6], _none(f[7]), _int(f[8]), at),
-            )
-
     def entry(self, e: _Entry) -> None:
         d = e.details
-        images = d.get(IMAGE_KEY)
-        if e.action == "report.import":
+        action = e.action
+        if action == "report.import":
             sid = e.object
             self.advance(sid, "received")
-            if images is None:
-                self._add("INSERT OR IGNORE INTO no_images (sid) VALUES (?)", (sid,))
-        elif e.action == "clue.assign":
+            if d.obligations is None:
+                self.no_images.append((sid,))
+        elif action == "clue.assign":
             sid = _sid(e.object)
-            reason = _text_digest(d, "reason")
-            self._add("INSERT OR REPLACE INTO events VALUES (?, ?, 'assigned', ?, ?, ?, NULL, ?, ?)",
-                      (d.get("event_id"), sid, e.at, d.get("previous_unit"), d.get("unit"), reason, e.at))
-            self.assignment[sid] = (sid, d.get("unit"), e.at, d.get("rule"), reason, d.get("event_id"))
+            reason = _digest(d.reason_hmac_sha256, d.reason_sha256)
+            self.events.append((d.event_id, sid, "assigned", e.at, d.previous_unit, d.unit, None, reason, e.at))
+            self.assignment[sid] = (sid, d.unit, e.at, d.rule, reason, d.event_id)
             self.advance(sid, "assigned")
-        elif e.action == "event.record":
+        elif action == "event.record":
             sid = _sid(e.object)
-            event = d.get("event")
-            self._add("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (d.get("event_id"), sid, event, d.get("event_at"), d.get("unit"), d.get("to_unit"),
-                       d.get("channel"), _text_digest(d, "note"), e.at))
+            event = d.event
+            self.events.append((d.event_id, sid, event, d.event_at, d.unit, d.to_unit, d.channel,
+                                _digest(d.note_hmac_sha256, d.note_sha256), e.at))
             if event == "transferred":
-                self.assignment[sid] = (sid, d.get("to_unit"), d.get("event_at"), None, None, d.get("event_id"))
+                self.assignment[sid] = (sid, d.to_unit, d.event_at, None, None, d.event_id)
             if event in _EVENT_STAGE:
                 self.advance(sid, _EVENT_STAGE[event])
-        elif e.action == "rules.changed" and images is None:
+        elif action == "rules.changed" and d.obligations is None:
+            self.loose_below = self.n + 1
+        if d.obligations:
+            sid = _sid(e.object)
+            at = e.at
+            for img in d.obligations:
+                f = img.split("|")
+                if len(f) != 9:
+                    raise ValueError("malformed obligation image")
+                self.n += 1
+                self.images.append((self.n, int(f[0]), sid, f[1], f[2] or None, int(f[3]) if f[3] else None, f[4],
+                                    int(f[5]), f[6], f[7] or None, int(f[8]) if f[8] else None, at))
+        if len(self.images) + len(self.events) >= 50000:
             self.flush()
-            self.conn.execute("UPDATE obligations SET loose = 1 WHERE state = 'open'")
-        if images:
-            self.images_seen += len(images)
-            self.images(_sid(e.object), e.at, images)
 
     def finish(self) -> None:
         self.flush()
         self.conn.executemany("INSERT INTO stages VALUES (?, ?)", self.stage.items())
         self.conn.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", self.assignment.values())
+        self.conn.executemany("INSERT OR IGNORE INTO no_images VALUES (?)", self.no_images)
+        self.conn.execute(_FINAL, (self.loose_below,))
 
 
 def _note_matcher(secret: bytes | None) -> Callable[[str | None, str | None], int]:
@@ -211,77 +218,69 @@ def _note_matcher(secret: bytes | None) -> Callable[[str | None, str | None], in
     return matches
 
 
-# Each comparison: the table's name in findings, the key, the store side and the
-# scratch side as (key, columns...) selects, and the columns compared.
-_STORE_STAGES = ("SELECT r.submission_id, s.stage FROM store.report_stages s JOIN store.reports r ON r.id = s.report_id")
-_STORE_EVENTS = ("SELECT e.id, r.submission_id, e.event, e.at, e.unit, e.to_unit, e.channel, e.note, e.recorded_at"
-                 " FROM store.events e LEFT JOIN store.reports r ON r.id = e.report_id")
-_STORE_ASSIGNMENTS = ("SELECT r.submission_id, a.unit, a.assigned_at, a.rule_id, a.reason, a.event_id"
-                      " FROM store.assignments a LEFT JOIN store.reports r ON r.id = a.report_id")
-_STORE_OBLIGATIONS = ("SELECT o.id, r.submission_id AS sid, o.rule_id, o.unit, o.trigger_event_id, o.due_date, o.provisional,"
-                      " o.state, o.met_at, o.met_event_id, o.created_at FROM store.obligations o"
-                      " LEFT JOIN store.reports r ON r.id = o.report_id")
-
+# Each table: its name in findings, the store side as a select of (key, sid, columns…)
+# named like the scratch table's columns, the scratch table, its key, and the columns
+# compared (text columns through their keyed hash).
+_STORE = {
+    "report_stages": "SELECT r.submission_id AS sid, s.stage FROM store.report_stages s"
+                     " JOIN store.reports r ON r.id = s.report_id",
+    "events": "SELECT e.id, r.submission_id AS sid, e.event, e.at, e.unit, e.to_unit, e.channel, e.note, e.recorded_at"
+              " FROM store.events e LEFT JOIN store.reports r ON r.id = e.report_id",
+    "assignments": "SELECT r.submission_id AS sid, a.unit, a.assigned_at, a.rule_id, a.reason, a.event_id"
+                   " FROM store.assignments a LEFT JOIN store.reports r ON r.id = a.report_id",
+    "obligations": "SELECT o.id, r.submission_id AS sid, o.rule_id, o.unit, o.trigger_event_id, o.due_date,"
+                   " o.provisional, o.state, o.met_at, o.met_event_id, o.created_at FROM store.obligations o"
+                   " LEFT JOIN store.reports r ON r.id = o.report_id",
+}
 _TABLES: list[tuple[str, str, str, list[str], set[str]]] = [
-    ("report_stages", _STORE_STAGES, "SELECT sid, stage FROM stages", ["stage"], set()),
-    ("events", _STORE_EVENTS, "SELECT id, sid, event, at, unit, to_unit, channel, note, recorded_at FROM events",
-     ["submission_id", "event", "at", "unit", "to_unit", "channel", "note", "recorded_at"], {"note"}),
-    ("assignments", _STORE_ASSIGNMENTS, "SELECT sid, unit, assigned_at, rule_id, reason, event_id FROM assignments",
-     ["unit", "assigned_at", "rule_id", "reason", "event_id"], {"reason"}),
-    ("obligations", _STORE_OBLIGATIONS,
-     "SELECT id, sid, rule_id, unit, trigger_event_id, due_date, provisional, state, met_at, met_event_id, created_at,"
-     " loose FROM obligations",
-     ["submission_id", "rule_id", "unit", "trigger_event_id", "due_date", "provisional", "state", "met_at",
-      "met_event_id", "created_at"], set()),
+    ("report_stages", "stages", "sid", ["stage"], set()),
+    ("events", "events", "id", ["sid", "event", "at", "unit", "to_unit", "channel", "note", "recorded_at"], {"note"}),
+    ("assignments", "assignments", "sid", ["unit", "assigned_at", "rule_id", "reason", "event_id"], {"reason"}),
+    ("obligations", "obligations", "id",
+     ["sid", "rule_id", "unit", "trigger_event_id", "due_date", "provisional", "state", "met_at", "met_event_id",
+      "created_at"], set()),
 ]
 _LOOSE = {"due_date", "provisional", "state", "met_at", "met_event_id"}
+_NAMES = {"sid": "submission_id"}
 
 
-def _rows(conn: sqlite3.Connection, sql: str, skip_no_images: bool) -> Iterator[tuple[Any, ...]]:
-    if skip_no_images:
-        # Both sides name the submission id ``sid``.
-        sql = f"SELECT * FROM ({sql}) WHERE coalesce(sid, '') NOT IN (SELECT sid FROM no_images)"
-    cur = conn.execute(f"{sql} ORDER BY 1")
-    cur.arraysize = 4096
-    while rows := cur.fetchmany():
-        yield from rows
+def _differs(col: str, texts: set[str], loose: bool) -> str:
+    if col in texts:
+        return f"NOT (x.{col} IS NULL AND s.{col} IS NULL OR coalesce(note_matches(x.{col}, s.{col}), 0))"
+    test = f"x.{col} IS NOT s.{col}"
+    return f"(s.loose = 0 AND {test})" if loose and col in _LOOSE else test
 
 
 def _compare(conn: sqlite3.Connection, matches: Callable[[str | None, str | None], int],
              add: Callable[[StateDifference], None]) -> None:
-    for table, store_sql, scratch_sql, columns, texts in _TABLES:
-        skip = table == "obligations"
-        a = _rows(conn, store_sql, skip)
-        b = _rows(conn, scratch_sql, skip)
-        x, y = next(a, None), next(b, None)
-        while x is not None or y is not None:
-            if y is None or (x is not None and _key(x[0]) < _key(y[0])):
-                add(StateDifference(table=table, key=str(x[0]), problem="extra"))  # type: ignore[index]
-                x = next(a, None)
-            elif x is None or _key(y[0]) < _key(x[0]):
-                add(StateDifference(table=table, key=str(y[0]), problem="missing"))
-                y = next(b, None)
+    conn.create_function("note_matches", 2, matches, deterministic=True)
+    for table, scratch, key, columns, texts in _TABLES:
+        # The store's side, read once into the scratch database and indexed on the key,
+        # so that both directions are joins on indexes.
+        conn.execute(f"CREATE TABLE x_{scratch} AS {_STORE[table]}")
+        conn.execute(f"CREATE INDEX x_{scratch}_key ON x_{scratch} ({key})")
+        store = f"x_{scratch}"
+        loose = table == "obligations"
+        skip = " AND coalesce({a}.sid, '') NOT IN (SELECT sid FROM no_images)" if loose else ""
+        # The join keys differ in kind (integer ids, text submission ids), both indexed
+        # on the scratch side; the store side is scanned once per direction.
+        differ = " OR ".join(_differs(c, texts, loose) for c in columns)
+        rows = conn.execute(
+            f"SELECT x.{key}, s.{key} IS NULL, {', '.join(f'{_differs(c, texts, loose)}' for c in columns)}"
+            f" FROM {store} x LEFT JOIN {scratch} s ON s.{key} = x.{key}"
+            f" WHERE (s.{key} IS NULL OR {differ}){skip.format(a='x')}"
+            f" UNION ALL SELECT s.{key}, 2, {', '.join('0' for _ in columns)} FROM {scratch} s"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {store} x WHERE x.{key} = s.{key}){skip.format(a='s')}"
+            " ORDER BY 1"
+        )
+        for r in rows:
+            if r[1] == 1:
+                add(StateDifference(table=table, key=str(r[0]), problem="extra"))
+            elif r[1] == 2:
+                add(StateDifference(table=table, key=str(r[0]), problem="missing"))
             else:
-                loose = table == "obligations" and y[-1] == 1
-                bad = []
-                for i, col in enumerate(columns, 1):
-                    if loose and col in _LOOSE:
-                        continue
-                    if col in texts:
-                        if not matches(x[i], y[i]):
-                            bad.append(col)
-                    elif x[i] != y[i]:
-                        bad.append(col)
-                if bad:
-                    add(StateDifference(table=table, key=str(x[0]), problem="differs", columns=bad))
-                x, y = next(a, None), next(b, None)
-
-
-def _key(value: Any) -> tuple[int, Any]:
-    # SQLite orders integers before text; NULL keys (a row whose report is gone) first.
-    if value is None:
-        return (0, 0)
-    return (1, value) if isinstance(value, int) else (2, value)
+                bad = [_NAMES.get(c, c) for c, d in zip(columns, r[2:]) if d]
+                add(StateDifference(table=table, key=str(r[0]), problem="differs", columns=bad))
 
 
 def replay_state(store_path: Path, *, secret: bytes | None, scratch_dir: Path | None = None) -> ReplayReport:

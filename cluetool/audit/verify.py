@@ -11,11 +11,13 @@ from collections.abc import Sequence
 import msgspec
 
 from cluetool.audit.checkpoints import TrustedKeys, open_checkpoint, split_note
+from cluetool.audit import parallel as par
 from cluetool.audit.engine import AuditReport, Progress, _Engine, _Findings, _report, _Target, _check_targets
 from cluetool.errors import InputError
 from cluetool.formats.note import Checkpoint, InvalidNoteSignature, NoteError
 from cluetool.store import Store
 from cluetool.store import auditlog as sql
+from cluetool.store.audit import audit_size
 
 class Witnessed(msgspec.Struct, frozen=True, kw_only=True):
     """A checkpoint seen outside the log (``--against``, a cosigned checkpoint): the log
@@ -62,7 +64,7 @@ def _origins(cps: list[tuple[Checkpoint, str, int | None]], f: _Findings) -> Non
 
 
 def verify_store(store: Store, keys: TrustedKeys, *, against: Sequence[Witnessed] = (),
-                 progress: Progress | None = None) -> AuditReport:
+                 progress: Progress | None = None, parallel: bool = True) -> AuditReport:
     """Verify the store's audit trail (see the module docstring for what is checked).
 
     ``against``: checkpoints held outside the home (an auditor's, cosigned ones); the log
@@ -70,6 +72,9 @@ def verify_store(store: Store, keys: TrustedKeys, *, against: Sequence[Witnessed
     ``audit.inconsistent`` naming it otherwise). Without them a rollback of the newest
     entries together with the newest checkpoints, re-signed by someone who holds the
     checkpoint key, cannot be told from a log that never had them.
+
+    A large log is checked on every core (``cluetool.audit.parallel``; ``parallel=False``
+    for one pass).
 
     Raises:
         InputError: no public key given.
@@ -97,11 +102,16 @@ def verify_store(store: Store, keys: TrustedKeys, *, against: Sequence[Witnessed
             targets.append(_Target(r.id, cp.size, cp.root, label))
         extra = witnessed_targets(against, keys, f, opened)
         _origins(opened, f)
-        engine = _Engine(f, [t.size for t in targets + extra])
-        for chunk in sql.iter_row_chunks(tx):  # type: ignore[arg-type]
-            engine.feed(chunk)  # type: ignore[arg-type]
-            if progress is not None:
-                progress(engine.position, total)
+        sizes = [t.size for t in targets + extra]
+        engine = None
+        if parallel and total >= 2 * par.BLOCK and audit_size(tx) == total:  # type: ignore[arg-type]
+            engine = par.verify_blocks(str(store.path), total, sizes, f, progress)
+        if engine is None:  # a small log, or one with entries out of order: one pass names each problem
+            engine = _Engine(f, sizes)
+            for chunk in sql.iter_row_chunks(tx):  # type: ignore[arg-type]
+                engine.feed(chunk)  # type: ignore[arg-type]
+                if progress is not None:
+                    progress(engine.position, total)
         root = engine.finish()
     _check_targets(engine, targets + extra, f)
     if not rows:

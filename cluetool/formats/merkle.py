@@ -129,6 +129,16 @@ class RootAccumulator:
         for h in leaf_hashes:
             self.append(h)
 
+    def subtrees(self) -> list[tuple[int, bytes]]:
+        """``(height, hash)`` of the perfect subtrees so far, largest (leftmost) first."""
+        heights = [k for k in range(self._size.bit_length() - 1, -1, -1) if self._size >> k & 1]
+        return list(zip(heights, self._stack))
+
+    def copy(self) -> RootAccumulator:
+        other = RootAccumulator()
+        other._size, other._stack = self._size, list(self._stack)
+        return other
+
     def root(self) -> bytes:
         """The RFC 9162 §2.1.1 tree head of the leaves appended so far."""
         if not self._stack:

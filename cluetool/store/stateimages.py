@@ -46,7 +46,8 @@ def images_of_reports(db: _Db, report_ids: Iterable[int]) -> dict[int, dict[int,
 
 
 def report_id_of(db: _Db, submission_id: str) -> int | None:
-    row = db.execute("SELECT id FROM reports WHERE submission_id = ?", (submission_id,)).fetchone()
+    row = db.execute("SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?",
+                     (submission_id,)).fetchone()
     return None if row is None else int(row[0])
 
 
