@@ -152,3 +152,25 @@ def test_audit_verify_state_reports_the_same(home: Path) -> None:
     findings = json.loads(bad.stdout)["findings"]
     assert bad.exit_code == 1 and [f["code"] for f in findings] == ["audit.state_mismatch"]
     assert "obligations row" in findings[0]["message"]
+
+
+def test_replay_follows_an_itemised_recomputation(home: Path) -> None:
+    from cluetool.store.audit import append_entry
+
+    open_ids = [r[0] for r in sql(home, "SELECT id FROM obligations WHERE state = 'open' ORDER BY id")]
+    moved, gone = open_ids[0], open_ids[1]
+    old = sql(home, "SELECT due_date FROM obligations WHERE id = ?", (moved,))[0][0]
+    with Store.open(home / "store.db") as store, store.write() as tx:
+        # As a deadline recomputation writes it (issue 14): "ID OLD NEW", still provisional, cancelled.
+        append_entry(tx, at=NOW + timedelta(days=2), actor="cluetool", action="rules.changed", object="rules:deadlines",
+                     details={"old": "a" * 64, "new": "b" * 64, "changes": [f"{moved} {old} 2026-12-31"],
+                              "still_provisional": [moved], "cancelled_ids": [gone]})
+        tx.execute("UPDATE obligations SET due_date = '2026-12-31', provisional = 1 WHERE id = ?", (moved,))
+        tx.execute("UPDATE obligations SET state = 'cancelled' WHERE id = ?", (gone,))
+    assert replay_home(Home(home)).ok
+    sql(home, "UPDATE obligations SET due_date = '2026-12-30' WHERE id = ?", (moved,))
+    sql(home, "UPDATE obligations SET state = 'open' WHERE id = ?", (gone,))
+    code, doc = check(home)
+    found = {p["object"]: p["message"] for p in doc["problems"]}
+    assert code == 1 and objects(doc) == {f"obligations:{moved}", f"obligations:{gone}"}
+    assert "(due_date)" in found[f"obligations:{moved}"] and "(state)" in found[f"obligations:{gone}"]

@@ -14,9 +14,10 @@ What each entry contributes:
   ``to_unit``, ``channel``, the note), a transfer's new assignment, the stage the event
   moves the clue to, obligation images.
 - any other entry carrying obligation images (e.g. a deadline recomputation): the images.
-  A ``rules.changed`` entry without images (written before images existed) leaves the
-  due dates, provisional flags and states of the then open obligations unknown: those
-  fields are not compared until a later image of the row.
+  A ``rules.changed`` entry (a deadline recomputation) lists ``"ID OLD NEW"`` per due date
+  it changed, the ids still provisional and the ids it cancelled; one written before
+  recomputations were itemised leaves the due dates, provisional flags and states of the
+  then open obligations unknown: those fields are not compared until a later image.
 
 Notes and reasons are compared through their keyed hash (the home's audit secret), or the
 plain SHA-256 that older entries hold. Clues whose ``report.import`` entry holds no
@@ -86,6 +87,11 @@ class _Details(msgspec.Struct, kw_only=True):
     reason_hmac_sha256: Any = None
     reason_sha256: Any = None
     obligations: Any = None
+    # A deadline recomputation (``rules.changed``): "ID OLD NEW" per changed due date,
+    # the ids still provisional after it, the ids it cancelled.
+    changes: Any = None
+    still_provisional: Any = None
+    cancelled_ids: Any = None
 
 
 class _Entry(msgspec.Struct):
@@ -108,7 +114,7 @@ CREATE TABLE images (n INTEGER PRIMARY KEY, id INTEGER, sid TEXT, rule_id TEXT, 
                      due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER, at TEXT);
 CREATE TABLE obligations (id INTEGER PRIMARY KEY, sid TEXT, rule_id TEXT, unit TEXT, trigger_event_id INTEGER,
                           due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER,
-                          created_at TEXT, loose INTEGER NOT NULL DEFAULT 0);
+                          created_at TEXT, loose INTEGER NOT NULL DEFAULT 0, last_n INTEGER);
 CREATE TABLE no_images (sid TEXT PRIMARY KEY) WITHOUT ROWID;
 """
 # The obligations as the log leaves them: each row's last image, created at its first,
@@ -116,7 +122,7 @@ CREATE TABLE no_images (sid TEXT PRIMARY KEY) WITHOUT ROWID;
 _FINAL = """
 INSERT INTO obligations
 SELECT i.id, i.sid, i.rule_id, i.unit, i.trigger_event_id, i.due_date, i.provisional, i.state, i.met_at,
-       i.met_event_id, f.at, i.state = 'open' AND i.n < ?
+       i.met_event_id, f.at, i.state = 'open' AND i.n < ?, i.n
 FROM (SELECT id, min(n) AS first, max(n) AS last FROM images GROUP BY id) g
 JOIN images i ON i.n = g.last JOIN images f ON f.n = g.first
 """
@@ -146,6 +152,9 @@ class _Builder:
         self.no_images: list[tuple[str]] = []
         self.n = 0  # images so far (the images table's n)
         self.loose_below = 0  # images before the last recomputation that recorded none
+        # Recomputed due dates and cancellations, applied after the images: (n, ...).
+        self.due_changes: list[tuple[str, int, int, int]] = []
+        self.cancels: list[tuple[int, int]] = []
 
     def flush(self) -> None:
         self.conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.events)
@@ -181,7 +190,14 @@ class _Builder:
             if event in _EVENT_STAGE:
                 self.advance(sid, _EVENT_STAGE[event])
         elif action == "rules.changed" and d.obligations is None:
-            self.loose_below = self.n + 1
+            if d.changes is None and d.cancelled_ids is None:
+                self.loose_below = self.n + 1  # written before recomputations were itemised
+            else:
+                still = set(d.still_provisional or ())
+                for change in d.changes or ():
+                    oid, _old, new = str(change).split(" ")
+                    self.due_changes.append((new, int(int(oid) in still), int(oid), self.n))
+                self.cancels += [(int(oid), self.n) for oid in d.cancelled_ids or ()]
         if d.obligations:
             sid = _sid(e.object)
             at = e.at
@@ -201,6 +217,11 @@ class _Builder:
         self.conn.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", self.assignment.values())
         self.conn.executemany("INSERT OR IGNORE INTO no_images VALUES (?)", self.no_images)
         self.conn.execute(_FINAL, (self.loose_below,))
+        # A recomputation changes rows whose last image came before it (n counts images).
+        self.conn.executemany("UPDATE obligations SET due_date = ?, provisional = ? WHERE id = ? AND last_n <= ?",
+                              self.due_changes)
+        self.conn.executemany("UPDATE obligations SET state = 'cancelled' WHERE id = ? AND last_n <= ? AND state = 'open'",
+                              self.cancels)
 
 
 def _note_matcher(secret: bytes | None) -> Callable[[str | None, str | None], int]:
