@@ -82,7 +82,15 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise _fail("interrupted", None, int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
             raise typer.Exit(int(ExitCode.FINDINGS)) from None
+        except PermissionError as exc:  # e.g. another user's 0700 home
+            where = f' on "{exc.filename}"' if exc.filename else ""
+            raise _fail(f"permission denied{where}", "run cluetool as the user who owns the home", int(ExitCode.STATE)) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
+            from cluetool.store.failures import translate  # a store error raised outside a store's block
+
+            mapped = translate(exc, Path("store.db"))
+            if mapped is not None:
+                raise _fail(mapped.message, mapped.hint, int(mapped.exit_code)) from None
             if common.GLOBALS.debug:
                 raise
             raise _fail(

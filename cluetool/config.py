@@ -98,6 +98,8 @@ class Home:
 
     def check(self) -> Home:
         """Raise ``StateError`` unless this looks like an initialised home."""
+        if self.root.is_dir() and not os.access(self.root, os.R_OK | os.X_OK):
+            raise StateError(f'permission denied on "{self.root}"', hint="run cluetool as the user who owns the home")
         if not self.root.is_dir() or not self.config_file.is_file():
             raise StateError(
                 f'no cluetool home at "{self.root}"',

@@ -56,14 +56,15 @@ def init(root: Path, *, now: datetime) -> Home:
     return home
 
 
-def open_store(home: Home, *, wait: float = 10.0) -> Store:
-    """The home's store.
+def open_store(home: Home, *, wait: float = 10.0, readonly: bool = False) -> Store:
+    """The home's store (read-only for commands that only read: they work on a
+    read-only mount).
 
     Raises:
         StateError: missing home or store, newer schema, unreadable.
     """
     home.check()
-    return Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir)
+    return Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir, readonly=readonly)
 
 
 def verify(
@@ -76,7 +77,7 @@ def verify(
     store's ledger is "already imported", as ``import`` says."""
     h = optional_home(home, required=decrypt or identity is not None or not signer_files)
     if chain and h is not None and h.store_file.exists():
-        with open_store(h) as store:
+        with open_store(h, readonly=True) as store:
             start, accepted = chain_lookups(store)
             return batch_service.verify(
                 paths, home=h.root, signer_files=signer_files, rotations=rotations, chain=chain,
@@ -106,7 +107,7 @@ def status(home: Home, code: str) -> Status:
         normal = querycode.check(code)
     except ValueError as exc:
         raise InputError(f"invalid query code: {exc}", hint="codes look like XXXX-XXXX-XXXX-XXXX-C") from None
-    with open_store(home) as store:
+    with open_store(home, readonly=True) as store:
         stage = q.report_by_query_code_sha256(store, querycode.code_sha256(normal))
     if stage is None:
         raise FindingsError("query code not found")
@@ -115,7 +116,7 @@ def status(home: Home, code: str) -> Status:
 
 def duplicates(home: Home, *, state: str | None = "open") -> DuplicateList:
     """Possible duplicates awaiting a person's decision (DESIGN §7)."""
-    with open_store(home) as store:
+    with open_store(home, readonly=True) as store:
         return DuplicateList(duplicates=q.list_duplicates(store, state=state))
 
 
@@ -131,7 +132,7 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
         BusyError: (``repair``) the store stays locked.
     """
     removed: list[str] = []
-    with open_store(home) as store:
+    with open_store(home, readonly=not repair) as store:
         if repair:
             removed += [str(p) for p in remove_stale_temp_files(home.state_dir / "seal")]
             removed += integrity.repair(store)
@@ -164,7 +165,7 @@ class HeldList(msgspec.Struct, kw_only=True):
 
 def held_list(home: Home, *, all_states: bool = False) -> HeldList:
     """Reports an import held for a person to settle (see ``cluetool.store.held``)."""
-    with open_store(home) as store:
+    with open_store(home, readonly=True) as store:
         return HeldList(held=list_held(store, all_states=all_states))
 
 

@@ -181,7 +181,7 @@ def test_store_open_newer_schema_raises_state_error(tmp_path: Path) -> None:
 def test_store_open_not_sqlite_raises_state_error(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     path.write_bytes(b"this is not a database, just text that is long enough " * 40)
-    with pytest.raises(StateError, match="not a database") as info:
+    with pytest.raises(StateError, match="store damaged") as info:
         Store.open(path)
     assert info.value.hint is not None
 
@@ -493,7 +493,7 @@ def test_store_open_damaged_database_raises_state_error(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[100:] = b"\xa5" * (len(data) - 100)  # keep the 100-byte header, garble every page
     path.write_bytes(bytes(data))
-    with pytest.raises(StateError, match="malformed|not a database"):
+    with pytest.raises(StateError, match="store damaged: run `cluetool store check`"):
         with Store.open(path) as s:
             s.check()
 

@@ -20,7 +20,8 @@ GLOBALS = _Globals()
 
 HomeOpt = Annotated[
     Optional[Path],
-    typer.Option("--home", help="The cluetool home (default: $CLUETOOL_HOME).", show_default=False),
+    # readable=False: an unreadable home is the core's to report (exit 3), not a usage error.
+    typer.Option("--home", help="The cluetool home (default: $CLUETOOL_HOME).", show_default=False, readable=False),
 ]
 FormatOpt = Annotated[
     Optional[Format],

@@ -164,7 +164,8 @@ class StoreProblem(msgspec.Struct, frozen=True, kw_only=True):
     ``blob.orphan`` (info: harmless, removable), ``blob.stray`` (info: a file that is not
     a blob, such as a temporary file left by a crash), ``report.changed``,
     ``report.audit_mismatch``, ``report.audit_missing`` (a stored report differs from
-    its ``report_sha256`` or from its import's audit entry).
+    its ``report_sha256`` or from its import's audit entry), ``store.text_damaged``
+    (stored text that is not UTF-8: a damaged page).
     """
 
     code: str

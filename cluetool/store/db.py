@@ -35,43 +35,21 @@ from cluetool.errors import BusyError, StateError
 from cluetool.model.store import StoreCheckReport, StoreProblem
 from cluetool.store import audit as _audit
 from cluetool.store.blobs import BlobStore
-from cluetool.store.integrity import report_problems
+from cluetool.store.failures import read_only_fs, translate
+from cluetool.store.integrity import report_problems, text_problems
 from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
 from cluetool.store.queries import iter_attachment_hashes, key_problems
 
 MIGRATION_ACTOR = "cluetool"
-_BUSY_HINT = "try again, or raise --wait"
-_STATE_MARKERS = (
-    "not a database",
-    "malformed",
-    "disk i/o error",
-    "unable to open",
-    "readonly database",
-    "disk is full",
-    "database or disk is full",
-)
 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _is_busy(exc: sqlite3.Error) -> bool:
-    text = str(exc).lower()
-    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
-
-
 def _translate(exc: sqlite3.Error, path: Path) -> Exception | None:
     """The ``ClueError`` an SQLite error means at the store boundary, if any."""
-    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
-        return BusyError("store is locked by another process", hint=_BUSY_HINT)
-    text = str(exc).lower()
-    if isinstance(exc, sqlite3.DatabaseError) and any(m in text for m in _STATE_MARKERS):
-        return StateError(
-            f'cannot use store "{path}": {exc}',
-            hint="run: cluetool store check; restore store.db from a backup if it is damaged",
-        )
-    return None
+    return translate(exc, path)
 
 
 class Tx:
@@ -140,8 +118,14 @@ class Store:
         wait: float = 10.0,
         now: datetime | None = None,
         blobs_dir: Path | None = None,
+        readonly: bool = False,
     ) -> Store:
         """Open an existing store and run its pending forward migrations.
+
+        With ``readonly``, or when the store cannot be written (a read-only mount, a file
+        this user may only read), the connection is read-only: reading works, writing
+        fails with exit 3 naming the cause. A read-only store with pending migrations
+        cannot be used.
 
         Each migration is one transaction and is recorded in the audit log as
         ``store.migrate`` at ``now`` (default: the current time).
@@ -160,6 +144,24 @@ class Store:
             )
         if not path.is_file():
             raise StateError(f'cannot use store "{path}": not a regular file')
+        ro_fs = read_only_fs(path)
+        writable = not ro_fs and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        if readonly or not writable:
+            store = cls._connect(path, wait=wait, blobs_dir=blobs_dir, create=False, mode="ro", immutable=ro_fs)
+            try:
+                version = store._check_identity(allow_empty=False)
+                if not any(True for _ in pending(version, None)):
+                    store._conn.execute("PRAGMA query_only = ON")
+                    return store
+                if not writable:
+                    raise StateError(
+                        f'store "{path}" is at schema v{version} and needs migrating, but it cannot be written',
+                        hint="run any command that changes the store once, with the store writable",
+                    )
+            except BaseException:
+                store.close()
+                raise
+            store.close()  # migrate through a writable connection
         store = cls._connect(path, wait=wait, blobs_dir=blobs_dir, create=False)
         try:
             version = store._check_identity(allow_empty=False)
@@ -232,18 +234,21 @@ class Store:
         return store
 
     @classmethod
-    def _connect(cls, path: Path, *, wait: float, blobs_dir: Path | None, create: bool) -> Store:
+    def _connect(cls, path: Path, *, wait: float, blobs_dir: Path | None, create: bool,
+                 mode: str = "rw", immutable: bool = False) -> Store:
         if wait < 0:
             raise ValueError("wait must not be negative")
         # mode=rw: never create a database file implicitly (Store.create makes it first).
-        uri = path.resolve().as_uri() + "?mode=rw"
+        # immutable (a read-only mount only): no locks and no -shm file, which SQLite
+        # could not create there; nothing can change the file meanwhile.
+        uri = path.resolve().as_uri() + f"?mode={mode}" + ("&immutable=1" if immutable else "")
         try:
             conn = sqlite3.connect(
                 uri, uri=True, timeout=wait, isolation_level=None, cached_statements=256
             )
         except sqlite3.Error as exc:
-            raise StateError(
-                f'cannot open store "{path}": {exc}', hint="check the file and its permissions"
+            raise _translate(exc, path) or StateError(
+                f'cannot open store "{path}"', hint="check the file and its permissions"
             ) from None
         store = cls(conn, path, BlobStore(blobs_dir if blobs_dir is not None else path.parent / "blobs"), wait)
         try:
@@ -439,6 +444,7 @@ class Store:
         problems: list[StoreProblem] = []
         try:
             problems += self._check_database()
+            problems += text_problems(self)
             problems += list(report_problems(self))
             problems += list(self.blobs.check(iter_attachment_hashes(self)))
         except sqlite3.Error as exc:
@@ -492,8 +498,14 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        # An error met while reading rows (a damaged page, text that is not UTF-8) is
+        # raised by the cursor, outside ``execute``: it is translated here.
+        if isinstance(exc, (sqlite3.Error, UnicodeDecodeError)):
+            mapped = translate(exc, self.path)
+            if mapped is not None:
+                raise mapped from None
 
 
 def _fsync_dir(path: Path) -> None:

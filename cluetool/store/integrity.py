@@ -69,6 +69,37 @@ def report_problems(db: Db) -> Iterator[StoreProblem]:
         cur.close()
 
 
+def text_problems(store: Store) -> list[StoreProblem]:
+    """``store.text_damaged``: stored text that is not UTF-8 (a damaged page; SQLite's
+    integrity check does not look at text encodings). Every table is read in full."""
+    conn = store._conn
+    bad: dict[str, int] = {}
+    table = [""]
+
+    def decode(data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            bad[table[0]] = bad.get(table[0], 0) + 1
+            return ""
+
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    old = conn.text_factory
+    conn.text_factory = decode
+    try:
+        for name in names:
+            table[0] = name
+            cur = conn.execute(f'SELECT * FROM "{name}"')
+            while cur.fetchmany(1024):
+                pass
+    finally:
+        conn.text_factory = old
+    return [StoreProblem(code="store.text_damaged", severity="error", object=name,
+                         message=f"{n} stored text value(s) are not valid UTF-8: damaged pages; restore the store from a backup")
+            for name, n in sorted(bad.items())]
+
+
 def _stale_blob_temp(path: Path) -> bool:
     m = _PID_TMP.match(path.name)
     # A temp name without a pid comes from an older cluetool: no writer is left.
@@ -97,4 +128,4 @@ def repair(store: Store) -> list[str]:
     return removed
 
 
-__all__ = ["report_problems", "repair"]
+__all__ = ["report_problems", "repair", "text_problems"]
