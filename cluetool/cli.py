@@ -126,6 +126,8 @@ app.add_typer(code_app, name="code")
 
 store_app = typer.Typer(help="The local store (DESIGN §7).", no_args_is_help=True)
 _register(store_app, "check", store.check)
+_register(store_app, "backup", store.backup)
+_register(store_app, "restore", store.restore)
 app.add_typer(store_app, name="store")
 
 held_app = typer.Typer(help="Reports held at import for a person to settle (colliding ids or query codes).", no_args_is_help=True)

@@ -29,6 +29,7 @@ LAYER = {
     "handling": 6,
     "ingest": 7,
     "services": 8,
+    "backup": 8,
     "output": 8,
     "commands": 9,
     "cli": 10,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -56,4 +57,46 @@ def check(
     emit(report, fmt_of(fmt), rows="problems", columns=["code", "severity", "object", "message"])
     if fmt_of(fmt) is Format.table and report.ok:
         info("store check: no problems")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def backup(
+    dest: Annotated[Path, typer.Argument(help="A new (or empty) directory for the backup.", show_default=False)],
+    with_secrets: Annotated[bool, typer.Option("--with-secrets", help="Also copy the secret keys (keep such a backup as safe as the keys).")] = False,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Back up the home: the store (SQLite online backup, safe while imports run), blobs,
+    state, trusted signers, rules, config and public keys; secret keys only with
+    --with-secrets. See docs/operations.md.
+
+    Example: cluetool store backup /media/backup/2026-12-05
+    """
+    from cluetool.backup import backup as run_backup
+    from cluetool.config import resolve_home
+    from cluetool.output import emit
+
+    emit(run_backup(resolve_home(home_of(home)), dest, with_secrets=with_secrets), fmt_of(fmt),
+         columns=["path", "files", "bytes", "with_secrets"])
+
+
+def restore(
+    src: Annotated[Path, typer.Argument(help="A backup made by store backup.", show_default=False)],
+    new_home: Annotated[Path, typer.Option("--home", help="The new home to restore into (new or empty).", show_default=False)],
+    key: Annotated[Optional[str], typer.Option("--key", help="Checkpoint key name for the audit verify (default as audit verify).", show_default=False)] = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Restore a backup into a new home, then run store check and audit verify on it.
+
+    Exit 1 if either finds a problem (the restored home is kept, to inspect).
+
+    Example: cluetool store restore /media/backup/2026-12-05 --home /srv/cluetool-restored
+    """
+    from cluetool.backup import restore as run_restore
+    from cluetool.output import Format, emit, info
+
+    report = run_restore(src, new_home, key=key)
+    emit(report, fmt_of(fmt), columns=["ok", "home", "files", "bytes"])
+    if fmt_of(fmt) is Format.table:
+        info(f"store check: {'ok' if report.store_check.ok else 'PROBLEMS'}; audit verify: {'ok' if report.audit.ok else 'PROBLEMS'}")
     raise typer.Exit(0 if report.ok else 1)
