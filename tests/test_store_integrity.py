@@ -96,3 +96,30 @@ def test_store_check_repair_removes_stray_temp_files_and_orphans(imported: Pair)
     assert {p.name for p in blobs.glob("*/*")} == referenced  # every referenced blob kept
     assert not any(p["code"] in ("blob.orphan",) for p in doc["problems"])
     assert services.store_check(home).ok
+
+
+def test_store_check_held_report_byte_changed_names_it(tmp_path: Path) -> None:
+    import random
+
+    from cluetool import keys
+    from samples.make_samples import valid_submission, write_submission
+    from tests.batch_helpers import make_home
+    from tests.test_import import make_pair
+    from tests.test_import_held import OTHER, _variant
+
+    pair = make_pair(tmp_path)
+    other = make_home(pair.root / "intake-2")
+    keys.trust(pair.home, OTHER, other.pub)
+    report, files, _ = valid_submission(random.Random(1821), 0, attachments=0)
+    write_submission(pair.root / "spool-a" / report["submission_id"], report, files)
+    write_submission(pair.root / "spool-b" / report["submission_id"], _variant(report), files)
+    [a] = pair.seal(pair.root / "spool-a")
+    [b] = pair.seal(pair.root / "spool-b", pair.root / "out-b", sender=other, source=OTHER)
+    assert pair.import_([a, b]).ok
+    assert services.store_check(pair.home).ok
+    with connect(pair.home) as conn:
+        held_id, data = conn.execute("SELECT id, report_json FROM held_reports").fetchone()
+        conn.execute("UPDATE held_reports SET report_json = ? WHERE id = ?", (_flip(bytes(data)), held_id))
+    report_ = services.store_check(pair.home)
+    assert [(p.code, p.object) for p in report_.problems if p.severity == "error"] == [
+        ("report.changed", f"held/{held_id} ({report['submission_id']})")]

@@ -38,6 +38,18 @@ FROM reports AS r LEFT JOIN (
 ) AS a ON a.submission_id = r.submission_id
 ORDER BY r.rowid
 """
+# Held reports (issue 15): the bytes of one not discarded, against its row and its
+# report.held audit entry (found by held_id).
+_HELD = """
+SELECT h.id, h.submission_id, h.report_sha256, h.report_json, h.state, a.sha256
+FROM held_reports AS h LEFT JOIN (
+    SELECT json_extract(CAST(entry AS TEXT), '$.details.held_id') AS held_id,
+           json_extract(CAST(entry AS TEXT), '$.details.report_sha256') AS sha256
+    FROM audit_log
+    WHERE json_extract(CAST(entry AS TEXT), '$.action') = 'report.held'
+) AS a ON a.held_id = h.id
+ORDER BY h.id
+"""
 _PID_TMP = re.compile(r"^\.tmp-(\d+)-")
 
 
@@ -67,6 +79,21 @@ def report_problems(db: Db) -> Iterator[StoreProblem]:
                     )
     finally:
         cur.close()
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'held_reports'").fetchone() is None:
+        return
+    for held_id, submission_id, row_sha, data, state, audit_sha in db.execute(_HELD).fetchall():
+        obj = f"held/{held_id} ({submission_id})"
+        if state != "discarded":
+            actual = hashlib.sha256(bytes(data)).hexdigest()
+            if actual != row_sha:
+                yield StoreProblem(code="report.changed", severity="error", object=obj,
+                                   message=f"held report_json has sha256 {actual}, its row says {row_sha}: changed after import")
+        if audit_sha is None:
+            yield StoreProblem(code="report.audit_missing", severity="error", object=obj,
+                               message="no report.held audit entry records this held report")
+        elif audit_sha != row_sha:
+            yield StoreProblem(code="report.audit_mismatch", severity="error", object=obj,
+                               message=f"the import's audit entry says sha256 {audit_sha}, the row says {row_sha}: changed after import")
 
 
 def text_problems(store: Store) -> list[StoreProblem]:
