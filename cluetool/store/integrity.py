@@ -28,27 +28,30 @@ if TYPE_CHECKING:
 
     Db = Store | Tx
 
-_REPORTS = """
-SELECT r.submission_id, r.report_sha256, r.report_json, a.sha256
-FROM reports AS r LEFT JOIN (
+_IMPORT_ENTRIES = """
     SELECT json_extract(CAST(entry AS TEXT), '$.object') AS submission_id,
            json_extract(CAST(entry AS TEXT), '$.details.report_sha256') AS sha256
     FROM audit_log
     WHERE json_extract(CAST(entry AS TEXT), '$.action') = 'report.import'
-) AS a ON a.submission_id = r.submission_id
-ORDER BY r.rowid
+"""
+# Each a single pass with index look-ups (a LEFT JOIN on the entries would rescan them
+# for every report): the entries whose hash differs from their report's row, and the
+# reports no entry names.
+_AUDIT_MISMATCH = f"""
+SELECT a.submission_id, a.sha256, r.report_sha256
+FROM ({_IMPORT_ENTRIES}) AS a JOIN reports AS r ON r.submission_id = a.submission_id
+WHERE a.sha256 IS NOT r.report_sha256
+"""
+_AUDIT_MISSING = f"""
+SELECT submission_id FROM reports
+WHERE submission_id NOT IN (SELECT submission_id FROM ({_IMPORT_ENTRIES}) WHERE submission_id IS NOT NULL)
 """
 # Held reports (issue 15): the bytes of one not discarded, against its row and its
 # report.held audit entry (found by held_id).
-_HELD = """
-SELECT h.id, h.submission_id, h.report_sha256, h.report_json, h.state, a.sha256
-FROM held_reports AS h LEFT JOIN (
-    SELECT json_extract(CAST(entry AS TEXT), '$.details.held_id') AS held_id,
-           json_extract(CAST(entry AS TEXT), '$.details.report_sha256') AS sha256
-    FROM audit_log
-    WHERE json_extract(CAST(entry AS TEXT), '$.action') = 'report.held'
-) AS a ON a.held_id = h.id
-ORDER BY h.id
+_HELD = "SELECT id, submission_id, report_sha256, report_json, state FROM held_reports ORDER BY id"
+_HELD_ENTRIES = """
+SELECT json_extract(CAST(entry AS TEXT), '$.details.held_id'), json_extract(CAST(entry AS TEXT), '$.details.report_sha256')
+FROM audit_log WHERE json_extract(CAST(entry AS TEXT), '$.action') = 'report.held'
 """
 _PID_TMP = re.compile(r"^\.tmp-(\d+)-")
 
@@ -56,32 +59,35 @@ _PID_TMP = re.compile(r"^\.tmp-(\d+)-")
 def report_problems(db: Db) -> Iterator[StoreProblem]:
     """``report.changed`` (bytes differ from ``report_sha256``), ``report.audit_mismatch``
     (the row's hash differs from its import's audit entry), ``report.audit_missing``."""
-    cur = db.execute(_REPORTS)
+    cur = db.execute("SELECT submission_id, report_sha256, report_json FROM reports ORDER BY rowid")
     cur.arraysize = 256
     try:
         while rows := cur.fetchmany():
-            for submission_id, row_sha, data, audit_sha in rows:
+            for submission_id, row_sha, data in rows:
                 actual = hashlib.sha256(bytes(data)).hexdigest()
                 if actual != row_sha:
                     yield StoreProblem(
                         code="report.changed", severity="error", object=submission_id,
                         message=f"report_json has sha256 {actual}, its row says {row_sha}: changed after import",
                     )
-                if audit_sha is None:
-                    yield StoreProblem(
-                        code="report.audit_missing", severity="error", object=submission_id,
-                        message="no report.import audit entry records this report",
-                    )
-                elif audit_sha != row_sha:
-                    yield StoreProblem(
-                        code="report.audit_mismatch", severity="error", object=submission_id,
-                        message=f"the import's audit entry says sha256 {audit_sha}, the row says {row_sha}: changed after import",
-                    )
     finally:
         cur.close()
+    for submission_id, audit_sha, row_sha in db.execute(_AUDIT_MISMATCH).fetchall():
+        yield StoreProblem(
+            code="report.audit_mismatch", severity="error", object=submission_id,
+            message=f"the import's audit entry says sha256 {audit_sha}, the row says {row_sha}: changed after import",
+        )
+    for (submission_id,) in db.execute(_AUDIT_MISSING).fetchall():
+        yield StoreProblem(
+            code="report.audit_missing", severity="error", object=submission_id,
+            message="no report.import audit entry records this report",
+        )
     if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'held_reports'").fetchone() is None:
         return
-    for held_id, submission_id, row_sha, data, state, audit_sha in db.execute(_HELD).fetchall():
+    held = db.execute(_HELD).fetchall()
+    entries = dict(db.execute(_HELD_ENTRIES).fetchall()) if held else {}
+    for held_id, submission_id, row_sha, data, state in held:
+        audit_sha = entries.get(held_id)
         obj = f"held/{held_id} ({submission_id})"
         if state != "discarded":
             actual = hashlib.sha256(bytes(data)).hexdigest()
