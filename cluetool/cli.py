@@ -86,7 +86,7 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
             where = f' on "{exc.filename}"' if exc.filename else ""
             raise _fail(f"permission denied{where}", "run cluetool as the user who owns the home", int(ExitCode.STATE)) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            from cluetool.store.failures import translate  # a store error raised outside a store's block
+            from cluetool.sqlerrors import translate  # a store error raised outside a store's block
 
             mapped = translate(exc, Path("store.db"))
             if mapped is not None:

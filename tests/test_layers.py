@@ -20,6 +20,7 @@ LAYER = {
     "model": 2,
     "config": 3,
     "workers": 3,
+    "sqlerrors": 3,
     "validate": 4,
     "keys": 4,
     "rules": 4,

@@ -117,3 +117,20 @@ def test_import_full_disk_exit_3_nothing_stored(pair: Pair, tmp_path: Path) -> N
     assert counts == before
     check = services.store_check(Home(after))
     assert check.ok, [(p.code, p.object) for p in check.problems if p.severity == "error"]
+
+
+def test_seal_home_full_disk_exit_3_spool_untouched(intake: tuple[KeyHome, Path, Path], tmp_path: Path) -> None:
+    kh, spool, out = intake
+    before = tree(spool)
+    mnt = tmp_path / "home-mnt"
+    mnt.mkdir()
+    cmd = cluetool_cmd("--home", mnt, "seal", spool, "--source", SOURCE, "--to", kh.recipient, "--out", out)
+    proc = in_mount_namespace(
+        f"mount -t tmpfs -o size=512k tmpfs {q(mnt)}; cp -a {q(kh.root)}/. {q(mnt)}/\n"
+        f"dd if=/dev/zero of={q(mnt / 'filler')} bs=4k 2>/dev/null || true\n"
+        f"exec {q(*cmd)}")
+    assert proc.returncode == 3, (proc.returncode, proc.stderr)
+    [error, *_] = _error_lines(proc.stderr)
+    assert str(mnt) in error and "disk full" in error, error
+    assert tree(spool) == before
+    assert list(out.iterdir()) == []

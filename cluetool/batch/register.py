@@ -18,7 +18,8 @@ from pathlib import Path
 from types import TracebackType
 
 from cluetool.config import Home, make_private_dir
-from cluetool.errors import BusyError, StateError
+from cluetool.errors import BusyError, ClueError, StateError, os_cause
+from cluetool.sqlerrors import translate
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sealed_ids (
@@ -68,7 +69,12 @@ class Register:
             self._conn.close()
             self._conn = None
 
-    def _damaged(self, exc: BaseException) -> StateError:
+    def _damaged(self, exc: BaseException) -> ClueError:
+        if isinstance(exc, OSError):
+            return StateError(f'cannot write in "{self.path.parent}": {os_cause(exc)}')
+        mapped = translate(exc, self.path, what="seal register", damage=False)  # full, read-only, denied
+        if mapped is not None:
+            return mapped
         return StateError(f'seal register "{self.path}" is unusable: {exc}',
                           hint="restore state/seal/ from a backup; never delete the register to get past this")
 

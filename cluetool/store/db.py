@@ -35,7 +35,7 @@ from cluetool.errors import BusyError, StateError
 from cluetool.model.store import StoreCheckReport, StoreProblem
 from cluetool.store import audit as _audit
 from cluetool.store.blobs import BlobStore
-from cluetool.store.failures import read_only_fs, translate
+from cluetool.sqlerrors import read_only_fs, translate
 from cluetool.store.integrity import report_problems, text_problems
 from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
 from cluetool.store.queries import iter_attachment_hashes, key_problems

@@ -1,4 +1,5 @@
-"""What an SQLite error means to the person running cluetool (issue 16).
+"""What an SQLite error means to the person running cluetool (issue 16): for the
+store and for the seal register.
 
 Every store error is one of: busy (exit 75), or exit 3 with a cause a person can act
 on: "disk full", "read-only file system", "permission denied on PATH", or "store
@@ -50,32 +51,34 @@ def _denied(path: Path) -> Path | None:
     return None
 
 
-def translate(exc: BaseException, path: Path) -> ClueError | None:
-    """The ``ClueError`` an SQLite (or decoding) error of the store at ``path`` means."""
+def translate(exc: BaseException, path: Path, *, what: str = "store", damage: bool = True) -> ClueError | None:
+    """The ``ClueError`` an SQLite (or decoding) error of the database at ``path`` (a
+    ``what``) means; with ``damage=False``, ``None`` for a damaged file (the caller
+    says what to do then)."""
     if isinstance(exc, UnicodeDecodeError):
-        return StateError(DAMAGED, hint=_DAMAGED_HINT)
+        return StateError(DAMAGED, hint=_DAMAGED_HINT) if damage else None
     if not isinstance(exc, sqlite3.Error):
         return None
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
     text = str(exc).lower()
     if code in (_BUSY, _LOCKED) or "database is locked" in text or "database is busy" in text:
-        return BusyError("store is locked by another process", hint="try again, or raise --wait")
+        return BusyError(f"{what} is locked by another process", hint="try again, or raise --wait")
     if code == _FULL or "disk is full" in text:
-        return StateError(f'cannot write store "{path}": disk full', hint="free space on its file system; nothing was changed")
+        return StateError(f'cannot write {what} "{path}": disk full', hint="free space on its file system; nothing was changed")
     if code in (_READONLY, _PERM, _CANTOPEN, _IOERR) or "readonly database" in text or "unable to open" in text or "disk i/o error" in text:
         if read_only_fs(path):
-            return StateError(f'cannot write store "{path}": read-only file system',
+            return StateError(f'cannot write {what} "{path}": read-only file system',
                               hint="commands that change the store need it mounted read-write")
         denied = _denied(path)
         if denied is not None:
             return StateError(f'permission denied on "{denied}"', hint="run cluetool as the user who owns the home")
         if code == _IOERR or "disk i/o error" in text:
             if _full(path):
-                return StateError(f'cannot write store "{path}": disk full', hint="free space on its file system; nothing was changed")
-            return StateError(f'cannot use store "{path}": I/O error', hint="check the disk; then run: cluetool store check")
-        return StateError(f'cannot open store "{path}"', hint="check the file and its permissions")
+                return StateError(f'cannot write {what} "{path}": disk full', hint="free space on its file system; nothing was changed")
+            return StateError(f'cannot use {what} "{path}": I/O error', hint="check the disk; then run: cluetool store check")
+        return StateError(f'cannot open {what} "{path}"', hint="check the file and its permissions")
     if code in (_CORRUPT, _NOTADB) or "malformed" in text or "not a database" in text or "could not decode" in text:
-        return StateError(DAMAGED, hint=_DAMAGED_HINT)
+        return StateError(DAMAGED, hint=_DAMAGED_HINT) if damage else None
     return None
 
 
