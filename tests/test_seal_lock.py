@@ -103,10 +103,20 @@ def test_quarantine_killed_before_box_rename_next_seal_finishes_it(setup: tuple[
     monkeypatch.undo()
     quarantine = spool.with_name("spool.quarantine")
     [tmp] = list(quarantine.iterdir())
-    assert tmp.name.startswith(f".{names[2]}.tmp-")  # hidden: no half-built box is visible
+    assert tmp.name.startswith(".box.tmp-")  # hidden: no half-built box is visible
     report = seal_spool(kh, spool, tmp_path / "out")
     assert report.quarantined == []  # it was quarantined by the killed run, finished now
     assert sorted(p.name for p in quarantine.iterdir()) == [names[2]]
     box = quarantine / names[2]
     assert sorted(p.name for p in box.iterdir()) == ["reason.json", "submission"]
     assert sum(b.reports for b in report.batches) == len(names) - 1
+
+
+def test_quarantine_entry_with_longest_name(setup: tuple[KeyHome, Path, list[str]], tmp_path: Path) -> None:
+    kh, spool, names = setup
+    long = "x" * 255  # NAME_MAX: the temporary box name must not grow from it
+    (spool / long).write_bytes(b"not a submission")
+    report = seal_spool(kh, spool, tmp_path / "out")
+    [q] = report.quarantined
+    assert q.codes == ["spool.stray_entry"] and Path(q.path).name == long
+    assert sum(b.reports for b in report.batches) == len(names)

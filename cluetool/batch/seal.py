@@ -396,7 +396,9 @@ def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
     return dest
 
 
-_BOX_TMP = re.compile(rb"^\.(.+)\.tmp-(\d+)$")
+# A short temporary name (an entry's own name may already be 255 bytes long); the
+# entry's name is in the box's reason.json.
+_BOX_TMP = re.compile(rb"^\.box\.tmp-(\d+)$")
 
 
 def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: Path, name: str | None = None) -> Path:
@@ -410,7 +412,7 @@ def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: P
     name = name if name is not None else shown(path.name)
     os_name = os.fsdecode(name.encode("utf-8"))
     make_private_dir(quarantine)
-    tmp = quarantine / f".{os_name}.tmp-{os.getpid()}"
+    tmp = quarantine / f".box.tmp-{os.getpid()}"
     if tmp.exists():  # left by this very process: an earlier error
         shutil.rmtree(tmp)
     os.mkdir(tmp, 0o700)
@@ -450,12 +452,16 @@ def recover_quarantine(quarantine: Path) -> list[Path]:
         m = _BOX_TMP.match(raw)
         if m is None:
             continue
-        pid = int(m.group(2))
+        pid = int(m.group(1))
         if pid != os.getpid() and pid_alive(pid):
             continue  # a seal sharing this quarantine is building it now
         tmp = quarantine / os.fsdecode(raw)
         if (tmp / "submission").exists() or (tmp / "submission").is_symlink():
-            finished.append(_rename_box(tmp, quarantine, os.fsdecode(m.group(1))))
+            try:
+                name = msgspec.json.decode((tmp / "reason.json").read_bytes())["submission"]
+            except (OSError, msgspec.DecodeError, KeyError, TypeError):
+                name = "submission"  # the reason was lost with the kill; the submission is kept
+            finished.append(_rename_box(tmp, quarantine, os.fsdecode(str(name).encode("utf-8"))))
         else:  # killed before the submission moved in: it is still in the spool
             shutil.rmtree(tmp, ignore_errors=True)
     return finished
