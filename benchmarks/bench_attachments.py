@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
             took = best(run, args.repeat)
             ratio = took / base
-            mark = "" if not adversarial else ("  ok" if ratio <= BAR else f"  OVER {BAR:g}x")
+            mark = "" if not adversarial else ("  ok" if ratio <= BAR else f"  MISS {BAR:g}x")
             if adversarial and ratio > BAR:
                 failed.append(name)
             codes = ",".join(sorted({f.code for f in found})) or "-"

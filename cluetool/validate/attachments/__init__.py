@@ -15,8 +15,9 @@ for ``attachment.undeclared`` whose path is the file name in the submission dire
 code                             meaning                          path
 ===============================  ===============================  =======================
 attachment.name_invalid          not a plain file name: empty,    attachments[i].file
-                                 ``/``, ``\\``, ``..``, NUL or a
-                                 control character, leading
+                                 ``/``, ``\\``, ``..``, NUL, a
+                                 control, bidi, zero-width or
+                                 other invisible character, leading
                                  ``.``, ``report.json``, over 255
                                  UTF-8 bytes
 attachment.duplicate             the same file declared twice     attachments[i].file
@@ -38,9 +39,18 @@ attachment.truncated             the file ends inside a segment,  attachments[i]
                                  frame or box, or before EOI
 attachment.trailing_data         bytes after the JPEG EOI marker  attachments[i].file
                                  or after a trailing ID3v1 tag
-attachment.embedded_archive      a ZIP local file header or end   attachments[i].file
-                                 of central directory record
-                                 inside the file
+attachment.embedded_archive      a ZIP, RAR, 7z, gzip, bzip2 or   attachments[i].file
+                                 xz signature in an opaque
+                                 region, or a plausible ZIP
+                                 record anywhere in the file
+attachment.embedded_document     a PDF, HTML/script or OLE        attachments[i].file
+                                 signature in an opaque region
+attachment.embedded_executable   an ELF, PE, Mach-O or ``#!``     attachments[i].file
+                                 signature in an opaque region
+attachment.dimensions            a JPEG frame or MP4 track over   attachments[i].file
+                                 ``limits.image_pixels``
+attachment.duration              an MP4 longer than               attachments[i].file
+                                 ``limits.duration`` seconds
 attachment.size_mismatch         declared size differs            attachments[i].size
 attachment.sha256_mismatch       declared SHA-256 differs         attachments[i].sha256
 attachment.too_many              more declared than limits.files  attachments
@@ -49,6 +59,11 @@ attachment.submission_too_large  sum of sizes over                attachments
 attachment.undeclared            a file or directory in the       <file name>
                                  submission that report.json does
                                  not declare (hidden files too)
+metadata.gps, metadata.device,   warnings: identifying metadata   attachments[i].file
+metadata.serial, metadata.owner, (EXIF, MP4 udta/meta, ID3
+metadata.location,               personal frames); never fail a
+metadata.personal                submission (``exif``, ``mp3``,
+                                 ``mp4``)
 ===============================  ===============================  =======================
 
 Decisions where the spec is silent (the per-format ones are in the docstrings of

@@ -37,10 +37,37 @@ _CLASSES = bytes(
 _IS_FF = bytes(0x46 if b == 0xFF else 0x2E for b in range(256))
 
 
+def _scan_end(chunk: bytes, i: int) -> int:
+    """Offset from ``i`` of the first FF that ends the scan (followed by a marker code
+    in this chunk), or -1. Sparse FFs (normal entropy-coded data: an FF 00 every few
+    hundred bytes) are stepped over with ``bytes.find``; dense ones through the table."""
+    n = len(chunk)
+    if chunk.count(b"\xff", i, min(n, i + 65536)) > 256:
+        return chunk[i:].translate(_CLASSES).find(b"Fx")
+    j = chunk.find(b"\xff", i)
+    steps = 0
+    while j >= 0 and j + 1 < n:
+        nxt = chunk[j + 1]
+        if nxt != 0x00 and not 0xD0 <= nxt <= 0xD7 and nxt != 0xFF:
+            return j - i
+        steps += 1
+        if steps > 512:  # denser than it looked: let the table take the rest
+            k = chunk[j:].translate(_CLASSES).find(b"Fx")
+            return -1 if k < 0 else j - i + k
+        j = chunk.find(b"\xff", j + 1)
+    return -1
+
+
+_FF_BLOCK = b"\xff" * (1 << 20)
+
+
 def _run_end(chunk: bytes, i: int) -> int:
     """The index of the first byte other than FF at or after ``i``."""
     if i >= len(chunk) or chunk[i] != 0xFF:
         return i
+    rest = len(chunk) - i
+    if rest <= len(_FF_BLOCK) and chunk.endswith(_FF_BLOCK[:rest]):
+        return len(chunk)  # all fill: one memcmp
     j = chunk[i:].translate(_IS_FF).find(b".")
     return len(chunk) if j < 0 else i + j
 _EXIF = b"Exif\x00\x00"
@@ -204,7 +231,7 @@ class JpegParser(Parser):
                 self._scanning = False
                 self._on_marker_code(bytes((code,)))
             return i + 1
-        k = chunk[i:].translate(_CLASSES).find(b"Fx")
+        k = _scan_end(chunk, i)
         if k < 0:
             # No marker here; an FF at the very end decides with the next chunk's byte.
             self.pos += len(chunk) - i

@@ -10,6 +10,14 @@ the tag and the first frame is not allowed (ID3v2.4 §3.3 puts padding inside th
 size). At the end an APEv2 tag with a header and/or a 128-byte ID3v1 tag may follow;
 APEv1 and Lyrics3 tags are not recognised (rare, and not skippable without looking
 backwards).
+
+The ID3v2 tag is walked frame by frame (v2.2 6-byte, v2.3/2.4 10-byte headers; an
+extended header is skipped; a frame must fit in the tag; a frame id is ``[A-Z0-9]``):
+each frame body and the padding are opaque and scanned for embedded content
+(``signatures``); personal frames (``TXXX``, ``COMM``, ``PRIV`` …) are read as
+metadata. An unsynchronised v2.2/2.3 tag is scanned as one region. Frames whose
+4-byte header was seen before are walked with one dict look-up each, and runs of
+identical headers (constant bitrate) with strided slices.
 """
 
 from __future__ import annotations
@@ -206,7 +214,9 @@ class Mp3Parser(Parser):
         elif self._id3_major == 3:
             frame_id, size = data[:4], int.from_bytes(data[4:8], "big")
         else:
-            frame_id, size = data[:4], _syncsafe(data[4:8])
+            # v2.4 sizes are syncsafe; some taggers wrote plain ones (a byte >= 0x80).
+            raw = data[4:8]
+            frame_id, size = data[:4], (int.from_bytes(raw, "big") if any(b & 0x80 for b in raw) else _syncsafe(raw))
         if not all(0x30 <= b <= 0x39 or 0x41 <= b <= 0x5A for b in frame_id):
             self._fail("attachment.structure", f"MP3 ID3v2 frame at offset {at} has an invalid id {frame_id!r}")
             return
