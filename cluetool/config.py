@@ -27,7 +27,7 @@ class Limits(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     files: int = 20
     submission: int = 1024 * MiB
     image_pixels: int = 100_000_000  # width x height of a JPEG frame or an MP4 track
-    duration: int = 24 * 3600  # seconds, as an MP4 movie header states it
+    duration: int = 24 * 3600  # seconds: an MP4 movie header, or an MP3 by its frames
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

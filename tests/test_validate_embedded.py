@@ -305,3 +305,10 @@ def test_mp4_size0_mdat_data_after_last_sample_refused() -> None:
     problems = stream("mp4", m + b"\x7fELF" + bytes(100)).finish()
     assert problems[0][0] == "attachment.trailing_data" and "104 bytes after the last sample" in problems[0][1]
     assert stream("mp4", m[:-10]).finish()[0][0] == "attachment.truncated"
+
+
+def test_limits_mp3_duration_by_frames() -> None:
+    data = media.make_mp3(random.Random(4), frames=400)  # 400 x 1152 / 44100 = 10.4 s
+    assert stream("mp3", data, max_seconds=60).finish() == []
+    problems = stream("mp3", data, max_seconds=10).finish()
+    assert problems == [("attachment.duration", "MP3 lasts 10 s (400 frames), more than the limit of 10 s")]

@@ -121,6 +121,7 @@ class Mp3Parser(Parser):
         self._what = "frame"
         self._tags_only = False
         self._end_tag = False
+        self.max_seconds: int | None = None
         self._fast = False  # MPEG frames are walked in _special
         self._lengths: dict[bytes, int] = {}  # frame header -> length, for the fast walk
         self.after_end_tag = 0
@@ -328,7 +329,19 @@ class Mp3Parser(Parser):
         self._skip = size
         self._want(4, self._on_frame_header)
 
+    def seconds(self) -> float:
+        """The duration of the frames walked (1152 samples per MPEG-1 frame, else 576)."""
+        if self._signature is None:
+            return 0.0
+        version, rate_index = self._signature
+        per_frame = 1152 if version == _MPEG1 else 576
+        return self.frames * per_frame / _SAMPLE_RATES[version][rate_index]
+
     def _at_end(self) -> None:
+        if self.max_seconds is not None and self.seconds() > self.max_seconds:
+            self._note("attachment.duration",
+                       f"MP3 lasts {self.seconds():.0f} s ({self.frames} frames), more than the limit of"
+                       f" {self.max_seconds} s")
         if self._skip:
             self._fail(
                 "attachment.truncated",

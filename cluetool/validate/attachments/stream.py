@@ -20,8 +20,9 @@ class AttachmentStream:
     Results do not depend on how the bytes were split. When the size passes ``limit``
     the stream stops (``exceeded`` becomes true; stop reading) and ``finish()`` reports
     only ``attachment.too_large``; ``sha256`` is then ``None``. A frame of more than
-    ``max_pixels`` (None: no limit) is ``attachment.dimensions``; an MP4 longer than
-    ``max_seconds`` is ``attachment.duration``.
+    ``max_pixels`` (None: no limit) is ``attachment.dimensions``; an MP4 (as its
+    ``mvhd`` states) or MP3 (by its frames) longer than ``max_seconds`` is
+    ``attachment.duration``.
 
     Raises:
         ValueError: ``declared_type`` is not one of jpg, mp3, mp4.
@@ -43,7 +44,7 @@ class AttachmentStream:
         self._parser: Parser = {"jpg": JpegParser, "mp3": Mp3Parser, "mp4": Mp4Parser}[declared_type](
             max_pixels=max_pixels
         )
-        if isinstance(self._parser, Mp4Parser):
+        if isinstance(self._parser, (Mp3Parser, Mp4Parser)):
             self._parser.max_seconds = max_seconds
         self._zip = ZipScanner()
         self._audio_head = bytearray()
