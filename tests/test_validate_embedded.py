@@ -312,3 +312,10 @@ def test_limits_mp3_duration_by_frames() -> None:
     assert stream("mp3", data, max_seconds=60).finish() == []
     problems = stream("mp3", data, max_seconds=10).finish()
     assert problems == [("attachment.duration", "MP3 lasts 10 s (400 frames), more than the limit of 10 s")]
+
+
+def test_mp4_bytes_left_at_container_end_scanned() -> None:
+    m = media.make_mp4(random.Random(1))
+    data = hostile.with_moov_child(m, b"\x7fELF")  # 4 bytes: too few for a box
+    at = data.index(b"\x7fELF")
+    assert stream("mp4", data).finish() == [("attachment.embedded_executable", f"ELF executable embedded at offset {at}")]

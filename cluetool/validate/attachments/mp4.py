@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Callable
 
 from cluetool.validate.attachments.parser import Parser, plural_bytes
 
@@ -95,7 +96,11 @@ class Mp4Parser(Parser):
         while self._stack and start >= self._stack[-1][0]:
             self._stack.pop()
         while self._stack and self._stack[-1][0] - start < 8:
-            self._skip += self._stack[-1][0] - start  # a few bytes no box can hold
+            left = self._stack[-1][0] - start  # a few bytes no box can hold: opaque
+            if self._skip == 0:
+                self._skip_opaque(left)
+            else:
+                self._skip += left  # one more region cannot start inside a skip
             start = self._stack.pop()[0]
             while self._stack and start >= self._stack[-1][0]:
                 self._stack.pop()
@@ -181,7 +186,7 @@ class Mp4Parser(Parser):
             self._skip_opaque(body)
         self._next()
 
-    def _reader(self, kind: bytes):  # type: ignore[no-untyped-def]
+    def _reader(self, kind: bytes) -> Callable[[bytes], None] | None:
         if kind == b"mvhd":
             return self._on_mvhd
         if kind == b"tkhd":
