@@ -76,9 +76,9 @@ _LITERALS: list[tuple[str, bytes]] = [
 _PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
     ("gzip", re.compile(rb"\x1f\x8b\x08[\x00-\x1f]")),
     ("bzip2", re.compile(rb"BZh[1-9]1AY&SY")),
-    ("html", re.compile(rb"<(?i:!doctype[ \t\r\n]+html|html|script|iframe|body|head|object|embed|svg|form|\?php)"
+    ("html", re.compile(rb"<(?i:!doctype[ \t\r\n]{1,16}html|html|script|iframe|body|head|object|embed|svg|form|\?php)"
                         rb"[ \t\r\n>/]")),
-    ("shebang", re.compile(rb"#![ \t]*/[A-Za-z0-9_.+-]")),
+    ("shebang", re.compile(rb"#![ \t]{0,16}/[A-Za-z0-9_.+-]")),
 ]
 
 
