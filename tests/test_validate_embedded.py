@@ -319,3 +319,15 @@ def test_mp4_bytes_left_at_container_end_scanned() -> None:
     data = hostile.with_moov_child(m, b"\x7fELF")  # 4 bytes: too few for a box
     at = data.index(b"\x7fELF")
     assert stream("mp4", data).finish() == [("attachment.embedded_executable", f"ELF executable embedded at offset {at}")]
+
+
+def test_mp4_hostile_sample_tables_bounded() -> None:
+    # Counts far beyond the table bytes: no huge allocation, the end check is skipped.
+    m = bytearray(_size0(media.make_mp4(random.Random(1)), b"mdat"))
+    stsz = m.index(b"stsz")
+    m[stsz + 8:stsz + 12] = struct.pack(">I", 4)  # a constant sample size ...
+    m[stsz + 12:stsz + 16] = struct.pack(">I", 0xFFFFFFFF)  # ... and 4 billion samples
+    stsc = m.index(b"stsc")
+    m[stsc + 8:stsc + 12] = struct.pack(">I", 0x7FFFFFFF)
+    problems = stream("mp4", bytes(m)).finish()
+    assert all(code != "attachment.trailing_data" for code, _ in problems)

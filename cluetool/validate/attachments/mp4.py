@@ -24,8 +24,11 @@ serial metadata are read from ``udta`` (``©xyz``, ``©mak``, ``©mod``) and fro
 
 from __future__ import annotations
 
+import array
+import itertools
 import re
 import struct
+import sys
 from collections.abc import Callable
 
 from cluetool.validate.attachments.parser import Parser, plural_bytes
@@ -48,6 +51,51 @@ _META_KEYS = (("location", "metadata.location"), ("iso6709", "metadata.location"
               ("serial", "metadata.serial"), ("make", "metadata.device"), ("model", "metadata.device"),
               ("©mak", "metadata.device"), ("©mod", "metadata.device"))
 DEFAULT_MAX_SECONDS = 24 * 3600
+
+
+def _u32s(data: bytes, at: int, count: int) -> array.array | None:  # type: ignore[type-arg]
+    if count < 0 or len(data) < at + 4 * count:
+        return None
+    values = array.array("I", data[at:at + 4 * count])
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values
+
+
+def _track_end(tables: dict[bytes, bytes]) -> int | None:
+    """The end of a track's last sample from its raw stsz, stsc and stco/co64."""
+    stsz, stsc, offsets_raw = tables.get(b"stsz"), tables.get(b"stsc"), tables.get(b"stco") or tables.get(b"co64")
+    if stsz is None or stsc is None or offsets_raw is None or len(stsz) < 12 or len(stsc) < 8 or len(offsets_raw) < 8:
+        return None
+    size, count = struct.unpack_from(">II", stsz, 4)
+    prefix = None
+    if size == 0:
+        sizes = _u32s(stsz, 12, count)
+        if sizes is None:
+            return None
+        prefix = [0, *itertools.accumulate(sizes)]
+    (entries,) = struct.unpack_from(">I", stsc, 4)
+    runs = _u32s(stsc, 8, 3 * entries)
+    (n,) = struct.unpack_from(">I", offsets_raw, 4)
+    if b"co64" in tables and b"stco" not in tables:
+        if len(offsets_raw) < 8 + 8 * n:
+            return None
+        offsets = struct.unpack_from(f">{n}Q", offsets_raw, 8)
+    else:
+        offsets = _u32s(offsets_raw, 8, n)
+    if runs is None or offsets is None or not entries or runs[0] != 1:
+        return None
+    end, sample, k = 0, 0, 0
+    for c, offset in enumerate(offsets, start=1):
+        while k + 1 < entries and runs[3 * (k + 1)] <= c:  # entries ascend by first_chunk
+            k += 1
+        per = runs[3 * k + 1]
+        if sample + per > count:
+            return None
+        chunk = per * size if prefix is None else prefix[sample + per] - prefix[sample]
+        sample += per
+        end = max(end, offset + chunk)
+    return end
 
 
 def _meta_code(key: str) -> str | None:
@@ -85,7 +133,7 @@ class Mp4Parser(Parser):
         self._moov = False
         self._stack: list[tuple[int, bytes]] = []  # (end offset, type) of open containers
         self._keys: list[str] = []
-        self._tables: dict[int, dict[str, list]] = {}  # type: ignore[type-arg]
+        self._tables: dict[int, dict[bytes, bytes]] = {}  # raw sample tables per track
         self._track = 0
         self._item_name = ""
         self._want(8, self._on_header)
@@ -220,39 +268,19 @@ class Mp4Parser(Parser):
 
     def _on_table(self, data: bytes) -> None:
         # The current track's sample sizes (stsz), samples per chunk (stsc) and chunk
-        # offsets (stco/co64), to find where its media ends (ISO/IEC 14496-12 §8.7).
-        kind, track = self._kind, self._tables.setdefault(self._track, {})
-        try:
-            if kind == b"stsz":
-                size, count = struct.unpack_from(">II", data, 4)
-                track["sizes"] = [size] * count if size else list(struct.unpack_from(f">{count}I", data, 12))
-            elif kind == b"stsc":
-                (count,) = struct.unpack_from(">I", data, 4)
-                track["stsc"] = [struct.unpack_from(">II", data, 8 + 12 * k) for k in range(count)]
-            else:
-                (count,) = struct.unpack_from(">I", data, 4)
-                track["offsets"] = list(struct.unpack_from(f">{count}{'Q' if kind == b'co64' else 'I'}", data, 8))
-        except struct.error:
-            track["bad"] = []
+        # offsets (stco/co64), kept raw; parsed only for a size-0 mdat (media_end).
+        self._tables.setdefault(self._track, {})[self._kind] = data
         self._next()
 
     def media_end(self) -> int | None:
-        """Where the last sample of any track ends, from the sample tables; None when
-        the tables are missing or inconsistent."""
+        """Where the last sample of any track ends (ISO/IEC 14496-12 §8.7), or None when
+        the tables are missing or inconsistent. Linear in the tables' size."""
         end = 0
         for track in self._tables.values():
-            sizes, stsc, offsets = track.get("sizes"), track.get("stsc"), track.get("offsets")
-            if sizes is None or stsc is None or offsets is None or "bad" in track or not stsc:
+            got = _track_end(track)
+            if got is None:
                 return None
-            sample = 0
-            for c, offset in enumerate(offsets, start=1):
-                # The stsc entry whose first_chunk is the last one at or before chunk c.
-                per = next((n for first, n in reversed(stsc) if first <= c), 0)
-                chunk = sizes[sample:sample + per]
-                if len(chunk) < per:
-                    return None
-                sample += per
-                end = max(end, offset + sum(chunk))
+            end = max(end, got)
         return end or None
 
     def _on_tkhd(self, data: bytes) -> None:
