@@ -89,3 +89,43 @@ def test_layers_commands_touch_no_sql_or_formats() -> None:
         for name in _imports(path):
             assert name.split(".")[0] != "sqlite3", f"{path.name} uses sqlite3"
             assert not name.startswith("cluetool.formats"), f"{path.name} imports {name}"
+
+
+def _module_graph() -> dict[str, set[str]]:
+    names = {".".join(("cluetool", *p.relative_to(PKG).with_suffix("").parts)).removesuffix(".__init__"): p
+             for p in MODULES}
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        deps = set()
+        for imp in _imports(path):
+            # "from cluetool.audit import replay" names a module too.
+            while imp and imp not in names:
+                imp = imp.rpartition(".")[0]
+            if imp and imp != name and not name.startswith(imp + "."):
+                deps.add(imp)
+        graph[name] = deps
+    return graph
+
+
+def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    stack, seen = [(start, [start])], set()
+    while stack:
+        node, path = stack.pop()
+        for dep in graph.get(node, ()):
+            if dep == start:
+                return path + [start]
+            if dep not in seen and not dep.startswith(start + "."):
+                seen.add(dep)
+                stack.append((dep, path + [dep]))
+    return None
+
+
+AUDIT_MODULES = sorted(n for n in _module_graph() if n.startswith("cluetool.audit")
+                       or n in ("cluetool.store.audit", "cluetool.store.auditlog", "cluetool.store.stateimages",
+                                "cluetool.formats.merkle", "cluetool.formats.cosignature"))
+
+
+@pytest.mark.parametrize("module", AUDIT_MODULES)
+def test_layers_no_import_circle_through_audit_modules(module: str) -> None:
+    # Function-level and TYPE_CHECKING imports count (issue 18: no circles).
+    assert _cycle_through(_module_graph(), module) is None, " -> ".join(_cycle_through(_module_graph(), module) or [])

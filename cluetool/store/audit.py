@@ -27,16 +27,23 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import msgspec
 
-
-_ENCODER = msgspec.json.Encoder(order="sorted")
 from cluetool.model.store import AuditEntry
 
-if TYPE_CHECKING:
-    from cluetool.store.db import Store, Tx
+_ENCODER = msgspec.json.Encoder(order="sorted")
+
+
+class Db(Protocol):
+    """A ``Store`` or a ``Tx`` (``cluetool.store.db``), as far as the audit SQL needs one;
+    named structurally so that this module does not import ``db`` (which imports it)."""
+
+    def execute(self, sql: str, params: Any = ..., /) -> sqlite3.Cursor: ...
+
+    def executemany(self, sql: str, rows: Any, /) -> sqlite3.Cursor: ...
+
 
 MAX_STRING = 200
 _LEAF_PREFIX = b"\x00"  # RFC 6962 §2.1: leaf hashes are domain-separated by 0x00.
@@ -127,7 +134,7 @@ def _encode(seq: int, at: str, actor: str, action: str, object: str, details: di
 
 
 def append_entry(
-    tx: Tx, *, at: datetime, actor: str, action: str, object: str, details: dict[str, Any]
+    tx: Db, *, at: datetime, actor: str, action: str, object: str, details: dict[str, Any]
 ) -> AuditEntry:
     """Append one entry in ``tx`` (it commits or rolls back with the change it records).
 
@@ -155,7 +162,7 @@ class NewEntry(msgspec.Struct, frozen=True, kw_only=True):
     details: dict[str, Any]
 
 
-def append_entries(tx: Tx, entries: Sequence[NewEntry]) -> list[AuditEntry]:
+def append_entries(tx: Db, entries: Sequence[NewEntry]) -> list[AuditEntry]:
     """Append several entries in ``tx``, in order, with one statement (bulk imports).
 
     Raises:
@@ -183,7 +190,7 @@ def append_entries(tx: Tx, entries: Sequence[NewEntry]) -> list[AuditEntry]:
     return out
 
 
-def audit_size(db: Store | Tx) -> int:
+def audit_size(db: Db) -> int:
     """The number of entries (the tree size), assuming ``seq`` runs 0..n-1.
 
     ``audit verify`` checks that assumption by streaming with ``iter_entries``.
@@ -192,7 +199,7 @@ def audit_size(db: Store | Tx) -> int:
     return 0 if row[0] is None else row[0] + 1
 
 
-def iter_entries(db: Store | Tx, start: int = 0) -> Iterator[AuditEntry]:
+def iter_entries(db: Db, start: int = 0) -> Iterator[AuditEntry]:
     """Stream the stored entries with ``seq >= start`` in ``seq`` order, as stored.
 
     One SELECT statement, so one consistent snapshot, fetched in chunks: memory stays

@@ -9,16 +9,13 @@ them per proof), chunked streaming of raw rows (for ``audit verify``), and entry
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import msgspec
 
 from cluetool.errors import StateError
 from cluetool.model.store import AuditEntry
-from cluetool.store.audit import stream_entries
+from cluetool.store.audit import Db, stream_entries
 
-if TYPE_CHECKING:
-    from cluetool.store.db import Store, Tx
 
 CHUNK = 4096
 # Read what is stored as bytes even if someone wrote TEXT (or a number) into the table:
@@ -41,7 +38,7 @@ def _row(r: tuple[int, int, bytes, str, str]) -> CheckpointRow:
     return CheckpointRow(id=r[0], size=r[1], root=bytes(r[2]), note=r[3], at=r[4])
 
 
-def insert_checkpoint(tx: Tx, *, size: int, root: bytes, note: str, at: str) -> CheckpointRow:
+def insert_checkpoint(tx: Db, *, size: int, root: bytes, note: str, at: str) -> CheckpointRow:
     """Store a signed checkpoint (append-only table)."""
     cur = tx.execute(
         "INSERT INTO checkpoints (size, root, note, at) VALUES (?, ?, ?, ?)", (size, root, note, at)
@@ -49,18 +46,18 @@ def insert_checkpoint(tx: Tx, *, size: int, root: bytes, note: str, at: str) -> 
     return CheckpointRow(id=int(cur.lastrowid or 0), size=size, root=root, note=note, at=at)
 
 
-def list_checkpoints(db: Store | Tx) -> list[CheckpointRow]:
+def list_checkpoints(db: Db) -> list[CheckpointRow]:
     """Every stored checkpoint, oldest first (by id: the order they were signed)."""
     rows = db.execute(f"SELECT {_CP} FROM checkpoints ORDER BY id").fetchall()
     return [_row(r) for r in rows]
 
 
-def latest_checkpoint(db: Store | Tx) -> CheckpointRow | None:
+def latest_checkpoint(db: Db) -> CheckpointRow | None:
     r = db.execute(f"SELECT {_CP} FROM checkpoints ORDER BY id DESC LIMIT 1").fetchone()
     return None if r is None else _row(r)
 
 
-def checkpoint_with_size(db: Store | Tx, size: int) -> CheckpointRow | None:
+def checkpoint_with_size(db: Db, size: int) -> CheckpointRow | None:
     """The latest checkpoint of exactly ``size`` entries, if any."""
     r = db.execute(
         f"SELECT {_CP} FROM checkpoints WHERE size = ? ORDER BY id DESC LIMIT 1", (size,)
@@ -68,12 +65,12 @@ def checkpoint_with_size(db: Store | Tx, size: int) -> CheckpointRow | None:
     return None if r is None else _row(r)
 
 
-def entry_count(db: Store | Tx) -> int:
+def entry_count(db: Db) -> int:
     """The number of stored rows (equals ``audit_size`` when seq has no gaps)."""
     return int(db.execute("SELECT count(*) FROM audit_log").fetchone()[0])
 
 
-def leaf_hash_range(db: Store | Tx, start: int, count: int) -> bytes:
+def leaf_hash_range(db: Db, start: int, count: int) -> bytes:
     """The stored leaf hashes of seq ``start`` .. ``start + count - 1``, concatenated.
 
     Raises:
@@ -90,7 +87,7 @@ def leaf_hash_range(db: Store | Tx, start: int, count: int) -> bytes:
     return b"".join(bytes(r[0]) for r in rows)
 
 
-def iter_leaf_hash_blocks(db: Store | Tx, start: int, end: int, block: int) -> Iterator[bytes]:
+def iter_leaf_hash_blocks(db: Db, start: int, end: int, block: int) -> Iterator[bytes]:
     """Stored leaf hashes of seq ``start`` .. ``end - 1`` in blocks of ``block`` hashes,
     each concatenated (``start`` and ``end`` are multiples of ``block``). One statement.
 
@@ -116,7 +113,7 @@ def iter_leaf_hash_blocks(db: Store | Tx, start: int, end: int, block: int) -> I
         cur.close()
 
 
-def iter_row_chunks(db: Store | Tx, start: int = 0, chunk: int = CHUNK) -> Iterator[list[tuple[int, bytes, bytes]]]:
+def iter_row_chunks(db: Db, start: int = 0, chunk: int = CHUNK) -> Iterator[list[tuple[int, bytes, bytes]]]:
     """Raw ``(seq, entry, leaf_hash)`` rows with ``seq >= start`` in seq order, ``chunk``
     rows at a time, from one statement (one snapshot). For ``audit verify``: no decoding
     or per-row objects here, so that millions of rows stream fast."""
@@ -132,12 +129,12 @@ def iter_row_chunks(db: Store | Tx, start: int = 0, chunk: int = CHUNK) -> Itera
         cur.close()
 
 
-def get_entry(db: Store | Tx, seq: int) -> AuditEntry | None:
+def get_entry(db: Db, seq: int) -> AuditEntry | None:
     r = db.execute(f"SELECT seq, {_ROW} FROM audit_log WHERE seq = ?", (seq,)).fetchone()
     return None if r is None else AuditEntry(seq=r[0], entry=bytes(r[1]), leaf_hash=bytes(r[2]))
 
 
-def iter_entry_range(db: Store | Tx, start: int, end: int) -> Iterator[AuditEntry]:
+def iter_entry_range(db: Db, start: int, end: int) -> Iterator[AuditEntry]:
     """Stored entries with ``start <= seq < end`` in seq order (streamed)."""
     cur = db.execute(
         f"SELECT seq, {_ROW} FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end)
@@ -164,7 +161,7 @@ def _pattern(column: str, value: str, where: list[str], params: list[object]) ->
 
 
 def find_entries(
-    db: Store | Tx,
+    db: Db,
     *,
     object: str | None = None,
     action: str | None = None,

@@ -14,13 +14,10 @@ Writers take a snapshot of the rows of the reports they touch before their chang
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
-
-class _Db(Protocol):  # a Store or a Tx (no import of db.py: no circle)
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> sqlite3.Cursor: ...
+from cluetool.store.audit import Db
 
 IMAGE_KEY = "obligations"
 _COLUMNS = "id, report_id, rule_id, unit, trigger_event_id, due_date, provisional, state, met_at, met_event_id"
@@ -33,7 +30,7 @@ def image(row: Sequence[Any]) -> str:
     return "|".join("" if v is None else str(v) for v in row)
 
 
-def images_of_reports(db: _Db, report_ids: Iterable[int]) -> dict[int, dict[int, str]]:
+def images_of_reports(db: Db, report_ids: Iterable[int]) -> dict[int, dict[int, str]]:
     """``{report id: {obligation id: image}}`` of every obligation of these reports."""
     out: dict[int, dict[int, str]] = {}
     ids = list(report_ids)
@@ -45,7 +42,7 @@ def images_of_reports(db: _Db, report_ids: Iterable[int]) -> dict[int, dict[int,
     return out
 
 
-def report_id_of(db: _Db, submission_id: str) -> int | None:
+def report_id_of(db: Db, submission_id: str) -> int | None:
     row = db.execute("SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?",
                      (submission_id,)).fetchone()
     return None if row is None else int(row[0])
