@@ -118,6 +118,10 @@ _register(app, "duplicates", store.duplicates)
 keys_app = typer.Typer(help="Signing keys and encryption identities (DESIGN §6).", no_args_is_help=True)
 for _name, _fn in keys.COMMANDS.items():
     _register(keys_app, _name, _fn)
+keys_root_app = typer.Typer(help="Offline root keys that sign rotation statements.", no_args_is_help=True)
+for _name, _fn in keys.ROOT_COMMANDS.items():
+    _register(keys_root_app, _name, _fn)
+keys_app.add_typer(keys_root_app, name="root")
 app.add_typer(keys_app, name="keys")
 
 code_app = typer.Typer(help="Reporters' query codes (DESIGN §10).", no_args_is_help=True)

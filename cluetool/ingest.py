@@ -45,7 +45,7 @@ from cluetool.formats import age, ustar
 from cluetool import workers
 from cluetool.audit import checkpoint
 from cluetool.audit.checkpoints import CHECKPOINT_KEY, checkpoint_key_name
-from cluetool.keys import load_identity, load_signing_key
+from cluetool.keys import NamedIdentity, load_identities, load_signing_key
 from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
 from cluetool.model.codes import ATTACHMENT_TYPES
 from cluetool.model.report import Report, decode_report, normalise_text
@@ -78,6 +78,7 @@ class ImportedBatch(msgspec.Struct, kw_only=True):
     resent: int = 0  # reports skipped: the same bytes were stored (or held) already
     held: int = 0  # reports held: they collide with a different stored report
     gap_reason: str | None = None
+    decrypted_by: str | None = None  # key name of the identity used (retired/NAME-ID after a rotation)
 
 
 class ImportReport(msgspec.Struct, kw_only=True):
@@ -299,7 +300,7 @@ def _problem(batch: str, code: str, message: str) -> BatchProblem:
 
 
 def import_batch(
-    path: Path, *, home: Home, store: Store, identities: Sequence[age.X25519Identity],
+    path: Path, *, home: Home, store: Store, identities: Sequence[age.KeyIdentity | NamedIdentity],
     now: datetime, allow_gap_reason: str | None = None, limits: Limits | None = None,
 ) -> tuple[ImportedBatch, list[BatchProblem]]:
     """Import one batch (see the module docstring); never raises for a bad batch.
@@ -377,7 +378,13 @@ def import_batch(
                 })
                 collector = _Collector(store, limits, name, now=now, parallel=manifest.counts.reports >= PARALLEL_MIN_REPORTS,
                                        sink=writer.write)
-                decrypt_checked(b, auth, identities, collector)
+                named = [i if isinstance(i, NamedIdentity) else NamedIdentity(label="", identity=i) for i in identities]
+                decrypt_checked(b, auth, [n.identity for n in named], collector, [n.label for n in named])
+                result.decrypted_by = auth.check.decrypted_by or None
+                if result.decrypted_by is not None and result.decrypted_by != named[0].label:
+                    # Opened with a retired identity (a batch in flight across a rotation).
+                    append_entry(tx, at=now, actor=ACTOR, action="batch.decrypted_by_retired", object=obj,
+                                 details={"batch": name, "identity": result.decrypted_by})
                 if not auth.problems:
                     collector.finish()
                 problems = auth.problems + collector.problems + writer.problems
@@ -618,7 +625,7 @@ def import_batches(
     if allow_gap_reason is not None and not allow_gap_reason.strip():
         raise InputError("--allow-gap needs a --reason")
     home.check()
-    ident = load_identity(home, identity, passphrase)
+    idents = load_identities(home, identity, passphrase)  # current first, then retired, newest first
     # The key pair of the same name signs the audit checkpoint written after the import,
     # unless the home has its own checkpoint key: `audit checkpoint` signs with that one.
     signer = None if checkpoint_key_name(home) == CHECKPOINT_KEY else load_signing_key(home, identity, passphrase)
@@ -626,7 +633,7 @@ def import_batches(
     out = ImportReport(ok=True, batches=[], problems=[])
     with Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir) as store:
         for path in paths:
-            res, problems = import_batch(path, home=home, store=store, identities=[ident], now=now,
+            res, problems = import_batch(path, home=home, store=store, identities=idents, now=now,
                                          allow_gap_reason=allow_gap_reason, limits=limits)
             out.batches.append(res)
             out.problems += problems

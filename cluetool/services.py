@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -15,7 +15,7 @@ from cluetool.batch import service as batch_service
 from cluetool.config import Home, init_home, optional_home, remove_stale_temp_files
 from cluetool.errors import FindingsError, InputError
 from cluetool.ingest import chain_lookups
-from cluetool.keys import TrustResult, trust
+from cluetool.keys import DestroyResult, TrustResult, UntrustResult, destroy_retired, trust, untrust
 from cluetool.model import querycode
 from cluetool.model.batch import VerifyReport
 from cluetool.model.store import DuplicateLink, StoreCheckReport
@@ -69,7 +69,7 @@ def open_store(home: Home, *, wait: float = 10.0, readonly: bool = False) -> Sto
 
 def verify(
     paths: Sequence[Path], *, home: Path | None = None, signer_files: Sequence[Path] = (),
-    rotations: Sequence[Path] = (), chain: bool = False, identity: str | None = None, decrypt: bool = False,
+    rotations: Sequence[Path] = (), new_keys: Sequence[Path] = (), chain: bool = False, identity: str | None = None, decrypt: bool = False,
     passphrase: bytes | None = None,
 ) -> VerifyReport:
     """``verify``; with a home that has a store, ``--chain`` continues from the last
@@ -80,13 +80,13 @@ def verify(
         with open_store(h, readonly=True) as store:
             start, accepted = chain_lookups(store)
             return batch_service.verify(
-                paths, home=h.root, signer_files=signer_files, rotations=rotations, chain=chain,
+                paths, home=h.root, signer_files=signer_files, rotations=rotations, new_keys=new_keys, chain=chain,
                 identity=identity, decrypt=decrypt, passphrase=passphrase, start=start, accepted=accepted,
                 imported=lambda sha: q.get_batch_by_manifest(store, sha) is not None,
             )
     return batch_service.verify(
-        paths, home=h.root if h else None, signer_files=signer_files, rotations=rotations, chain=chain,
-        identity=identity, decrypt=decrypt, passphrase=passphrase,
+        paths, home=h.root if h else None, signer_files=signer_files, rotations=rotations, new_keys=new_keys,
+        chain=chain, identity=identity, decrypt=decrypt, passphrase=passphrase,
     )
 
 
@@ -144,17 +144,53 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
     return report
 
 
-def trust_signer(home: Home, source: str, pub_file: Path, *, rotation: Path | None, now: datetime) -> TrustResult:
-    """``keys trust``, plus its audit entry when the home has a store (DESIGN §9).
+def _audit(home: Home, *, now: datetime, action: str, object: str, details: dict[str, object]) -> None:
+    if home.store_file.exists():
+        with open_store(home) as store, store.write() as tx:
+            append_entry(tx, at=now, actor="cluetool-keys", action=action, object=object, details=details)
+
+
+def trust_signer(
+    home: Home, source: str, pub_file: Path | None, *, rotation: Path | None, now: datetime,
+    root: Path | None = None, additional: bool = False, grace: timedelta = timedelta(0),
+) -> TrustResult:
+    """``keys trust``, plus its audit entries when the home has a store (DESIGN §9).
 
     Raises:
         as ``cluetool.keys.trust``.
     """
-    result = trust(home, source, pub_file, rotation=rotation)
-    if home.store_file.exists() and not result.already_trusted:
-        with open_store(home) as store, store.write() as tx:
-            append_entry(tx, at=now, actor="cluetool-keys", action="key.trust", object=f"{source}/{result.key_id}",
-                         details={"rotation_from": result.rotation_from})
+    result = trust(home, source, pub_file, rotation=rotation, root=root, additional=additional, grace=grace, now=now)
+    if result.already_trusted:
+        return result
+    if result.key_id is not None:
+        _audit(home, now=now, action="key.trust", object=f"{source}/{result.key_id}", details={
+            "how": result.how, "rotation_from": result.rotation_from, "retired": result.retired,
+            "retire_at": result.retire_at,
+        })
+    if result.root_key_id is not None:
+        _audit(home, now=now, action="key.pin_root", object=f"{source}/{result.root_key_id}", details={})
+    return result
+
+
+def untrust_signer(home: Home, source: str, key_id: str, *, reason: str, now: datetime) -> UntrustResult:
+    """``keys untrust``: revoke a trusted signer, audited.
+
+    Raises:
+        as ``cluetool.keys.untrust``.
+    """
+    result = untrust(home, source, key_id, reason=reason, now=now)
+    _audit(home, now=now, action="key.untrust", object=f"{source}/{result.key_id}", details={"reason": result.reason[:200]})
+    return result
+
+
+def destroy_key(home: Home, name: str, key_id: str, *, confirmed: bool, now: datetime) -> DestroyResult:
+    """``keys destroy``: delete a retired key pair, audited.
+
+    Raises:
+        as ``cluetool.keys.destroy_retired``.
+    """
+    result = destroy_retired(home, name, key_id, confirmed=confirmed)
+    _audit(home, now=now, action="key.destroy", object=f"{name}/{result.key_id}", details={"files": len(result.removed)})
     return result
 
 

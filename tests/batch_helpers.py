@@ -102,8 +102,8 @@ def make_home(root: Path, name: str = "main") -> KeyHome:
 def make_receiver(root: Path, source: str, *pubs: Path) -> Home:
     """A receiving home that trusts ``pubs`` as signers for ``source``."""
     home = init_home(root)
-    for pub in pubs:
-        keys.trust(home, source, pub)
+    for i, pub in enumerate(pubs):
+        keys.trust(home, source, pub, additional=i > 0)
     return home
 
 

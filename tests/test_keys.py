@@ -9,9 +9,11 @@ import re
 import shutil
 import stat
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 
 from cluetool import keys
 from cluetool.batch.service import verify
@@ -164,6 +166,7 @@ def test_keys_missing_secret_raises_state_error(kh: KeyHome) -> None:
 def test_read_passphrase_file_env_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     f = tmp_path / "pw"
     f.write_bytes(b"s3cret\n")
+    f.chmod(0o600)
     assert keys.read_passphrase(f, None) == b"s3cret"
     f.write_bytes(b"s3cret\r\n")
     assert keys.read_passphrase(f, None) == b"s3cret"
@@ -233,7 +236,8 @@ def test_keys_protected_key_seals_and_decrypts(protected: KeyHome, tmp_path: Pat
 def test_keys_protected_rotation_keeps_protection(protected: KeyHome, tmp_path: Path) -> None:
     home = Home(tmp_path / "copy")
     shutil.copytree(protected.root, home.root)
-    info = keys.rotate(home, "guarded", now=NOW, passphrase=PASSPHRASE, new_passphrase=PASSPHRASE, scrypt_cost=LOW_COST)
+    keys.rotate(home, "guarded", now=NOW, passphrase=PASSPHRASE, new_passphrase=PASSPHRASE, scrypt_cost=LOW_COST)
+    info = keys.show(home, "guarded")
     assert info.protected and info.key_id != protected.info.key_id
     assert keys.load_identity(home, "guarded", PASSPHRASE).recipient is not None
 
@@ -245,8 +249,8 @@ def test_keys_protected_rotation_keeps_protection(protected: KeyHome, tmp_path: 
 def rotated(kh: KeyHome) -> tuple[KeyHome, keys.KeyInfo, Path]:
     """(the sender, its old key info, the retired old public key file) after one rotation."""
     old = kh.info
-    new = keys.rotate(kh.home, "main", now=NOW)
-    kh.info = new
+    keys.rotate(kh.home, "main", now=NOW)
+    kh.info = keys.show(kh.home, "main")
     return kh, old, kh.home.keys_dir / "retired" / f"main-{old.key_id}.pub"
 
 
@@ -254,14 +258,15 @@ def test_keys_rotate_new_key_and_old_files_retired(kh: KeyHome) -> None:
     before = {p.name: p.read_bytes() for p in kh.home.keys_dir.iterdir() if p.is_file()}
     old = kh.info
     new = keys.rotate(kh.home, "main", now=NOW)
-    assert new.key_id != old.key_id and new.age_recipient != old.age_recipient
+    assert new.new_key_id != old.key_id and new.new_age_recipient != old.age_recipient
+    assert new.old_key_id == old.key_id and new.old_age_recipient == old.age_recipient
     retired = kh.home.keys_dir / "retired"
     assert _mode(retired) == 0o700
     for name, data in before.items():
         assert (retired / f"main-{old.key_id}{name[len('main'):]}").read_bytes() == data
     assert _mode(retired / f"main-{old.key_id}.key") == 0o600
     assert _mode(kh.key_file) == 0o600 and _mode(kh.age_file) == 0o600
-    assert keys.show(kh.home, "main") == new
+    assert keys.show(kh.home, "main").key_id == new.new_key_id
     assert (kh.home.keys_dir / "main.rotation.minisig").is_file()
 
 
@@ -299,7 +304,8 @@ def test_keys_trust_rotation_accepted_and_new_batches_verify(rotated: tuple[KeyH
     assert (result.key_id, result.rotation_from, result.already_trusted) == (kh.info.key_id, old.key_id, False)
     trusted = receiver.trusted_dir / SOURCE
     assert sorted(p.name for p in trusted.iterdir()) == sorted(
-        [f"{old.key_id}.pub", f"{kh.info.key_id}.pub", f"{kh.info.key_id}.rotation.minisig"])
+        [f"{old.key_id}.pub", f"{old.key_id}.json", f"{kh.info.key_id}.pub", f"{kh.info.key_id}.json",
+         f"{kh.info.key_id}.rotation.minisig"])
     assert verify([Path(batch.path)], home=receiver.root).ok
 
 
@@ -310,11 +316,14 @@ def test_keys_batches_across_a_rotation_form_one_chain(kh: KeyHome, tmp_path: Pa
     old_id = kh.info.key_id
     keys.rotate(kh.home, "main", now=NOW)
     kh.info = keys.show(kh.home, "main")
-    keys.trust(receiver, SOURCE, kh.pub, rotation=kh.home.keys_dir / "main.rotation.minisig")
+    # Within the grace period both keys are trusted, so the run verifies across the rotation.
+    keys.trust(receiver, SOURCE, kh.pub, rotation=kh.home.keys_dir / "main.rotation.minisig", now=NOW,
+               grace=timedelta(days=7))
     write_spool(tmp_path / "spool", 1, seed=304)
     (second,) = seal_spool(kh, tmp_path / "spool", tmp_path / "out").batches
     assert second.sequence == 2
-    report = verify([Path(first.path), Path(second.path)], home=receiver.root, chain=True)
+    with freeze_time(NOW + timedelta(days=6)):
+        report = verify([Path(first.path), Path(second.path)], home=receiver.root, chain=True)
     assert report.ok, report.problems
     assert [c.signer for c in report.batches] == [old_id, kh.info.key_id] and old_id != kh.info.key_id
 

@@ -10,8 +10,7 @@ from cluetool.batch.verify import verify_batches
 from cluetool.config import Home, optional_home
 from cluetool.errors import InputError
 from cluetool.formats import minisign
-from cluetool.keys import load_identity, trusted_keys
-from cluetool.keys.keystore import check_rotation
+from cluetool.keys import check_rotation, load_identities, parse_public, trusted_keys
 from cluetool.model.batch import VerifyReport
 
 
@@ -23,29 +22,34 @@ def _read_text(path: Path, what: str) -> str:
 
 
 def _parse_key(text: str, path: Path) -> minisign.PublicKey:
-    try:
-        return minisign.PublicKey.parse(text)
-    except minisign.MinisignError as exc:
-        raise InputError(f'cannot read signer key "{path}": {exc}') from None
+    return parse_public(text, path)
 
 
 def signer_lookup(
-    home: Home | None, signer_files: Sequence[Path], rotations: Sequence[Path] = ()
+    home: Home | None, signer_files: Sequence[Path], rotations: Sequence[Path] = (),
+    new_keys: Sequence[Path] = (),
 ) -> Callable[[str], list[minisign.PublicKey]]:
     """Trusted keys per source: the home's ``trusted/SOURCE/`` plus explicit files, plus
-    each key admitted by a rotation statement (``NAME.rotation.minisig``, the new key in
-    ``NAME.pub`` beside it) signed by a key already trusted, in chains.
+    each key admitted by a rotation statement signed by a key already trusted, in
+    chains of any length. The new key of the i-th statement is the i-th of ``new_keys``
+    (any file name); without one, ``NAME.pub`` beside ``NAME.rotation.minisig``.
 
     Raises:
-        InputError: a key or statement cannot be read; a statement not signed by a
-            trusted key (checked per source, when the source is looked up).
+        InputError: a key or statement cannot be read; more new keys than statements; a
+            statement not signed by a trusted key (checked per source, when looked up).
     """
     extra = [_parse_key(_read_text(f, "signer key"), f) for f in signer_files]
+    if len(new_keys) > len(rotations):
+        raise InputError("each --new key goes with a --rotation statement (give them in pairs, in order)")
     pending: list[tuple[Path, str, bytes, minisign.PublicKey]] = []
-    for statement in rotations:
-        if not statement.name.endswith(".rotation.minisig"):
-            raise InputError(f'"{statement}" is not a rotation statement (NAME.rotation.minisig)')
-        pub_path = statement.with_name(statement.name.removesuffix(".rotation.minisig") + ".pub")
+    for i, statement in enumerate(rotations):
+        if i < len(new_keys):
+            pub_path = new_keys[i]
+        elif statement.name.endswith(".rotation.minisig"):
+            pub_path = statement.with_name(statement.name.removesuffix(".rotation.minisig") + ".pub")
+        else:
+            raise InputError(f'no new key for rotation statement "{statement}"',
+                             hint="name it with --new NEW.pub after the --rotation it goes with")
         pub_text = _read_text(pub_path, "new key of rotation statement")
         pending.append((statement, _read_text(statement, "rotation statement"), pub_text.encode(), _parse_key(pub_text, pub_path)))
 
@@ -67,7 +71,10 @@ def signer_lookup(
                 keys.append(item[3])
                 admitted.append(item)
             if not admitted:
-                raise InputError(f'rotation statement "{left[0][0]}" is not signed by a key trusted for {source}')
+                raise InputError(
+                f'rotation statement "{left[0][0]}" is not signed by a key trusted for {source}',
+                hint="give the key that signed it with --signer OLD.pub, and the key it admits with --new NEW.pub",
+            )
             left = [i for i in left if i not in admitted]
         return keys
 
@@ -80,6 +87,7 @@ def verify(
     home: Path | None = None,
     signer_files: Sequence[Path] = (),
     rotations: Sequence[Path] = (),
+    new_keys: Sequence[Path] = (),
     chain: bool = False,
     identity: str | None = None,
     decrypt: bool = False,
@@ -98,9 +106,10 @@ def verify(
     """
     wants_identity = decrypt or identity is not None
     h = optional_home(home, required=wants_identity or not signer_files)
-    identities = [load_identity(h, identity or "main", passphrase)] if h is not None and wants_identity else []
+    named = load_identities(h, identity or "main", passphrase) if h is not None and wants_identity else []
     return verify_batches(
-        paths, signer_lookup(h, signer_files, rotations), chain=chain, identities=identities,
+        paths, signer_lookup(h, signer_files, rotations, new_keys), chain=chain,
+        identities=[n.identity for n in named], labels=[n.label for n in named],
         start=start or (lambda _s: None), accepted=accepted or (lambda _s, _n: None),
         imported=imported or (lambda _sha: False),
     )

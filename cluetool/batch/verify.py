@@ -166,25 +166,29 @@ def authenticate(b: OpenedBatch, name: str, signers: SignerLookup, *, payload: b
 
 
 def decrypt_checked(
-    b: OpenedBatch, auth: Authenticated, identities: Sequence[age.X25519Identity], visitor: InnerVisitor | None = None
+    b: OpenedBatch, auth: Authenticated, identities: Sequence[age.KeyIdentity], visitor: InnerVisitor | None = None,
+    labels: Sequence[str] = (),
 ) -> None:
     """Decrypt and check the payload of an authenticated batch (second read, same file
     descriptor, the hashed header pinned: see ``cluetool.batch.payload``); problems go
-    into ``auth``. Does nothing unless the batch authenticated without any problem."""
+    into ``auth``. Does nothing unless the batch authenticated without any problem.
+    ``identities`` are tried in order; ``labels`` name them, and ``auth.check.decrypted_by``
+    says which one decrypted."""
     if auth.problems or auth.hashed is None or auth.manifest is None:
         return
     m = auth.manifest
     reader = PinnedReader(b.fileno, b.payload.offset, m.payload.size, bytes(auth.hashed.pinned))
-    _decrypt_check(reader, identities, m, visitor, auth.check, auth.problem)
+    _decrypt_check(reader, identities, m, visitor, auth.check, auth.problem, labels)
 
 
 def check_batch(
     path: Path,
     signers: SignerLookup,
     *,
-    identities: Sequence[age.X25519Identity] = (),
+    identities: Sequence[age.KeyIdentity] = (),
     visitor: InnerVisitor | None = None,
     payload: bool = True,
+    labels: Sequence[str] = (),
 ) -> tuple[BatchCheck, list[BatchProblem], ChainLink | None]:
     """Verify one batch file; decrypt it too when ``identities`` are given and it
     authenticated (signature, signer trust, payload hash) without a problem.
@@ -201,7 +205,7 @@ def check_batch(
         with open_batch(path) as b:
             auth = authenticate(b, path.name, signers, payload=payload)
             if identities and payload:
-                decrypt_checked(b, auth, identities, visitor)
+                decrypt_checked(b, auth, identities, visitor, labels)
     except BatchFormatError as exc:
         auth.problem(exc.code, exc.message)
     auth.check.ok = not auth.problems
@@ -209,11 +213,14 @@ def check_batch(
 
 
 def _decrypt_check(
-    reader: PinnedReader, identities: Sequence[age.X25519Identity], manifest: Manifest,
+    reader: PinnedReader, identities: Sequence[age.KeyIdentity], manifest: Manifest,
     visitor: InnerVisitor | None, check: BatchCheck, problem: Callable[[str, str], None],
+    labels: Sequence[str] = (),
 ) -> None:
     try:
         with age.DecryptReader(reader, identities, armor=False) as raw:  # type: ignore[arg-type]
+            if raw.identity_index is not None and raw.identity_index < len(labels):
+                check.decrypted_by = labels[raw.identity_index]
             # Buffered: the tar walk reads a header, a small report and its padding per
             # member, which the buffer serves without a call into the decrypting reader.
             plain = io.BufferedReader(raw, buffer_size=age.CHUNK_SIZE)
@@ -224,7 +231,8 @@ def _decrypt_check(
         for code, message in inner:
             problem(code, message)
     except age.NoIdentityMatchError:
-        problem("payload.identity", "no given identity can decrypt payload.age")
+        tried = f" (tried {', '.join(labels)})" if labels else ""
+        problem("payload.identity", f"no given identity can decrypt payload.age{tried}")
     except (age.AgeError, ustar.UstarError) as exc:
         problem("payload.decrypt", f"payload.age: {exc}")
 
@@ -274,8 +282,9 @@ def verify_batches(
     chain: bool = False,
     start: Callable[[str], ChainStart | None] = lambda _s: None,
     accepted: Callable[[str, int], str | None] = lambda _s, _n: None,
-    identities: Sequence[age.X25519Identity] = (),
+    identities: Sequence[age.KeyIdentity] = (),
     allow_gap: bool = False,
+    labels: Sequence[str] = (),
     imported: Callable[[str], bool] = lambda _sha: False,
 ) -> VerifyReport:
     """Verify each batch; with ``chain`` also the run they form (DESIGN §5).
@@ -291,7 +300,7 @@ def verify_batches(
         raise InputError("no batch files given")
     checks, problems, links = [], [], []
     for i, path in enumerate(paths):
-        check, found, link = check_batch(path, signers, identities=identities)
+        check, found, link = check_batch(path, signers, identities=identities, labels=labels)
         checks.append(check)
         problems += found
         if link is not None and chain and check.manifest_sha256 is not None and not found and imported(check.manifest_sha256):

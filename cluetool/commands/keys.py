@@ -1,8 +1,9 @@
-"""``cluetool keys …``: generate, list, show, export, trust, rotate (DESIGN §6)."""
+"""``cluetool keys …``: generate, list, show, export, trust, trusted, untrust, rotate, destroy, root (DESIGN §6)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
 
@@ -62,14 +63,25 @@ def generate(
     emit(info, fmt_of(fmt), columns=_COLUMNS)
 
 
-def list_(home: HomeOpt = None, fmt: FormatOpt = None) -> None:
+def list_(
+    retired: bool = typer.Option(False, "--retired", help="List retired key pairs (keys/retired/), newest first."),
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
     """List the home's keys: name, minisign key id, age recipient, protection.
 
-    Example: cluetool keys list --format json
+    With --retired, the pairs replaced by `keys rotate`: their identities still decrypt
+    batches sealed before the rotation until `keys destroy` removes them.
+
+    Example: cluetool keys list --retired --format json
     """
     from cluetool import keys
     from cluetool.output import emit
 
+    if retired:
+        emit(keys.RetiredList(keys=keys.list_retired(_home(home))), fmt_of(fmt), rows="keys",
+             columns=["label", "key_id", "retired_at", "has_identity", "has_signing_key"])
+        return
     emit(keys.KeyList(keys=keys.list_keys(_home(home))), fmt_of(fmt), rows="keys", columns=_COLUMNS)
 
 
@@ -102,28 +114,108 @@ def export(
     typer.echo(keys.export_public(_home(home), name, kind="age" if as_age else "minisign"), nl=False)
 
 
+SourceArg = Annotated[str, typer.Argument(help="Source name, e.g. intake-bj.", show_default=False)]
+
+
+def _grace(text: str) -> timedelta:
+    from cluetool.errors import InputError
+
+    m = re.fullmatch(r"(\d+)([dhm]?)", text.strip())
+    if m is None:
+        raise InputError(f"invalid --grace {text!r}: a number of days, or of hours or minutes (e.g. 7d, 12h, 30m)")
+    n, unit = int(m[1]), m[2] or "d"
+    return {"d": timedelta(days=n), "h": timedelta(hours=n), "m": timedelta(minutes=n)}[unit]
+
+
 def trust(
-    source: Annotated[str, typer.Argument(help="Source name, e.g. intake-bj.", show_default=False)],
-    file: Annotated[Path, typer.Argument(help="minisign public key file of the signer.", show_default=False)],
+    source: SourceArg,
+    file: Annotated[
+        Optional[Path],
+        typer.Argument(help="minisign public key file of the signer (optional with --root).", show_default=False),
+    ] = None,
     rotation: Annotated[
         Optional[Path],
-        typer.Option("--rotation", help="Rotation statement (NAME.rotation.minisig) signed by a trusted key.", show_default=False),
+        typer.Option("--rotation", help="Rotation statement admitting FILE, signed by a key trusted for SOURCE (or its root).", show_default=False),
     ] = None,
+    root: Annotated[
+        Optional[Path],
+        typer.Option("--root", help="Pin SOURCE to this offline root public key: then only root-signed rotations admit keys.", show_default=False),
+    ] = None,
+    additional: bool = typer.Option(False, "--additional", help="Trust FILE as a second (third, …) key of SOURCE."),
+    grace: str = typer.Option("0", "--grace", help="With --rotation: keep trusting the old key this long (7d, 12h, 30m; default 0: retire it at once)."),
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Trust a minisign public key as a signer of batches from SOURCE.
 
-    With --rotation the key is admitted only if the statement is signed by a key already
-    trusted for SOURCE.
+    A source's first key is trusted as given; another key needs --rotation (a statement
+    signed by a trusted key, which then retires the old key after --grace) or
+    --additional. With --root the source is pinned to an offline root key, and from
+    then on only rotation statements signed by that root admit new keys.
 
-    Example: cluetool keys trust intake-bj intake-bj.pub
+    Example: cluetool keys trust intake-bj intake-bj.pub --rotation intake-bj.rotation.minisig --grace 7d
     """
     from cluetool.output import emit
     from cluetool.services import trust_signer
 
-    result = trust_signer(_home(home), source, file, rotation=rotation, now=datetime.now(timezone.utc))
+    result = trust_signer(_home(home), source, file, rotation=rotation, now=datetime.now(timezone.utc),
+                          root=root, additional=additional, grace=_grace(grace))
     emit(result, fmt_of(fmt))
+
+
+def trusted(
+    source: Annotated[Optional[str], typer.Argument(help="Only this source.", show_default=False)] = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """List trusted signer keys per source: key id, since when, how admitted
+    (trust, rotation, root), status (active, retiring, retired, revoked).
+
+    Example: cluetool keys trusted intake-bj --format json
+    """
+    from cluetool import keys
+    from cluetool.output import emit
+
+    doc = keys.trusted_list(_home(home), source, now=datetime.now(timezone.utc))
+    emit(doc, fmt_of(fmt), rows="signers",
+         columns=["source", "key_id", "since", "how", "status", "until", "rotation_from", "reason"])
+
+
+def untrust(
+    source: SourceArg,
+    key_id: Annotated[str, typer.Argument(help="Key id (16 hex digits, from keys trusted).", show_default=False)],
+    reason: Annotated[str, typer.Option("--reason", help="Why the key is no longer trusted (recorded in the audit log).", show_default=False)],
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Stop trusting a signer key of SOURCE: it stays in the list as revoked (audited).
+
+    Example: cluetool keys untrust intake-bj 9F3A0C2E11D84B7A --reason "laptop stolen"
+    """
+    from cluetool.output import emit
+    from cluetool.services import untrust_signer
+
+    emit(untrust_signer(_home(home), source, key_id, reason=reason, now=datetime.now(timezone.utc)), fmt_of(fmt))
+
+
+def destroy(
+    name: NameArg,
+    key_id: Annotated[str, typer.Option("--id", help="Key id of the retired pair (from keys list --retired).", show_default=False)],
+    yes: bool = typer.Option(False, "--yes", help="Confirm: batches still sealed to this identity become unreadable."),
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Delete a retired key pair (keys/retired/NAME-ID.*), audited.
+
+    cluetool cannot know whether batches sealed to the retired identity are still in
+    flight; once it is gone they can never be decrypted, so --yes is required.
+
+    Example: cluetool keys destroy main --id 9F3A0C2E11D84B7A --yes
+    """
+    from cluetool.output import emit
+    from cluetool.services import destroy_key
+
+    emit(destroy_key(_home(home), name, key_id, confirmed=yes, now=datetime.now(timezone.utc)), fmt_of(fmt))
 
 
 def rotate(
@@ -131,25 +223,67 @@ def rotate(
     passphrase_file: PassFileOpt = None,
     passphrase_env: PassEnvOpt = None,
     protect: bool = typer.Option(False, "--protect", help="Protect the new key with the same passphrase."),
+    root_key: Annotated[
+        Optional[Path],
+        typer.Option("--root-key", help="Sign the rotation statement with this offline root key (NAME.root.key).", show_default=False),
+    ] = None,
+    root_passphrase_file: Annotated[
+        Optional[Path], typer.Option("--root-passphrase-file", help="Passphrase of the root key, from this file.", show_default=False)
+    ] = None,
+    root_passphrase_env: Annotated[
+        Optional[str], typer.Option("--root-passphrase-env", help="Passphrase of the root key, from this variable.", show_default=False)
+    ] = None,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
-    """Replace key NAME by a new pair and write NAME.rotation.minisig, signed by the old key.
+    """Replace key NAME (signing key and age recipient) by a new pair.
 
-    Carry NAME.pub and NAME.rotation.minisig to receivers; they run
-    `cluetool keys trust SOURCE NAME.pub --rotation NAME.rotation.minisig`.
+    The old pair moves to keys/retired/ (its identity still decrypts batches sealed to
+    the old recipient). NAME.rotation.minisig, signed by the old key (or with --root-key
+    by the offline root), admits the new signing key on receivers. Prints what changed
+    and what to send to whom.
 
     Example: cluetool keys rotate intake-bj
+    """
+    from cluetool import keys
+    from cluetool.output import emit, info
+
+    passphrase = keys.read_passphrase(passphrase_file, passphrase_env)
+    root = None
+    if root_key is not None:
+        root = keys.load_root_key(root_key, keys.read_passphrase(root_passphrase_file, root_passphrase_env))
+    result = keys.rotate(
+        _home(home), name, now=datetime.now(timezone.utc), passphrase=passphrase,
+        new_passphrase=passphrase if protect else None, root_key=root,
+    )
+    emit(result, fmt_of(fmt), columns=["name", "old_key_id", "new_key_id", "retired_as", "statement", "statement_signed_by"])
+    if fmt_of(fmt).value != "table":
+        return  # the json document carries the same (stderr stays empty on success)
+    info(f"signing key {result.old_key_id} -> {result.new_key_id}; age recipient changed too "
+         f"(the old identity is kept as {result.retired_as} and still decrypts batches in flight)")
+    for line in result.send:
+        info(f"send {line}")
+
+
+def root_generate(
+    name: NameArg,
+    out: Annotated[Path, typer.Option("--out", help="Directory on removable media for NAME.root.key and NAME.root.pub.", show_default=False)],
+    passphrase_file: PassFileOpt = None,
+    passphrase_env: PassEnvOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Make an offline root signing key, always passphrase-protected, written only to --out.
+
+    Keep NAME.root.key offline (two media in two safes); give NAME.root.pub to receivers,
+    who pin a source to it with `cluetool keys trust SOURCE --root NAME.root.pub`.
+
+    Example: cluetool keys root generate intake-bj --out /media/usb --passphrase-file /run/root-pass
     """
     from cluetool import keys
     from cluetool.output import emit
 
     passphrase = keys.read_passphrase(passphrase_file, passphrase_env)
-    info = keys.rotate(
-        _home(home), name, now=datetime.now(timezone.utc), passphrase=passphrase,
-        new_passphrase=passphrase if protect else None,
-    )
-    emit(info, fmt_of(fmt), columns=_COLUMNS)
+    emit(keys.generate_root(out, name, passphrase=passphrase, now=datetime.now(timezone.utc)), fmt_of(fmt))
 
 
 COMMANDS: dict[str, Callable[..., None]] = {
@@ -158,5 +292,9 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "show": show,
     "export": export,
     "trust": trust,
+    "trusted": trusted,
+    "untrust": untrust,
     "rotate": rotate,
+    "destroy": destroy,
 }
+ROOT_COMMANDS: dict[str, Callable[..., None]] = {"generate": root_generate}

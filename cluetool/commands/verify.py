@@ -15,7 +15,8 @@ def run(
     batches: Annotated[list[Path], typer.Argument(help="Batch files (.clue).", show_default=False)],
     chain: Annotated[bool, typer.Option("--chain", help="Also check the batches form an unbroken chain per source.")] = False,
     signer: Annotated[Optional[list[Path]], typer.Option("--signer", help="Trusted minisign public key file (repeatable); no home needed.", show_default=False)] = None,
-    rotation: Annotated[Optional[list[Path]], typer.Option("--rotation", help="Rotation statement NAME.rotation.minisig (new key in NAME.pub beside it) signed by a trusted key (repeatable).", show_default=False)] = None,
+    rotation: Annotated[Optional[list[Path]], typer.Option("--rotation", help="Rotation statement signed by a trusted key (repeatable, in chain order).", show_default=False)] = None,
+    new: Annotated[Optional[list[Path]], typer.Option("--new", help="New key admitted by the --rotation of the same position (default: NAME.pub beside NAME.rotation.minisig).", show_default=False)] = None,
     decrypt: Annotated[bool, typer.Option("--decrypt", help="Also decrypt and check the inner index (writes no plaintext).")] = False,
     identity: Annotated[Optional[str], typer.Option("--identity", help="Key name of the age identity for --decrypt.", show_default=False)] = None,
     passphrase_file: PassFileOpt = None,
@@ -28,6 +29,10 @@ def run(
 
     Exit 0 all good, 1 any problem, 2 unreadable input.
 
+    An auditor without a home: --signer OLD.pub --rotation STATEMENT --new NEW.pub, with
+    one --rotation/--new pair per rotation of a chain, in order; --decrypt tries the
+    current identity, then the retired ones, and says which one decrypted.
+
     Example: cluetool verify inbox/intake-bj-00000042.clue --chain --format json
     """
     from cluetool.services import verify
@@ -35,7 +40,7 @@ def run(
     from cluetool.output import emit
 
     report = verify(
-        batches, home=home_of(home), signer_files=signer or [], rotations=rotation or [], chain=chain,
+        batches, home=home_of(home), signer_files=signer or [], rotations=rotation or [], new_keys=new or [], chain=chain,
         identity=identity if decrypt or identity else None, decrypt=decrypt,
         passphrase=read_passphrase(passphrase_file, passphrase_env),
     )

@@ -12,12 +12,15 @@ Rotation (``rotate``) writes a fresh key pair under the same name, keeps the old
 ``cluetool-key-rotation/1 old=<id> new=<id> at=<time>``. Anyone can check it with
 ``minisign -V -p OLD.pub -m NAME.pub -x NAME.rotation.minisig``.
 
-Signer trust lives in ``trusted/SOURCE/<KEYID>.pub`` (with the rotation statement that
-admitted it, if any, beside it as ``<KEYID>.rotation.minisig``).
+Retired pairs stay in ``keys/retired/`` (with ``NAME-<ID>.retired``, the time of
+retirement) so that batches in flight sealed to the old recipient still decrypt
+(``load_identities``), until ``destroy_retired`` removes them. Signer trust is
+``cluetool.keys.trust``'s; permission rules are ``cluetool.keys.perms``'.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import re
@@ -30,15 +33,11 @@ import msgspec
 from cluetool.config import Home, fsync_dir, make_private_dir, write_private_file
 from cluetool.errors import InputError, StateError
 from cluetool.formats import age, minisign
+from cluetool.keys.perms import check_home, check_passphrase_file
 from cluetool.model.batch import key_id_hex16
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-SOURCE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ROTATION_PREFIX = "cluetool-key-rotation/1"
-_ROTATION_RE = re.compile(
-    r"^cluetool-key-rotation/1 old=(?P<old>[0-9A-F]{16}) new=(?P<new>[0-9A-F]{16}) "
-    r"at=(?P<at>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)$"
-)
 
 
 class KeyInfo(msgspec.Struct, kw_only=True):
@@ -58,16 +57,6 @@ class KeyList(msgspec.Struct, kw_only=True):
     schema: str = "cluetool.keys/1"
 
 
-class TrustResult(msgspec.Struct, kw_only=True):
-    """A signer key admitted for a source."""
-
-    source: str
-    key_id: str
-    path: str
-    rotation_from: str | None = None
-    already_trusted: bool = False
-
-
 def read_passphrase(file: Path | None, env: str | None) -> bytes | None:
     """The passphrase named by ``--passphrase-file`` or ``--passphrase-env`` (never argv).
 
@@ -75,10 +64,12 @@ def read_passphrase(file: Path | None, env: str | None) -> bytes | None:
 
     Raises:
         InputError: both given, the file unreadable, the variable unset or empty.
+        StateError: the file is readable by group or others.
     """
     if file is not None and env is not None:
         raise InputError("give either --passphrase-file or --passphrase-env, not both")
     if file is not None:
+        check_passphrase_file(file)
         try:
             data = file.read_bytes()
         except OSError as exc:
@@ -105,14 +96,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _check_source(source: str) -> str:
-    if not SOURCE_RE.fullmatch(source):
-        raise InputError(
-            f"invalid source name {source!r}: use lower-case letters, digits and '-' (up to 63)"
-        )
-    return source
-
-
 def _paths(home: Home, name: str) -> dict[str, Path]:
     d = home.keys_dir
     return {
@@ -125,7 +108,7 @@ def _paths(home: Home, name: str) -> dict[str, Path]:
 
 
 def _keys_dir(home: Home) -> Path:
-    home.check()
+    check_home(home)
     d = home.keys_dir
     make_private_dir(d)
     return d
@@ -226,7 +209,7 @@ def show(home: Home, name: str) -> KeyInfo:
         StateError: the key or the home is missing.
     """
     _check_name(name)
-    home.check()
+    check_home(home)
     p = _paths(home, name)
     pub = _parse_public(_read_public(p["pub"]), p["pub"])
     recipient = _read_public(p["age_pub"]).strip()
@@ -254,7 +237,7 @@ def _is_encrypted_minisign(text: str) -> bool:
 
 def list_keys(home: Home) -> list[KeyInfo]:
     """Every key of the home, by name."""
-    home.check()
+    check_home(home)
     if not home.keys_dir.is_dir():
         return []
     names = sorted(p.name[: -len(".pub")] for p in home.keys_dir.glob("*.pub") if not p.name.endswith(".age.pub"))
@@ -264,7 +247,7 @@ def list_keys(home: Home) -> list[KeyInfo]:
 def export_public(home: Home, name: str, *, kind: str) -> str:
     """The public key of NAME as minisign (``kind="minisign"``) or age (``"age"``) text."""
     p = _paths(home, _check_name(name))
-    home.check()
+    check_home(home)
     if kind == "age":
         return _read_public(p["age_pub"])
     if kind == "minisign":
@@ -272,11 +255,43 @@ def export_public(home: Home, name: str, *, kind: str) -> str:
     raise InputError(f"unknown export kind {kind!r}: use age or minisign")
 
 
-def _parse_public(text: str, path: Path | str) -> minisign.PublicKey:
+def secret_kind(text: str) -> str | None:
+    """What secret key ``text`` holds, if it is one ("minisign secret key", "age identity")."""
+    head = text.lstrip()[:200]
+    if head.startswith("untrusted comment:") and "secret key" in head.split("\n", 1)[0]:
+        return "minisign secret key"
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if len(lines) == 2 and lines[0].startswith("untrusted comment:"):
+        try:
+            if len(base64.b64decode(lines[1], validate=True)) == 158:
+                return "minisign secret key"
+        except ValueError:
+            pass
+    if "AGE-SECRET-KEY-" in text.upper() or "BEGIN AGE ENCRYPTED FILE" in text:
+        return "age identity"
+    return None
+
+
+def parse_public(text: str, path: Path | str) -> minisign.PublicKey:
+    """A minisign public key file's key; a secret key given instead is named as such.
+
+    Raises:
+        InputError: not a public key (a secret key: say so, and never echo it).
+    """
+    kind = secret_kind(text)
+    if kind is not None:
+        raise InputError(
+            f'"{path}" is {"an" if kind.startswith("a") else "a"} {kind}, not a minisign public key',
+            hint="give the public key file (NAME.pub, from: cluetool keys export NAME --minisign); "
+            "keep the secret key private",
+        )
     try:
         return minisign.PublicKey.parse(text)
     except minisign.MinisignError as exc:
         raise InputError(f'cannot read public key "{path}": {exc}') from None
+
+
+_parse_public = parse_public
 
 
 def load_signing_key(home: Home, name: str, passphrase: bytes | None = None) -> minisign.SecretKey:
@@ -287,7 +302,7 @@ def load_signing_key(home: Home, name: str, passphrase: bytes | None = None) -> 
         InputError: malformed, encrypted without a passphrase given, or wrong passphrase.
     """
     path = _paths(home, _check_name(name))["key"]
-    home.check()
+    check_home(home)
     text = _read_secret(path)
     try:
         return minisign.SecretKey.parse(text, passphrase)
@@ -306,7 +321,169 @@ def load_identity(home: Home, name: str, passphrase: bytes | None = None) -> age
         InputError: malformed, protected without a passphrase, or wrong passphrase.
     """
     path = _paths(home, _check_name(name))["age"]
-    home.check()
+    check_home(home)
+    return _open_identity(path, passphrase)
+
+
+class RotationResult(msgspec.Struct, kw_only=True):
+    """What ``keys rotate`` changed, and what to carry to whom."""
+
+    name: str
+    old_key_id: str
+    new_key_id: str
+    old_age_recipient: str
+    new_age_recipient: str
+    retired_as: str
+    statement: str
+    statement_signed_by: str
+    new_public_key: str
+    send: list[str]
+    schema: str = "cluetool.rotation/1"
+
+
+class RetiredKey(msgspec.Struct, kw_only=True):
+    """A retired key pair of the home (``keys/retired/NAME-<ID>.*``)."""
+
+    name: str
+    key_id: str
+    label: str
+    age_recipient: str | None
+    retired_at: str | None
+    has_identity: bool
+    has_signing_key: bool
+
+
+class RetiredList(msgspec.Struct, kw_only=True):
+    keys: list[RetiredKey]
+    schema: str = "cluetool.keys.retired/1"
+
+
+class NamedIdentity(msgspec.Struct, kw_only=True):
+    """An age identity and the name by which outputs and the audit log refer to it."""
+
+    label: str
+    identity: age.KeyIdentity
+
+
+class DestroyResult(msgspec.Struct, kw_only=True):
+    name: str
+    key_id: str
+    removed: list[str]
+    schema: str = "cluetool.keys.destroy/1"
+
+
+_RETIRED_RE = re.compile(r"^(?P<name>.+)-(?P<id>[0-9A-F]{16})(?P<suffix>\.key|\.pub|\.age|\.age\.pub|\.rotation\.minisig|\.retired)$")
+
+
+def _retired_dir(home: Home) -> Path:
+    return home.keys_dir / "retired"
+
+
+def rotate(
+    home: Home, name: str, *, now: datetime, passphrase: bytes | None = None,
+    new_passphrase: bytes | None = None, scrypt_cost: dict[str, int] | None = None,
+    root_key: minisign.SecretKey | None = None,
+) -> RotationResult:
+    """Replace key NAME (signing key and age identity) by a new pair and sign the
+    rotation statement with the old key, or with ``root_key`` (an offline root).
+
+    The old files move to ``keys/retired/NAME-<oldid>.*`` with the time of retirement
+    in ``NAME-<oldid>.retired``; batches in flight sealed to the old age recipient stay
+    readable (``import`` and ``verify --decrypt`` try retired identities too). The new
+    pair is protected with ``new_passphrase``, or with ``passphrase`` when the old key
+    was protected.
+
+    Raises:
+        StateError / InputError: as ``load_signing_key``.
+    """
+    old_sk = load_signing_key(home, name, passphrase)
+    old_info = show(home, name)
+    if new_passphrase is None and passphrase is not None and old_info.protected:
+        new_passphrase = passphrase  # never silently drop the protection of a protected key
+    old_id = key_id_hex16(old_sk.public_key.key_id)
+    p = _paths(home, name)
+    retired = _retired_dir(home)
+    make_private_dir(retired)
+    sk = minisign.SecretKey.generate()
+    # The new identity is of the old one's kind (a hybrid key stays post-quantum).
+    pq = old_info.age_recipient.startswith("age1pq1")
+    ident: age.KeyIdentity = age.HybridIdentity.generate() if pq else age.X25519Identity.generate()
+    for path in p.values():
+        if path.exists():
+            suffix = path.name[len(name):]
+            os.replace(path, retired / f"{name}-{old_id}{suffix}")
+    write_private_file(retired / f"{name}-{old_id}.retired", f"{_utc_stamp(now)}\n".encode())
+    fsync_dir(retired)
+    _write_key_files(home, name, sk, ident, new_passphrase, now, scrypt_cost=scrypt_cost)
+    new_pub_bytes = p["pub"].read_bytes()
+    new_id = key_id_hex16(sk.public_key.key_id)
+    statement = f"{ROTATION_PREFIX} old={old_id} new={new_id} at={_utc_stamp(now)}"
+    signer = root_key if root_key is not None else old_sk
+    signer_id = key_id_hex16(signer.public_key.key_id)
+    sig = minisign.sign(
+        signer, new_pub_bytes, trusted_comment=statement,
+        untrusted_comment=f"key rotation statement signed by {signer_id}",
+    )
+    write_private_file(p["rotation"], sig.encode(), mode=0o644)
+    who = "the root key" if root_key is not None else "the old key"
+    return RotationResult(
+        name=name, old_key_id=old_id, new_key_id=new_id,
+        old_age_recipient=old_info.age_recipient, new_age_recipient=str(ident.recipient),
+        retired_as=f"retired/{name}-{old_id}", statement=str(p["rotation"]),
+        statement_signed_by=signer_id, new_public_key=str(p["pub"]),
+        send=[
+            f"to every receiver that trusts this key as a signer: {p['pub'].name} and {p['rotation'].name} "
+            f"(signed by {who}); they run: cluetool keys trust SOURCE {p['pub'].name} --rotation {p['rotation'].name}",
+            f"to every sender that seals to this home: the new age recipient {ident.recipient} "
+            f"(cluetool seal --to); batches already sealed to the old recipient still import here",
+            f"to auditors: {p['pub'].name} and {p['rotation'].name}; they check with: "
+            f"cluetool verify --signer OLD.pub --rotation {p['rotation'].name} --new {p['pub'].name} BATCH",
+        ],
+    )
+
+
+def _retired_at(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def list_retired(home: Home, name: str | None = None) -> list[RetiredKey]:
+    """The retired key pairs of the home (of key NAME only, if given), newest first.
+
+    Raises:
+        StateError: the home is missing or unsafe.
+    """
+    check_home(home)
+    d = _retired_dir(home)
+    if not d.is_dir():
+        return []
+    found: dict[tuple[str, str], set[str]] = {}
+    for path in d.iterdir():
+        m = _RETIRED_RE.fullmatch(path.name)
+        if m is not None and (name is None or m["name"] == name):
+            found.setdefault((m["name"], m["id"]), set()).add(m["suffix"])
+    out = []
+    for (n, kid), suffixes in found.items():
+        recipient = None
+        if ".age.pub" in suffixes:
+            recipient = _read_public(d / f"{n}-{kid}.age.pub").strip()
+        out.append(RetiredKey(
+            name=n, key_id=kid, label=f"retired/{n}-{kid}", age_recipient=recipient,
+            retired_at=_retired_at(d / f"{n}-{kid}.retired") if ".retired" in suffixes else None,
+            has_identity=".age" in suffixes, has_signing_key=".key" in suffixes,
+        ))
+
+    def order(k: RetiredKey) -> tuple[str, float]:
+        path = d / f"{k.name}-{k.key_id}.age"
+        mtime = path.stat().st_mtime if path.exists() else 0.0
+        return (k.retired_at or "", mtime)
+
+    return sorted(out, key=order, reverse=True)
+
+
+def _open_identity(path: Path, passphrase: bytes | None) -> age.KeyIdentity:
     text = _read_secret(path)
     if text.startswith("-----BEGIN AGE ENCRYPTED FILE-----") or text.startswith("age-encryption.org/"):
         if passphrase is None:
@@ -329,116 +506,56 @@ def load_identity(home: Home, name: str, passphrase: bytes | None = None) -> age
     return identities[0]
 
 
-def trusted_keys(home: Home, source: str) -> list[minisign.PublicKey]:
-    """The signer keys trusted for SOURCE (empty when none)."""
-    d = home.trusted_dir / _check_source(source)
-    if not d.is_dir():
-        return []
-    return [_parse_public(_read_public(p), p) for p in sorted(d.glob("*.pub"))]
+def load_identities(home: Home, name: str, passphrase: bytes | None = None) -> list[NamedIdentity]:
+    """The current age identity NAME, then its retired identities, newest first.
 
-
-def trust(
-    home: Home, source: str, pub_file: Path, *, rotation: Path | None = None
-) -> TrustResult:
-    """Trust the minisign public key in ``pub_file`` as a signer for batches of SOURCE.
-
-    With ``rotation`` (a ``NAME.rotation.minisig`` written by ``rotate``), the key is
-    admitted only if the statement is signed by a key already trusted for SOURCE and
-    names the new key's id.
+    A retired identity that cannot be opened (protected with another passphrase) is
+    left out; the current one must open.
 
     Raises:
-        InputError: unreadable key or statement; a statement that does not verify.
-        StateError: the home is missing.
+        StateError / InputError: as ``load_identity`` for the current identity.
     """
-    home.check()
-    _check_source(source)
-    try:
-        pub_text = pub_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        raise InputError(f'cannot read public key "{pub_file}"') from None
-    pub = _parse_public(pub_text, pub_file)
-    rotation_from = None
-    rotation_text = None
-    if rotation is not None:
+    out = [NamedIdentity(label=name, identity=load_identity(home, name, passphrase))]
+    for k in list_retired(home, name):
+        if not k.has_identity:
+            continue
         try:
-            rotation_text = rotation.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            raise InputError(f'cannot read rotation statement "{rotation}"') from None
-        old = check_rotation(trusted_keys(home, source), pub_text.encode(), rotation_text, pub)
-        rotation_from = old
-    d = home.trusted_dir / source
-    make_private_dir(home.trusted_dir)
-    make_private_dir(d)
-    dest = d / f"{key_id_hex16(pub.key_id)}.pub"
-    already = dest.exists()
-    write_private_file(dest, pub.to_file_text(f"minisign public key {key_id_hex16(pub.key_id)}").encode(), mode=0o644)
-    if rotation_text is not None:
-        write_private_file(d / f"{key_id_hex16(pub.key_id)}.rotation.minisig", rotation_text.encode(), mode=0o644)
-    fsync_dir(d)
-    return TrustResult(
-        source=source, key_id=key_id_hex16(pub.key_id), path=str(dest),
-        rotation_from=rotation_from, already_trusted=already,
-    )
+            ident = _open_identity(_retired_dir(home) / f"{k.name}-{k.key_id}.age", passphrase)
+        except (InputError, StateError):
+            continue
+        out.append(NamedIdentity(label=k.label, identity=ident))
+    return out
 
 
-def check_rotation(
-    trusted: list[minisign.PublicKey], new_pub_bytes: bytes, statement: str, new_pub: minisign.PublicKey
-) -> str:
-    """Verify a rotation statement against the trusted keys; return the old key id.
+def destroy_retired(home: Home, name: str, key_id: str, *, confirmed: bool) -> DestroyResult:
+    """Delete the retired key pair NAME-<ID> (secret and public files).
+
+    The tool cannot know whether batches sealed to that identity are still in flight:
+    once it is gone they can never be decrypted. So ``confirmed`` (``--yes``) is needed.
 
     Raises:
-        InputError: the statement is not signed by a trusted key, or does not match.
+        InputError: not confirmed, bad name or id, or no such retired key.
+        StateError: the home is missing or unsafe.
     """
-    if not trusted:
-        raise InputError("no key is trusted for this source yet, so a rotation cannot be checked")
-    try:
-        sig = minisign.verify(trusted, new_pub_bytes, statement)
-    except minisign.InvalidSignature:
-        raise InputError("rotation statement is not signed by a trusted key for this source") from None
-    except minisign.MinisignError as exc:
-        raise InputError(f"cannot read rotation statement: {exc}") from None
-    m = _ROTATION_RE.fullmatch(sig.trusted_comment)
-    if m is None:
-        raise InputError("rotation statement has an unexpected trusted comment")
-    if m["new"] != key_id_hex16(new_pub.key_id) or m["old"] not in {key_id_hex16(k.key_id) for k in trusted}:
-        raise InputError("rotation statement does not name this key and a trusted old key")
-    return m["old"]
-
-
-def rotate(
-    home: Home, name: str, *, now: datetime, passphrase: bytes | None = None,
-    new_passphrase: bytes | None = None, scrypt_cost: dict[str, int] | None = None,
-) -> KeyInfo:
-    """Replace key NAME by a new pair and sign the statement with the old key.
-
-    The old files move to ``keys/retired/NAME-<oldid>.*``. The new pair is protected
-    with ``new_passphrase``, or with ``passphrase`` when the old key was protected.
-
-    Raises:
-        StateError / InputError: as ``load_signing_key``.
-    """
-    old_sk = load_signing_key(home, name, passphrase)
-    if new_passphrase is None and passphrase is not None and show(home, name).protected:
-        new_passphrase = passphrase  # never silently drop the protection of a protected key
-    old_id = key_id_hex16(old_sk.public_key.key_id)
-    p = _paths(home, name)
-    retired = home.keys_dir / "retired"
-    make_private_dir(retired)
-    sk = minisign.SecretKey.generate()
-    # The new identity is of the old one's kind (a hybrid key stays post-quantum).
-    pq = _read_public(p["age_pub"]).startswith("age1pq1")
-    ident: age.KeyIdentity = age.HybridIdentity.generate() if pq else age.X25519Identity.generate()
-    for path in p.values():
+    _check_name(name)
+    key_id = key_id.upper()
+    if not re.fullmatch(r"[0-9A-F]{16}", key_id):
+        raise InputError(f"invalid key id {key_id!r}: 16 hexadecimal digits, as keys list --retired shows")
+    matches = [k for k in list_retired(home, name) if k.key_id == key_id]
+    if not matches:
+        raise InputError(f"no retired key {name}-{key_id}", hint="see: cluetool keys list --retired")
+    if not confirmed:
+        raise InputError(
+            f"destroying retired key {name}-{key_id} needs --yes: batches still in flight that were "
+            "sealed to it could never be decrypted, and cluetool cannot know whether any are",
+            hint="import every batch sealed before the rotation first, then add --yes",
+        )
+    d = _retired_dir(home)
+    removed = []
+    for suffix in (".key", ".age", ".pub", ".age.pub", ".rotation.minisig", ".retired"):
+        path = d / f"{name}-{key_id}{suffix}"
         if path.exists():
-            suffix = path.name[len(name):]
-            os.replace(path, retired / f"{name}-{old_id}{suffix}")
-    fsync_dir(retired)
-    _write_key_files(home, name, sk, ident, new_passphrase, now, scrypt_cost=scrypt_cost)
-    new_pub_bytes = p["pub"].read_bytes()
-    statement = f"{ROTATION_PREFIX} old={old_id} new={key_id_hex16(sk.public_key.key_id)} at={_utc_stamp(now)}"
-    sig = minisign.sign(
-        old_sk, new_pub_bytes, trusted_comment=statement,
-        untrusted_comment=f"key rotation statement signed by {old_id}",
-    )
-    write_private_file(p["rotation"], sig.encode(), mode=0o644)
-    return show(home, name)
+            path.unlink()
+            removed.append(str(path))
+    fsync_dir(d)
+    return DestroyResult(name=name, key_id=key_id, removed=removed)

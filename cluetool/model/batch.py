@@ -94,6 +94,7 @@ class BatchCheck(msgspec.Struct, kw_only=True):
     attachments: int | None = None
     decrypted: bool = False
     already_imported: bool = False  # verify --chain with a store: the store's ledger holds it
+    decrypted_by: str | None = None  # the key name of the identity that decrypted (maybe retired/NAME-ID)
 
 
 class VerifyReport(msgspec.Struct, kw_only=True):

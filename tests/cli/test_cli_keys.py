@@ -117,6 +117,7 @@ def test_cli_keys_generate_protect_without_passphrase_exits_2(kh: KeyHome) -> No
 def test_cli_keys_generate_passphrase_without_protect_exits_2(kh: KeyHome, tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("hunter2-passphrase\n")
+    pw.chmod(0o600)
     result = invoke(["keys", "generate", "p", "--passphrase-file", str(pw)], kh.root)
     line = assert_error(result, 2, "without --protect")
     assert "hunter2" not in result.stderr + line
@@ -128,6 +129,7 @@ def test_cli_keys_generate_passphrase_without_protect_exits_2(kh: KeyHome, tmp_p
 def test_cli_keys_generate_passphrase_sources_errors_exit_2(kh: KeyHome, tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("hunter2-passphrase\n")
+    pw.chmod(0o600)
     assert_error(invoke(["keys", "generate", "p", "--protect", "--passphrase-env", "CT_UNSET"], kh.root, CT_UNSET=None),
                  2, "CT_UNSET is not set")
     assert_error(invoke(["keys", "generate", "p", "--protect", "--passphrase-file", str(pw), "--passphrase-env", "X"],
@@ -218,9 +220,9 @@ def test_cli_errors_never_show_key_material(kh: KeyHome, tmp_path: Path) -> None
     assert_error(result, 2, "invalid age recipient")
     # a secret key given as a signer's public key
     result = invoke(["keys", "trust", SOURCE, str(kh.key_file)], kh.root)
-    assert_error(result, 2, "cannot read public key")
+    assert_error(result, 2, f'"{kh.key_file}" is a minisign secret key, not a minisign public key')
     result2 = invoke(["verify", "--signer", str(kh.age_file), str(tmp_path / "x.clue")], kh.root)
-    assert_error(result2, 2)
+    assert_error(result2, 2, f'"{kh.age_file}" is an age identity, not a minisign public key')
     for r in (result, result2):
         assert_no_secret(r.stderr + r.stdout, kh)
 
@@ -252,9 +254,11 @@ def test_cli_protected_key_without_passphrase_exits_2_no_prompt(protected: KeyHo
     assert_error(invoke(dec, protected.root), 2, "is protected")
     pw = tmp_path / "pw"
     pw.write_text("open sesame 42\n")
+    pw.chmod(0o600)
     good = invoke([*dec, "--passphrase-file", str(pw), "-f", "json"], protected.root)
     assert good.exit_code == 0 and json.loads(good.stdout)["batches"][0]["decrypted"] is True
     pw.write_text("wrong one\n")
+    pw.chmod(0o600)
     bad = invoke([*dec, "--passphrase-file", str(pw)], protected.root)
     assert_error(bad, 2)
     assert "wrong one" not in bad.stderr and "open sesame" not in bad.stderr
@@ -281,7 +285,7 @@ def test_cli_keys_rotate_and_trust_rotation(kh: KeyHome, tmp_path: Path) -> None
     r = invoke(["keys", "rotate", "main", "-f", "json"], kh.root)
     assert r.exit_code == 0 and r.stderr == "", r.stderr
     new = json.loads(r.stdout)
-    assert new["key_id"] != old.key_id
+    assert new["new_key_id"] != old.key_id and new["old_key_id"] == old.key_id
     assert (kh.home.keys_dir / "retired" / f"main-{old.key_id}.key").is_file()
     statement = kh.home.keys_dir / "main.rotation.minisig"
 
@@ -302,7 +306,7 @@ def test_cli_keys_rotate_and_trust_rotation(kh: KeyHome, tmp_path: Path) -> None
     third = make_receiver(tmp_path / "third", SOURCE, tmp_path / "receiver" / "trusted" / SOURCE / f"{old.key_id}.pub")
     assert_error(invoke(["keys", "trust", SOURCE, str(kh.pub), "--rotation", str(lie)], third.root),
                  2, "does not name this key")
-    assert not (third.trusted_dir / SOURCE / f"{new['key_id']}.pub").exists()
+    assert not (third.trusted_dir / SOURCE / f"{new['new_key_id']}.pub").exists()
 
 
 def test_cli_keys_rotate_missing_key_exits_3(kh: KeyHome) -> None:

@@ -258,9 +258,12 @@ class DecryptReader(io.RawIOBase):
             if stanza.type == HYBRID_TYPE:
                 _validate_hybrid(stanza)
         file_key = None
-        for identity in identities:
+        #: Position in ``identities`` of the identity that unwrapped the file key.
+        self.identity_index: int | None = None
+        for index, identity in enumerate(identities):
             file_key = identity._unwrap(header.stanzas)
             if file_key is not None:
+                self.identity_index = index
                 break
         if file_key is None:
             for stanza in header.stanzas:
