@@ -293,6 +293,7 @@ def test_checkpoint_key_is_separate_and_protected(home: Path, tmp_path: Path) ->
     # The checkpoint needs the passphrase now; a copy of the home alone cannot sign.
     assert invoke(["audit", "checkpoint"], home).exit_code == 2
     (tmp_path / "pass").write_text("audit pass 1\n")
+    (tmp_path / "pass").chmod(0o600)  # a passphrase file others can read is refused (issue 19)
     signed = run_json(["audit", "checkpoint", "--passphrase-file", str(tmp_path / "pass")], home)
     assert signed["size"] == MIGRATED + 43
     # verify uses the checkpoint key by default: the first checkpoint, signed by main

@@ -384,3 +384,26 @@ def test_secret_key_given_as_public_named_as_such(tmp_path: Path) -> None:
     with pytest.raises(StateError):
         os.chmod(kh.home.keys_dir, 0o777)
         keys.trust(kh.home, SOURCE, kh.pub)
+
+
+def test_receiving_rotation_table_outputs_name_the_retired_identity(tmp_path: Path) -> None:
+    pair = make_pair(tmp_path)
+    write_spool(tmp_path / "spool", 1, seed=1919)
+    (batch,) = pair.seal(tmp_path / "spool")
+    old_id = pair.receiver.info.key_id
+    keys.rotate(pair.receiver.home, RECEIVER_KEY, now=NOW)
+    label = f"retired/{RECEIVER_KEY}-{old_id}"
+    v = invoke(["verify", "--decrypt", "--identity", RECEIVER_KEY, batch], pair.receiver.root)
+    assert v.exit_code == 0, v.stderr
+    assert f"cluetool: {batch.name}: decrypted with identity {label}" in v.stderr.splitlines()
+    i = invoke(["import", "--identity", RECEIVER_KEY, batch], pair.receiver.root)
+    assert i.exit_code == 0, i.stderr
+    assert "decrypted_by" in i.stdout and label in i.stdout
+
+
+def test_trust_rotation_run_twice_is_a_no_op(tmp_path: Path) -> None:
+    kh, old_pub, statement = _rotated_sender(tmp_path)
+    receiver = make_receiver(tmp_path / "r", SOURCE, old_pub)
+    first = keys.trust(receiver, SOURCE, kh.pub, rotation=statement, now=NOW)
+    again = keys.trust(receiver, SOURCE, kh.pub, rotation=statement, now=NOW + timedelta(hours=1))
+    assert (first.already_trusted, again.already_trusted, again.how) == (False, True, "rotation")

@@ -46,5 +46,5 @@ def run(
         passphrase=read_passphrase(passphrase_file, passphrase_env), wait=wait, allow_gap_reason=reason,
     )
     emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",
-         columns=["batch", "status", "sequence", "reports", "attachments", "duplicates", "resent", "held"] if report.ok else ["batch", "code", "message"])
+         columns=["batch", "status", "sequence", "reports", "attachments", "duplicates", "resent", "held", "decrypted_by"] if report.ok else ["batch", "code", "message"])
     raise typer.Exit(0 if report.ok else 1)

@@ -50,4 +50,7 @@ def run(
 
         imported = sum(b.already_imported for b in report.batches)
         info(f"{len(report.batches)} batch(es) verified" + (f", {imported} of them already imported" if imported else ""))
+        for b in report.batches:
+            if b.decrypted_by:
+                info(f"{b.batch}: decrypted with identity {b.decrypted_by}")
     raise typer.Exit(0 if report.ok else 1)

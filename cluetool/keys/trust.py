@@ -278,7 +278,7 @@ def trust(
             f"key {key_id} was revoked for {source} ({entries[key_id].revoked_at}: {entries[key_id].reason})",
             hint="a revoked key is never trusted again; rotate to a new key",
         )
-    if key_id in live and rotation is None:
+    if key_id in live:  # (again, e.g. the same trust --rotation run twice): nothing changes
         if root_pub is not None:
             _pin(home, source, root_pub)
         return TrustResult(source=source, key_id=key_id, path=str(d / f"{key_id}.pub"), how=entries[key_id].how,
