@@ -3,14 +3,19 @@ an ``age1pq1…`` recipient, ``verify --decrypt`` and ``import`` of the sealed b
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from typer.testing import CliRunner, Result
 
 from cluetool.cli import app
 from cluetool.formats import age
 from tests.batch_helpers import SOURCE, make_home, write_spool
+from tests.conftest import require_tool
 
 runner = CliRunner()
 
@@ -58,3 +63,18 @@ def test_cli_seal_mixed_hybrid_and_x25519_recipients_exits_2(tmp_path: Path) -> 
                 "--to", sender.recipient, "--out", tmp_path / "out"], sender.root)
     assert r.exit_code == 2, (r.stdout, r.stderr)
     assert r.stderr.startswith("cluetool: error: hybrid (age1pq1…) and X25519 (age1…) recipients cannot be mixed")
+
+
+def test_age_1_1_cli_cannot_read_a_hybrid_identity_which_is_why_x25519_stays_default(tmp_path: Path) -> None:
+    tool = require_tool("age")
+    home = tmp_path / "h"
+    assert invoke(["init", "--home", home], None).exit_code == 0
+    assert ok_json(invoke(["keys", "generate", "x", "-f", "json"], home))["age_recipient"].startswith("age1")
+    assert ok_json(invoke(["keys", "generate", "pq", "--pq", "-f", "json"], home))["age_recipient"].startswith("age1pq1")
+    payload = tmp_path / "m.age"
+    with payload.open("wb") as out:
+        age.encrypt(io.BytesIO(b"hello"), out, [age.parse_recipient((home / "keys" / "pq.age.pub").read_text().strip())])
+    r = subprocess.run([tool, "-d", "-i", str(home / "keys" / "pq.age"), str(payload)], capture_output=True, timeout=30)
+    if r.returncode == 0:
+        pytest.skip("this age CLI reads hybrid files (age 1.3 or later)")
+    assert b"unknown identity type" in r.stderr
