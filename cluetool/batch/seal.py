@@ -507,6 +507,9 @@ def recover(home: Home, source: str) -> str | None:
     return None
 
 
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
+
+
 def _write_errors_are_state_errors(fn: Callable[..., SealReport]) -> Callable[..., SealReport]:
     """A write failure anywhere in ``seal`` (the batch, the home's state, the done or
     quarantine directories) is exit 3 naming the directory and the cause. The batch
@@ -519,8 +522,11 @@ def _write_errors_are_state_errors(fn: Callable[..., SealReport]) -> Callable[..
         except _WriteFailed as exc:
             directory, cause = exc.directory, exc.cause
         except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:  # e.g. a directory this user may not list
+                where = f' "{shown(exc.filename)}"' if exc.filename else ""
+                raise StateError(f"cannot use{where}: {os_cause(exc)}", hint="check the directories' owners and modes") from None
             directory, cause = (Path(os.fsdecode(exc.filename)).parent if exc.filename else None), exc
-        where = f' in "{directory}"' if directory is not None else ""
+        where = f' in "{shown(directory)}"' if directory is not None else ""
         raise StateError(
             f"cannot write{where}: {os_cause(cause)}",
             hint="nothing of the batch being written was kept and its submissions are still in the spool; "
