@@ -147,7 +147,12 @@ class Store:
         ro_fs = read_only_fs(path)
         writable = not ro_fs and os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
         if readonly or not writable:
-            store = cls._connect(path, wait=wait, blobs_dir=blobs_dir, create=False, mode="ro", immutable=ro_fs)
+            # immutable ignores the -wal file: only when there is none to read (a store
+            # closed cleanly); otherwise SQLite reads it through an existing -shm.
+            wal = Path(f"{path}-wal")
+            pending_wal = wal.exists() and wal.stat().st_size > 0
+            store = cls._connect(path, wait=wait, blobs_dir=blobs_dir, create=False, mode="ro",
+                                 immutable=ro_fs and not pending_wal)
             try:
                 version = store._check_identity(allow_empty=False)
                 if not any(True for _ in pending(version, None)):
