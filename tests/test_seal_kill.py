@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from cluetool.batch.reader import manifest_sha256_of
+from cluetool.batch.register import Register
 from cluetool.batch.verify import check_batch, verify_batches
 from samples import media
 from samples.make_samples import valid_submission, write_submission
@@ -149,6 +150,13 @@ def test_seal_sigkill_at_random_moments_recovers_without_loss_or_reuse(tmp_path:
             homes = [d.name for d in done.iterdir() if (d / name).is_dir()]
             assert len(homes) == 1, (name, homes)
             assert name in ledger.members[f"{homes[0]}.clue"]
+        # the register (written from the journal) holds exactly what was sealed, and where:
+        # a rolled-back batch left nothing in it (else its submissions would have been
+        # quarantined as re-sent by the recovery run above)
+        with Register(kh.home) as register:
+            assert all(register.batch_of_id(sid) == batch for sid, batch in ledger.owner.items())
+            assert register._conn is not None
+            assert register._conn.execute("SELECT count(*) FROM sealed_ids").fetchone()[0] == len(ledger.owner)
         for folder in {d for d in done.iterdir() if any((d / n).is_dir() for n in names)}:
             shutil.rmtree(folder)  # checked; keep the disk use of the test small
         trial += 1
