@@ -36,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +53,16 @@ TIME_TARGET = 1.2
 SOURCE = bs.SOURCE
 
 
-def _padded_spool(spool: Path, template: dict[str, Any], count: int) -> int:
-    """``count`` submissions whose report.json is padded with spaces to 1 MiB (no attachments)."""
+def _padded_spool(spool: Path, count: int) -> int:
+    """``count`` distinct valid submissions (samples/make_samples.py, seeded) whose
+    report.json is padded with spaces to 1 MiB (no attachments)."""
+    import random
+
+    from samples.make_samples import valid_submission
+
     spool.mkdir(parents=True)
-    for _ in range(count):
-        report = dict(template)
-        report["submission_id"] = str(uuid.uuid4())
-        report["query_code_sha256"] = hashlib.sha256(report["submission_id"].encode()).hexdigest()
-        report["attachments"] = []
+    for i in range(count):
+        report, _files, _code = valid_submission(random.Random(f"bench-memory-{i}"), i, attachments=0)
         text = (json.dumps(report, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
         d = spool / report["submission_id"]
         d.mkdir()
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         rss: dict[str, int] = {}
         for label, count in (("small", small), ("big", big)):
             spool = work / f"reports-{label}" / "spool"
-            _padded_spool(spool, template, count)
+            _padded_spool(spool, count)
             batch = _seal(s, spool, work / f"out-{label}")
             shutil.rmtree(spool.parent)
             t = _import(s, batch, count)

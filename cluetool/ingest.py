@@ -23,6 +23,8 @@ Any problem: nothing is stored; blobs this import created are removed again.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
 import multiprocessing
 import os
@@ -350,7 +352,7 @@ def import_batch(
             # attachments go to the blob store as they come. Any problem rolls it all
             # back. The entries come in the order: rules.changed (if the rules changed),
             # gap, batch, reports (import, resent, held), duplicates.
-            with store.write() as tx:
+            with store.bounded_cache(IMPORT_CACHE_KIB), store.write() as tx:
                 if q.get_batch_by_manifest(tx, manifest_sha) is not None:
                     result.status = "already_imported"
                     return result, []
@@ -551,8 +553,11 @@ _RESULTS_DECODER = msgspec.msgpack.Decoder(list[Checked])
 _CHUNK = 500
 # A chunk also ends at this many report bytes, and at most this many chunks are with the
 # workers at a time: the memory an import needs does not grow with the batch.
-_CHUNK_BYTES = 8 * 1024 * 1024
-_MAX_INFLIGHT = 3
+_CHUNK_BYTES = 4 * 1024 * 1024
+_MAX_INFLIGHT = 2
+# The store's page cache while a batch is written: its report pages (dirty until the
+# commit) would otherwise fill the whole cache, so memory would grow with the batch.
+IMPORT_CACHE_KIB = 16 * 1024
 _pool: ProcessPoolExecutor | None = None
 
 
@@ -575,6 +580,25 @@ def _stop_workers() -> None:
     if _pool is not None:
         pool, _pool = _pool, None
         workers.stop(pool)
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+
+
+def _bound_malloc() -> None:
+    """Large buffers (a report is up to 1 MiB) straight from mmap and back on free.
+
+    glibc raises its mmap threshold each time such a buffer is freed, after which they
+    come from the heap, which then fragments: an import's memory grew with the batch
+    although no more than a few chunks are ever alive. A fixed threshold keeps it flat.
+    Not glibc (or no libc found): nothing to do.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
 
 
 def _remove_created(store: Store, collector: _Collector | None) -> None:
@@ -625,6 +649,7 @@ def import_batches(
     if allow_gap_reason is not None and not allow_gap_reason.strip():
         raise InputError("--allow-gap needs a --reason")
     home.check()
+    _bound_malloc()
     idents = load_identities(home, identity, passphrase)  # current first, then retired, newest first
     # The key pair of the same name signs the audit checkpoint written after the import,
     # unless the home has its own checkpoint key: `audit checkpoint` signs with that one.
