@@ -27,6 +27,10 @@ def run(
     """Check batches without decrypting: layout, canonical manifest, signature by a trusted
     signer, payload size and sha256; with --chain, gaps, replays, forks and reorders.
 
+    With --chain and a home that has a store, batches already in its ledger are "already
+    imported" (as import says) and the chain goes on from the store's last batch.
+    --decrypt decrypts only a batch whose signature, signer and payload hash check out.
+
     Exit 0 all good, 1 any problem, 2 unreadable input.
 
     An auditor without a home: --signer OLD.pub --rotation STATEMENT --new NEW.pub, with
