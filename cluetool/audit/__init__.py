@@ -5,12 +5,20 @@ store or of an export, and exports for auditors.
 Library entry points:
 
 - ``checkpoint(store, secret_key, *, now, origin=None)`` — sign and store a checkpoint;
-- ``verify_store(store, keys, *, progress=None)`` / ``verify_export(dir, keys, *,
-  previous=None, progress=None)`` — an ``AuditReport`` of findings;
+- ``verify_store(store, keys, *, against=(), progress=None)`` / ``verify_export(dir, keys,
+  *, previous=None, against=(), progress=None)`` — an ``AuditReport`` of findings;
+  ``against``: checkpoints kept outside the home (``read_against``,
+  ``cosigned_checkpoints``); ``export_keys`` — the out-of-band keys for an export;
 - ``prove_inclusion(store, seq)`` / ``prove_consistency(store, size1, size2=None)`` and
   ``check_proof(data, keys=None)``;
 - ``export(store, out_dir, *, public_key_text)``; ``list_entries(store, ...)``;
-- ``home_keys(home, name)`` / ``read_key_files(paths)`` — the ``TrustedKeys`` to verify with.
+- ``home_keys(home, name)`` / ``read_key_files(paths)`` — the ``TrustedKeys`` to verify with;
+  ``generate_checkpoint_key`` / ``checkpoint_key_name`` — the home's own checkpoint key;
+- ``witness(export_dir, ...)`` (the auditor's side, C2SP tlog-cosignature) and
+  ``import_cosignature(home, note, keys, witness_key)``;
+- ``replay.replay_home(home)`` — the state tables rebuilt from the log and compared;
+- ``confirm_text(home, store, seq, text)`` — a note or reason against its keyed hash.
+See ``docs/audit.md``.
 """
 
 from cluetool.audit.checkpoints import (
