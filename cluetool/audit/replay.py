@@ -276,22 +276,26 @@ def _compare(conn: sqlite3.Connection, matches: Callable[[str | None, str | None
              add: Callable[[StateDifference], None]) -> None:
     conn.create_function("note_matches", 2, matches, deterministic=True)
     for table, scratch, key, columns, texts in _TABLES:
-        # The store's side, read once into the scratch database and indexed on the key,
-        # so that both directions are joins on indexes.
-        conn.execute(f"CREATE TABLE x_{scratch} AS {_STORE[table]}")
-        conn.execute(f"CREATE INDEX x_{scratch}_key ON x_{scratch} ({key})")
-        store = f"x_{scratch}"
+        if key == "id":
+            # Keyed by the store table's own integer primary key: joined in place.
+            store = f"({_STORE[table]})"
+            present = f"SELECT 1 FROM store.{table} x WHERE x.id = s.id"
+        else:
+            # Keyed by submission id, which the store reaches through reports: its side
+            # is read once into the scratch database and indexed.
+            conn.execute(f"CREATE TABLE x_{scratch} AS {_STORE[table]}")
+            conn.execute(f"CREATE INDEX x_{scratch}_key ON x_{scratch} ({key})")
+            store = f"x_{scratch}"
+            present = f"SELECT 1 FROM {store} x WHERE x.{key} = s.{key}"
         loose = table == "obligations"
         skip = " AND coalesce({a}.sid, '') NOT IN (SELECT sid FROM no_images)" if loose else ""
-        # The join keys differ in kind (integer ids, text submission ids), both indexed
-        # on the scratch side; the store side is scanned once per direction.
         differ = " OR ".join(_differs(c, texts, loose) for c in columns)
         rows = conn.execute(
             f"SELECT x.{key}, s.{key} IS NULL, {', '.join(f'{_differs(c, texts, loose)}' for c in columns)}"
             f" FROM {store} x LEFT JOIN {scratch} s ON s.{key} = x.{key}"
             f" WHERE (s.{key} IS NULL OR {differ}){skip.format(a='x')}"
             f" UNION ALL SELECT s.{key}, 2, {', '.join('0' for _ in columns)} FROM {scratch} s"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {store} x WHERE x.{key} = s.{key}){skip.format(a='s')}"
+            f" WHERE NOT EXISTS ({present}){skip.format(a='s')}"
             " ORDER BY 1"
         )
         for r in rows:
