@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import random
 from pathlib import Path
@@ -177,3 +178,24 @@ def test_verify_recipient_stanza_count_must_match_manifest(pair: Pair) -> None:
                                       ("payload.age", members["payload.age"])]))
     check, problems, _ = check_batch(batch, lookup_for(pair.sender.public_key()), identities=[pair.receiver.identity()])
     assert [p.code for p in problems] == ["payload.recipients"] and not check.decrypted
+
+
+def test_cli_import_and_verify_decrypt_swapped_payload_exit_1_payload_sha256(
+    pair: Pair, swapped: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cluetool.cli import app
+
+    spy = _Spy(monkeypatch)
+    env = {"CLUETOOL_HOME": str(pair.home.root), "CLUETOOL_DEBUG": None}
+    runner = CliRunner()
+    r = runner.invoke(app, ["import", str(swapped), "--identity", "internal", "-f", "json"], env=env, catch_exceptions=False)
+    assert r.exit_code == 1, r.stderr
+    assert [p["code"] for p in json.loads(r.stdout)["problems"]] == ["payload.sha256"]
+    r = runner.invoke(app, ["verify", "--decrypt", "--identity", "internal", str(swapped), "-f", "json"], env=env,
+                      catch_exceptions=False)
+    assert r.exit_code == 1, r.stderr
+    doc = json.loads(r.stdout)
+    assert [p["code"] for p in doc["problems"]] == ["payload.sha256"] and doc["batches"][0]["decrypted"] is False
+    assert spy.calls == [] and blob_files(pair.home) == set()
