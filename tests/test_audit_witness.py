@@ -27,7 +27,7 @@ from cluetool.formats.cosignature import (
 )
 from cluetool.formats.note import InvalidNoteSignature, NoteSigner, NoteVerifier, open_note, sign_note
 from cluetool.store import Store
-from tests.batch_helpers import LOW_COST
+from tests.batch_helpers import LOW_COST, sample_spool  # noqa: F401  (fixture)
 from tests.test_audit import MIGRATED, NOW, add_entries, tamper
 
 runner = CliRunner()
@@ -293,6 +293,7 @@ def test_checkpoint_key_is_separate_and_protected(home: Path, tmp_path: Path) ->
     # The checkpoint needs the passphrase now; a copy of the home alone cannot sign.
     assert invoke(["audit", "checkpoint"], home).exit_code == 2
     (tmp_path / "pass").write_text("audit pass 1\n")
+    os.chmod(tmp_path / "pass", 0o600)
     (tmp_path / "pass").chmod(0o600)  # a passphrase file others can read is refused (issue 19)
     signed = run_json(["audit", "checkpoint", "--passphrase-file", str(tmp_path / "pass")], home)
     assert signed["size"] == MIGRATED + 43
@@ -301,3 +302,26 @@ def test_checkpoint_key_is_separate_and_protected(home: Path, tmp_path: Path) ->
     report = run_json(["audit", "verify"], home, code=1)
     assert [f["checkpoint"] for f in report["findings"] if f["code"] == "audit.checkpoint_signature"] == [1]
     assert run_json(["audit", "verify", "--key", "audit", "--key", "main"], home)["ok"] is True
+
+
+def test_import_leaves_checkpoints_to_the_checkpoint_key(tmp_path: Path, sample_spool: Path) -> None:  # noqa: F811
+    from cluetool.ingest import import_batches
+    from tests.batch_helpers import SOURCE, KeyHome, seal_spool
+
+    spool = tmp_path / "spool"
+    shutil.copytree(sample_spool, spool)
+    h = services.init(tmp_path / "home", now=NOW)
+    info = keys.generate(h, "main", now=NOW)
+    kh = KeyHome(home=h, name="main", info=info)
+    seal_spool(kh, spool, tmp_path / "out", max_reports=25)
+    keys.trust(h, SOURCE, kh.pub)
+    audit.generate_checkpoint_key(h, now=NOW, passphrase=b"audit pass 1", scrypt_cost=LOW_COST)
+    result = import_batches(sorted((tmp_path / "out").glob("*.clue")), home=h, now=NOW, identity="main")
+    assert result.ok and result.checkpoint is None  # the operational key signs nothing
+    with Store.open(h.store_file) as store:
+        assert audit.list_checkpoints(store).checkpoints == []
+    (tmp_path / "pass").write_text("audit pass 1\n")
+    os.chmod(tmp_path / "pass", 0o600)
+    signed = run_json(["audit", "checkpoint", "--passphrase-file", str(tmp_path / "pass")], h.root)
+    assert signed["size"] > 50
+    assert run_json(["audit", "verify"], h.root)["ok"] is True
