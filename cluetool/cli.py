@@ -159,6 +159,14 @@ _register(app, "record", _handling.record)
 _register(app, "deadlines", _handling.deadlines)
 _register(app, "ledger", _handling.ledger)
 
+# -- the working-day calendar and its yearly update (docs/calendar.md) --
+from cluetool.commands import calendar as _calendar  # noqa: E402
+
+calendar_app = typer.Typer(help="The working-day calendar: show, check, add a year (docs/calendar.md).", no_args_is_help=True)
+for _name, _fn in _calendar.COMMANDS.items():
+    _register(calendar_app, _name, _fn)
+app.add_typer(calendar_app, name="calendar")
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -58,9 +58,9 @@ from cluetool.store import Store
 from cluetool.store import held as held_q
 from cluetool.store import queries as q
 from cluetool.store.audit import NewEntry, append_entries, append_entry
+from cluetool.handling.obligations import import_deadline_context, materialise_import_obligations
 from cluetool.store.db import Tx
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports
-from cluetool.store.handling import import_deadline_context, materialise_import_obligations
 from cluetool.store.keyfilter import row_key_hashes
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes

@@ -43,6 +43,12 @@ def warn(message: str) -> None:
     print(f"cluetool: warning: {escape(message)}", file=sys.stderr)
 
 
+def advise(message: str) -> None:
+    """A warning about upkeep rather than about this run's input (silenced by ``--quiet``)."""
+    if not _quiet:
+        warn(message)
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, (list, dict)):
         if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
@@ -91,7 +97,8 @@ def render_table(items: Iterable[Any], columns: Sequence[str] | None, out: TextI
         row = msgspec.to_builtins(item)
         if columns is None:
             columns = list(row)
-        table.append([_printable(_cell(row.get(c))) for c in columns])
+        cell = getattr(item, "cell", None)
+        table.append([_printable(_cell(cell(c, row.get(c)) if cell else row.get(c))) for c in columns])
     if not table:
         return
     out.write(tabulate(table, headers=list(columns or []), tablefmt="simple") + "\n")

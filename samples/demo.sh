@@ -7,6 +7,9 @@ bin=${CLUETOOL:-.venv/bin/cluetool}
 intake=$demo/intake-home internal=$demo/internal-home
 ok_or_findings() { local rc=0; "$@" || rc=$?; [ "$rc" -le 1 ] || exit "$rc"; }
 step() { printf '\n== %s ==\n' "$*" >&2; }
+# Every time the demo feeds to the tool is explicit, so it gives the same result on any
+# date: the samples were received before 2026-11-01 and are carried across that day.
+sealed_at=2026-11-01T09:00:00+08:00 imported_at=2026-11-01T14:00:00+08:00 assigned_at=2026-11-01T15:00:00+08:00
 
 rm -rf "$intake" "$internal" "$demo/outbox"
 step "internal side: create a home and an encryption identity"
@@ -20,11 +23,11 @@ $bin --home "$intake" -q keys generate main >/dev/null
 $bin --home "$intake" keys export main --minisign > "$demo/intake-bj.pub"
 
 step "validate the spool (the invalid samples are meant to fail, exit 1)"
-ok_or_findings $bin validate "$demo/spool"
+ok_or_findings $bin validate --at "$sealed_at" "$demo/spool"
 
 step "seal: invalid submissions go to quarantine, the rest into signed, encrypted batches"
 ok_or_findings $bin --home "$intake" seal "$demo/spool" --source intake-bj --to "$recipient" \
-  --out "$demo/outbox" --max-reports 25
+  --out "$demo/outbox" --max-reports 25 --at "$sealed_at"
 
 step "carry the batches across; internal side trusts the intake signer"
 $bin --home "$internal" -q keys trust intake-bj "$demo/intake-bj.pub" >/dev/null
@@ -36,10 +39,10 @@ step "verify again, decrypting in memory and checking the inner index"
 $bin --home "$internal" verify --chain --decrypt --identity internal "$demo"/outbox/*.clue
 
 step "import the batches into the internal store (all or nothing per batch)"
-$bin --home "$internal" import --identity internal "$demo"/outbox/*.clue
+$bin --home "$internal" import --identity internal --at "$imported_at" "$demo"/outbox/*.clue
 
 step "import again: a no-op that says so"
-$bin --home "$internal" import --identity internal "$demo"/outbox/*.clue
+$bin --home "$internal" import --identity internal --at "$imported_at" "$demo"/outbox/*.clue
 
 step "a reporter checks progress with a query code"
 # The sample generator kept the plain codes apart (only their sha256 travels); take one
@@ -55,12 +58,15 @@ step "store integrity: SQLite checks and every blob re-hashed"
 $bin --home "$internal" store check
 
 step "assign the imported clues by the rules (unmatched ones would exit 1)"
-ok_or_findings $bin --home "$internal" assign
+ok_or_findings $bin --home "$internal" assign --at "$assigned_at"
 
 step "record handling events on one clue (a unique id prefix is enough)"
 clue=$(ls "$demo"/spool.done/*/ | grep -v : | grep . | sort | head -1)
 $bin --home "$internal" record "${clue:0:8}" contacted --channel phone --at 2026-11-02T10:00:00+08:00 --note "reporter reached"
 $bin --home "$internal" record "${clue:0:8}" verified --at 2026-11-03T10:00:00+08:00
+
+step "the working-day calendar: known years (exit 1 while next year's schedule is missing)"
+ok_or_findings $bin --home "$internal" calendar check --as-of 2026-11-24
 
 step "deadline report as of a fixed date (exit 1 when something is overdue, for cron)"
 ok_or_findings $bin --home "$internal" deadlines --as-of 2026-11-24 --fail-on overdue

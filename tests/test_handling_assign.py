@@ -22,6 +22,7 @@ import pytest
 
 from cluetool.config import Home, init_home
 from cluetool.errors import InputError, StateError
+from cluetool.handling.obligations import materialise_import_obligations
 from cluetool.handling.service import assign
 from cluetool.keys.audit_secret import keyed_text, load_audit_secret
 from cluetool.model import codes
@@ -120,7 +121,7 @@ def add_reports(home: Home, reports: list[dict[str, Any]], *, imported_at: datet
                                created_at="2026-11-24T02:00:00Z", imported_at=imported_at, reports=len(rows),
                                attachments=0)
         q.insert_reports(tx, batch_id=batch.id, imported_at=imported_at, reports=rows)
-        sh.materialise_import_obligations(tx, rows, home=home, imported_at=imported_at)
+        materialise_import_obligations(tx, rows, home=home, imported_at=imported_at)
         q.set_source_state(tx, source="intake-bj", last_sequence=seq, last_manifest_sha256=manifest,
                            updated_at=imported_at)
     return [r.submission_id for r in rows]

@@ -42,14 +42,14 @@ def bj(y: int, m: int, d: int, hour: int = 10) -> datetime:
     return datetime(y, m, d, hour, 0, tzinfo=CST)
 
 
-def filed_clue(tmp_path: Path, received: datetime, *, assume: bool = False, calendar: str | None = None
+def filed_clue(tmp_path: Path, received: datetime, *, strict: bool = False, calendar: str | None = None
                ) -> tuple[Home, str]:
     """A gang clue held by the police, ready for ``filed``."""
     home = make_home(tmp_path)
     if calendar is not None:
         (home.rules_dir / "calendar.toml").write_text(calendar, encoding="utf-8")
     (sid,) = add_reports(home, [report(0, "gang_crime", region="110105", received_at=received)], imported_at=received)
-    assign(home.root, sid, "bj.police", reason="routing", now=received, assume_weekdays=assume)
+    assign(home.root, sid, "bj.police", reason="routing", now=received, strict_calendar=strict)
     return home, sid
 
 
@@ -215,20 +215,22 @@ def test_deadlines_unknown_year_at_import_is_provisional_not_blocking(tmp_path: 
     assert rep.provisional == 1
 
 
-def test_deadlines_unknown_year_event_exits_4_or_assumes_weekdays(tmp_path: Path) -> None:
-    home, sid = filed_clue(tmp_path, bj(2027, 2, 22), assume=True)
+def test_deadlines_unknown_year_event_provisional_or_exits_4_when_strict(tmp_path: Path) -> None:
+    home, sid = filed_clue(tmp_path, bj(2027, 2, 22))
     filed_at, now = bj(2027, 3, 1), bj(2027, 3, 1, 12)
     with pytest.raises(CalendarError, match="working-day calendar for 2027 is unknown") as info:
-        record(home.root, sid, "filed", at=filed_at, now=now)
+        record(home.root, sid, "filed", at=filed_at, now=now, strict_calendar=True)
     assert info.value.exit_code == 4
     assert sql(home, "SELECT count(*) FROM events WHERE event = 'filed'") == [(0,)]
-    # --assume-weekdays: Mon 03-01 + 5 weekdays -> Mon 03-08, PROVISIONAL.
-    done = record(home.root, sid, "filed", at=filed_at, now=now, assume_weekdays=True)
-    assert [(c.rule, c.due, c.provisional) for c in done.created] == [
-        ("notify_discipline_after_filing", "2027-03-08", True)]
-    # Without the flag, deadlines lists it as stored: PROVISIONAL, no exit 4.
+    # By default: Mon 03-01 + 5 weekdays -> Mon 03-08, provisional, waiting for 2027.
+    done = record(home.root, sid, "filed", at=filed_at, now=now)
+    assert [(c.rule, c.due, c.provisional, c.unknown_years) for c in done.created] == [
+        ("notify_discipline_after_filing", "2027-03-08", True, [2027])]
     rep = deadlines(home.root, now=now, rule="notify_discipline_after_filing")
-    assert [o.flag for o in rep.obligations] == ["PROVISIONAL"]
+    assert [(o.flag, o.unknown_years) for o in rep.obligations] == [("PROVISIONAL", [2027])]
+    with pytest.raises(CalendarError, match="2027") as info:
+        deadlines(home.root, now=now, rule="notify_discipline_after_filing", strict_calendar=True)
+    assert info.value.exit_code == 4
     # The operator enters 2027's schedule (test data, not the real one): Wed 03-03 off.
     (home.rules_dir / "calendar.toml").write_text(
         '[[year]]\nyear = 2027\nsource = "test schedule"\nholidays = ["2027-01-01", "2027-03-03"]\n', encoding="utf-8")
@@ -245,7 +247,7 @@ def test_deadlines_override_file_gives_unknown_year(tmp_path: Path) -> None:
     assert due_of(home, sid, "notify_discipline_after_filing") == ("2027-03-08", 0)
 
 
-def test_deadlines_rule_change_into_unknown_year_exits_4_unless_assumed(tmp_path: Path) -> None:
+def test_deadlines_rule_change_into_unknown_year_provisional_or_exits_4_when_strict(tmp_path: Path) -> None:
     home, sid = filed_clue(tmp_path, bj(2026, 11, 20))
     record(home.root, sid, "filed", at=bj(2026, 12, 1), now=bj(2026, 12, 1, 12))
     assert due_of(home, sid, "notify_discipline_after_filing") == ("2026-12-08", 0)
@@ -254,9 +256,9 @@ def test_deadlines_rule_change_into_unknown_year_exits_4_unless_assumed(tmp_path
     start = text.index('id = "notify_discipline_after_filing"')
     path.write_text(text[:start] + text[start:].replace("days = 5", "days = 40", 1), encoding="utf-8")
     with pytest.raises(CalendarError, match="2027"):
-        deadlines(home.root, now=bj(2026, 12, 2))
+        deadlines(home.root, now=bj(2026, 12, 2), strict_calendar=True)
     assert due_of(home, sid, "notify_discipline_after_filing") == ("2026-12-08", 0)
-    deadlines(home.root, now=bj(2026, 12, 2), assume_weekdays=True)
+    deadlines(home.root, now=bj(2026, 12, 2))
     due, provisional = due_of(home, sid, "notify_discipline_after_filing")
     # 40 working days from Tue 2026-12-01: 22 in December 2026 (Wed 02 .. Thu 31), then
     # 2027 counted Mon-Fri (New Year's Day unknown, so a weekday): Fri 01-01 (23),

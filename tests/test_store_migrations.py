@@ -133,6 +133,15 @@ SEED[4] = [
     ("INSERT INTO held_attachments VALUES (1, ?)", (h("blob"),)),
 ]
 
+SEED[5] = [
+    *[row for row in SEED[4] if not row[0].startswith("INSERT INTO obligations")],
+    (
+        "INSERT INTO obligations (report_id, submission_id, rule_id, trigger_event_id, unit, due_date, created_at,"
+        " provisional, unknown_years) VALUES (1, ?, 'contact_reporter', 1, 'psb-110105', '2026-02-01', ?, 1, '2027')",
+        (SID, "2026-01-02T00:00:00.000000Z"),
+    ),
+]
+
 
 def seed(path: Path, version: int) -> dict[str, int]:
     """Insert the seed rows of ``version``; return row counts."""

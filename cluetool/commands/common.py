@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -36,3 +37,55 @@ def home_of(home: Path | None) -> Path | None:
 
 def fmt_of(fmt: Format | None) -> Format:
     return fmt if fmt is not None else GLOBALS.fmt
+
+
+AtOpt = Annotated[
+    Optional[str],
+    typer.Option("--at", help="Act as of this instant, RFC 3339 with offset (default: now); for reproducible runs.",
+                 metavar="TIME", show_default=False),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Silence informational messages and notices.")]
+StrictCalendarOpt = Annotated[
+    bool,
+    typer.Option("--strict-calendar", help="Exit 4 instead of counting a year no calendar source knows as Mon-Fri "
+                 "(provisional)."),
+]
+
+
+def now_of(at: str | None) -> datetime:
+    """The instant ``--at`` names, else the clock (UTC).
+
+    Raises:
+        InputError: not an RFC 3339 time with an offset.
+    """
+    if at is None:
+        return datetime.now(timezone.utc)
+    from cluetool.handling.service import parse_time
+
+    parsed = parse_time(at, "--at")
+    assert parsed is not None
+    return parsed.astimezone(timezone.utc)
+
+
+def quiet_of(quiet: bool) -> None:
+    """A command's own ``--quiet`` adds to the global one."""
+    if quiet:
+        from cluetool.output import set_quiet
+
+        set_quiet(True)
+
+
+def calendar_notice(home: Path | None, at: datetime) -> None:
+    """Warn on stderr (unless quiet) when next year's working-day calendar is still
+    unknown from 1 November on; commands that count deadlines call this."""
+    from cluetool.config import resolve_home
+    from cluetool.errors import ClueError
+    from cluetool.handling.calendar_admin import calendar_notice as notice
+    from cluetool.output import advise
+
+    try:
+        message = notice(resolve_home(home_of(home)), at)
+    except ClueError:
+        return
+    if message:
+        advise(message)

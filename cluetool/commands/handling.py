@@ -7,19 +7,26 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import (
+    AtOpt,
+    FormatOpt,
+    HomeOpt,
+    QuietOpt,
+    StrictCalendarOpt,
+    calendar_notice,
+    fmt_of,
+    home_of,
+    now_of,
+    quiet_of,
+)
 
 WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for a store locked by another process.")]
-AssumeOpt = Annotated[
-    bool,
-    typer.Option("--assume-weekdays", help="Count a year the calendar does not know as Mon-Fri (results PROVISIONAL)."),
-]
+# Counting an unknown year as Mon-Fri is the default now; the old flag is still accepted.
+AssumeOpt = Annotated[bool, typer.Option("--assume-weekdays", hidden=True, help="The default; kept for old scripts.")]
 
 
 def _now() -> datetime:
-    from datetime import timezone
-
-    return datetime.now(timezone.utc)
+    return now_of(None)
 
 
 def assign(
@@ -27,23 +34,31 @@ def assign(
     unit: Annotated[Optional[str], typer.Argument(help="Unit id from rules/units.toml.", show_default=False)] = None,
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why, when assigning by hand (stored; only its sha256 is audited).", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what the rules would do; change nothing.")] = False,
+    at: AtOpt = None,
+    strict_calendar: StrictCalendarOpt = False,
     assume_weekdays: AssumeOpt = False,
     wait: WaitOpt = 10.0,
+    quiet: QuietOpt = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Assign unassigned clues by rules/assignment.toml (first match wins), or one clue by hand.
 
     Clues no rule matches are listed and stay unassigned (exit 1, so cron notices);
-    reassigning by hand records the previous unit.
+    reassigning by hand records the previous unit. A due date reaching into a year no
+    calendar source knows is counted Mon-Fri and marked provisional (exit 4 only with
+    --strict-calendar).
 
     Example: cluetool assign 3f2a9c1e bj.police --reason "gang clue, police lead"
     """
     from cluetool.handling.service import assign as run_assign
     from cluetool.output import emit
 
-    report = run_assign(home_of(home), clue, unit, now=_now(), reason=reason, dry_run=dry_run,
-                        assume_weekdays=assume_weekdays, wait=wait)
+    quiet_of(quiet)
+    now = now_of(at)
+    calendar_notice(home, now)
+    report = run_assign(home_of(home), clue, unit, now=now, reason=reason, dry_run=dry_run,
+                        strict_calendar=strict_calendar, wait=wait)
     emit(report, fmt_of(fmt), rows="results", columns=["clue", "status", "unit", "rule", "previous_unit", "kind", "region"])
     raise typer.Exit(0 if report.ok else 1)
 
@@ -57,8 +72,10 @@ def record(
     channel: Annotated[Optional[str], typer.Option("--channel", help="contacted: phone, sms or in_person.", show_default=False)] = None,
     of: Annotated[Optional[str], typer.Option("--of", help="duplicate: the earlier clue.", show_default=False)] = None,
     note: Annotated[Optional[str], typer.Option("--note", help="Free text (stored; only its sha256 is audited).", show_default=False)] = None,
+    strict_calendar: StrictCalendarOpt = False,
     assume_weekdays: AssumeOpt = False,
     wait: WaitOpt = 10.0,
+    quiet: QuietOpt = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -69,8 +86,11 @@ def record(
     from cluetool.handling.service import record as run_record
     from cluetool.output import emit
 
-    done = run_record(home_of(home), clue, event, now=_now(), at=at, unit=unit, to=to, channel=channel, of=of,
-                      note=note, assume_weekdays=assume_weekdays, wait=wait)
+    quiet_of(quiet)
+    now = _now()
+    calendar_notice(home, now if at is None else now_of(at))
+    done = run_record(home_of(home), clue, event, now=now, at=at, unit=unit, to=to, channel=channel, of=of,
+                      note=note, strict_calendar=strict_calendar, wait=wait)
     emit(done, fmt_of(fmt), columns=["event_id", "clue", "event", "at", "unit", "to_unit", "stage"])
 
 
@@ -81,26 +101,40 @@ def deadlines(
     unit: Annotated[Optional[str], typer.Option("--unit", help="Only duties owed by this unit.", show_default=False)] = None,
     rule: Annotated[Optional[str], typer.Option("--rule", help="Only this deadline rule.", show_default=False)] = None,
     fail_on: Annotated[Optional[str], typer.Option("--fail-on", help="Exit 1 when any obligation is overdue (or due_soon).", show_default=False)] = None,
+    strict_calendar: Annotated[bool, typer.Option("--strict-calendar", help="Exit 4 while any unmet obligation is provisional (a year's calendar unknown).")] = False,
     assume_weekdays: AssumeOpt = False,
     wait: WaitOpt = 10.0,
+    quiet: QuietOpt = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """List obligations with due date and state (default: every unmet one).
 
-    A year the calendar does not know exits 4 when a due date must be recomputed,
-    unless rules/calendar.toml gives it or --assume-weekdays (PROVISIONAL) is given.
+    A due date counted across a year no calendar source knows is shown as provisional
+    with the year it waits for; --strict-calendar exits 4 while there is one.
 
     Example: cluetool deadlines --as-of 2026-03-02 --fail-on overdue
     """
     from cluetool.handling.service import deadlines as run_deadlines
     from cluetool.output import emit
 
-    report = run_deadlines(home_of(home), now=_now(), as_of=as_of, soon_days=soon,
+    quiet_of(quiet)
+    now = _now()
+    calendar_notice(home, now if as_of is None else _as_of_noon(as_of))
+    report = run_deadlines(home_of(home), now=now, as_of=as_of, soon_days=soon,
                            states=state or (), unit=unit, rule=rule, fail_on=fail_on,
-                           assume_weekdays=assume_weekdays, wait=wait)
-    emit(report, fmt_of(fmt), rows="obligations", columns=["clue", "rule", "unit", "due", "state", "flag"])
+                           strict_calendar=strict_calendar, wait=wait)
+    emit(report, fmt_of(fmt), rows="obligations", columns=["clue", "rule", "unit", "due", "state"])
     raise typer.Exit(1 if report.failed else 0)
+
+
+def _as_of_noon(as_of: str) -> datetime:
+    # The notice looks at the date judged: its noon in China (04:00 UTC).
+    from cluetool.handling.service import parse_date
+
+    day = parse_date(as_of, "--as-of")
+    assert day is not None
+    return now_of(f"{day.isoformat()}T04:00:00+00:00")
 
 
 def ledger(

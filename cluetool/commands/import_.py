@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, QuietOpt, calendar_notice, fmt_of, home_of, now_of, quiet_of
 from cluetool.commands.keys import PassEnvOpt, PassFileOpt
 
 
@@ -20,6 +19,8 @@ def run(
     reason: Annotated[Optional[str], typer.Option("--reason", help="Why a gap is accepted.", show_default=False)] = None,
     passphrase_file: PassFileOpt = None,
     passphrase_env: PassEnvOpt = None,
+    at: AtOpt = None,
+    quiet: QuietOpt = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -41,8 +42,11 @@ def run(
 
     if allow_gap != (reason is not None):
         raise InputError("--allow-gap and --reason go together")
+    quiet_of(quiet)
+    now = now_of(at)
+    calendar_notice(home, now)
     report = import_batches(
-        batches, home=resolve_home(home_of(home)), now=datetime.now(timezone.utc), identity=identity,
+        batches, home=resolve_home(home_of(home)), now=now, identity=identity,
         passphrase=read_passphrase(passphrase_file, passphrase_env), wait=wait, allow_gap_reason=reason,
     )
     emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",

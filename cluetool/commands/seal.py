@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, fmt_of, home_of, now_of
 from cluetool.commands.keys import PassEnvOpt, PassFileOpt
 
 
@@ -39,6 +38,7 @@ def run(
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait while another seal of the spool or source runs (then exit 75).")] = 10.0,
     passphrase_file: PassFileOpt = None,
     passphrase_env: PassEnvOpt = None,
+    at: AtOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -58,7 +58,7 @@ def run(
 
     report = seal(
         spool, home=resolve_home(home_of(home)), source=source, recipients=to, out_dir=out,
-        now=datetime.now(timezone.utc), key=key,
+        now=now_of(at), key=key,
         passphrase=read_passphrase(passphrase_file, passphrase_env),
         quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes), wait=wait,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, fmt_of, home_of, now_of
 
 
 def run(
@@ -14,6 +14,7 @@ def run(
         ..., help="Submission directories (holding report.json) or spools of them.",
         show_default=False,
     ),
+    at: AtOpt = None,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -24,8 +25,6 @@ def run(
 
     Example: cluetool validate spool/ --format json
     """
-    from datetime import datetime, timezone
-
     from cluetool.config import Limits, resolve_home
     from cluetool.output import Format, emit, info
     from cluetool.validate import validate_paths
@@ -36,7 +35,7 @@ def run(
         h = resolve_home(root)
         if h.root.is_dir():
             limits = h.config().limits
-    report = validate_paths(paths, now=datetime.now(timezone.utc), limits=limits)
+    report = validate_paths(paths, now=now_of(at), limits=limits)
     out = fmt_of(fmt)
     emit(report, out, rows="findings", columns=["submission", "path", "code", "severity", "message"])
     if out is Format.table:

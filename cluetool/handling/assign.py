@@ -7,7 +7,7 @@ transaction.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import NamedTuple
 
 import msgspec
@@ -15,9 +15,10 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
+from cluetool.handling import obligations as ob
 from cluetool.handling.progress import apply_event
 from cluetool.keys.audit_secret import audit_secret, keyed_text
-from cluetool.rules.calendar import local_date
+from cluetool.rules.calendar import DueDate, local_date
 from cluetool.rules.deadlines import DeadlineRule
 from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_json
@@ -55,7 +56,7 @@ class AssignReport(msgspec.Struct, kw_only=True):
 
 
 def assign_by_rules(
-    home: Home, *, now: datetime, dry_run: bool = False, assume_weekdays: bool = False, wait: float = 10.0
+    home: Home, *, now: datetime, dry_run: bool = False, strict_calendar: bool = False, wait: float = 10.0
 ) -> AssignReport:
     """Apply ``rules/assignment.toml`` (first match wins) to every unassigned clue.
 
@@ -64,12 +65,12 @@ def assign_by_rules(
 
     Raises:
         InputError: a malformed rule file (file, line and field named).
-        CalendarError: a due date needs a year the calendar does not know (and weekdays
-            are not assumed); nothing is assigned.
+        CalendarError: a due date needs a year the calendar does not know (with
+            ``strict_calendar``); nothing is assigned.
         StateError, BusyError: the store is unusable or stays locked.
     """
     now = c.utc(now)
-    loaded = c.load(home, assume_weekdays=assume_weekdays)
+    loaded = c.load(home, strict=strict_calendar)
     rules, rules_sha = c.load_home_assignment(home, loaded.units)
     results: list[AssignResult] = []
     with c.open_home_store(home, wait=wait) as store:
@@ -82,7 +83,7 @@ def assign_by_rules(
             return _report(results, dry_run=True)
         with store.write() as tx:
             c.sync(tx, loaded.units, now=now)
-            h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
+            ob.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
             first_id = next_id = h.next_event_id(tx)
             events: list[h.NewEvent] = []
             rows = []
@@ -136,16 +137,16 @@ def _consequences(
     # The duties an assignment starts depend on the facts, not on which clue it is
     # (same trigger time for the whole run), so they are worked out once per distinct
     # facts and unit.
-    memo: dict[tuple[object, ...], list[tuple[DeadlineRule, date, bool]]] = {}
+    memo: dict[tuple[object, ...], list[tuple[DeadlineRule, DueDate]]] = {}
     for m in matched:
         f = m.facts
         key = (f.kind, f.region, f.industries, f.targets, f.umbrella, f.organ_types, f.has_contact, f.real_name, m.unit)
         specs = memo.get(key)
         if specs is None:
-            specs = memo[key] = h.specs_for(loaded.ctx, f, "assigned", now, handler=loaded.units[m.unit])
-        new += [h.NewObligation(submission_id=m.sid, rule_id=r.id, due=due, provisional=prov, created_at=now,
-                                unit=m.unit, trigger_event_id=m.event_id, report_id=m.report_id)
-                for r, due, prov in specs]
+            specs = memo[key] = ob.specs_for(loaded.ctx, f, "assigned", now, handler=loaded.units[m.unit])
+        new += [h.NewObligation(submission_id=m.sid, rule_id=r.id, due=due.due, unknown_years=due.unknown_years,
+                                created_at=now, unit=m.unit, trigger_event_id=m.event_id, report_id=m.report_id)
+                for r, due in specs]
         entries.append(NewEntry(at=now, actor=c.ACTOR, action="clue.assign", object=f"report:{m.sid}",
                                 details={"event_id": m.event_id, "unit": m.unit, "rule": m.rule,
                                          "assignment_rules_sha256": rules_sha}))
@@ -170,7 +171,7 @@ def _report(results: list[AssignResult], *, dry_run: bool) -> AssignReport:
 
 
 def assign_by_hand(
-    home: Home, clue: str, unit: str, *, reason: str, now: datetime, assume_weekdays: bool = False,
+    home: Home, clue: str, unit: str, *, reason: str, now: datetime, strict_calendar: bool = False,
     wait: float = 10.0,
 ) -> AssignReport:
     """Assign one clue to ``unit``; reassigning records the previous unit.
@@ -181,18 +182,18 @@ def assign_by_hand(
     Raises:
         InputError: unknown or ambiguous clue, unknown unit, empty reason, a closed
             clue, or the clue is already with that unit.
-        CalendarError: a due date needs an unknown year (weekdays not assumed).
+        CalendarError: a due date needs an unknown year (with ``strict_calendar``).
     """
     now = c.utc(now)
     if not reason.strip():
         raise InputError("assigning by hand needs a --reason")
-    loaded = c.load(home, assume_weekdays=assume_weekdays)
+    loaded = c.load(home, strict=strict_calendar)
     target = c.require_unit(loaded.units, unit, "UNIT")
     secret = audit_secret(home)
     with c.open_home_store(home, wait=wait) as store, store.write() as tx:
         sid = c.resolve(tx, clue)
         c.sync(tx, loaded.units, now=now)
-        h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
+        ob.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
         record = h.get_clue(tx, sid)
         assert record is not None
         report_id = report_id_of(tx, sid)

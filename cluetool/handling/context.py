@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cluetool.config import Home
 from cluetool.errors import InputError
+from cluetool.handling import obligations as ob
 from cluetool.rules.assignment import AssignmentRules, load_assignment_rules
 from cluetool.rules.toml_util import rules_hash
 from cluetool.rules.units import Unit, load_units
@@ -98,13 +99,13 @@ class Loaded:
     """Units and the deadline context of a home, loaded once per command."""
 
     units: dict[str, Unit]
-    ctx: h.DeadlineContext
+    ctx: ob.DeadlineContext
 
 
-def load(home: Home, *, assume_weekdays: bool) -> Loaded:
+def load(home: Home, *, strict: bool) -> Loaded:
     """Units and deadline rules of the home.
 
     Raises:
         InputError: a malformed rule file or time zone.
     """
-    return Loaded(units=load_home_units(home), ctx=h.deadline_context(home, assume_weekdays=assume_weekdays))
+    return Loaded(units=load_home_units(home), ctx=ob.deadline_context(home, strict=strict))

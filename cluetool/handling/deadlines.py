@@ -9,10 +9,10 @@ stored as judged.
 Before answering, the store is brought up to the rules in force
 (``cluetool.store.handling.ensure_rules_current``): a changed rule file, calendar or
 time zone recomputes the open obligations once, in one transaction with a
-``rules.changed`` audit entry. That is the only new computation here, so it is the only
-way this command exits 4 (a year the calendar does not know, without
-``--assume-weekdays``). Obligations stored provisional (counted Mon–Fri for an unknown
-year) are listed with the flag ``PROVISIONAL``.
+``rules.changed`` audit entry. Obligations stored provisional (counted Mon–Fri across a year no calendar source knows)
+are listed as such, with the years they wait for (``unknown_years``). Only
+``strict_calendar`` (``--strict-calendar``) turns an unknown year into exit 4: a
+recomputation that needs one, or any unmet obligation still provisional.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from datetime import date, datetime
 import msgspec
 
 from cluetool.config import Home
-from cluetool.errors import InputError
+from cluetool.errors import CalendarError, InputError
 from cluetool.handling import context as c
-from cluetool.rules.calendar import local_date
+from cluetool.handling import obligations as ob
+from cluetool.rules.calendar import UNKNOWN_YEAR_HINT, local_date
 from cluetool.store import handling as h
 
 DEADLINES_SCHEMA = "cluetool.deadlines/1"
@@ -59,7 +60,7 @@ def deadline_report(
     unit: str | None = None,
     rule: str | None = None,
     fail_on: str | None = None,
-    assume_weekdays: bool = False,
+    strict_calendar: bool = False,
     wait: float = 10.0,
 ) -> DeadlineReport:
     """The obligations in ``states`` (default: every unmet one) as judged on ``as_of``
@@ -68,8 +69,8 @@ def deadline_report(
     Raises:
         InputError: an unknown state, rule or unit; a negative ``soon_days``; a
             malformed rule file.
-        CalendarError: the rules changed and a recomputed due date needs an unknown year
-            (and weekdays are not assumed).
+        CalendarError: with ``strict_calendar``: a recomputed due date needs an unknown
+            year, or an unmet obligation is still provisional.
     """
     for s in states:
         if s not in STATES:
@@ -78,7 +79,7 @@ def deadline_report(
         raise InputError(f'--fail-on: "{fail_on}" is not one of {", ".join(FAIL_STATES)}')
     if soon_days < 0:
         raise InputError("--soon must not be negative")
-    ctx = h.deadline_context(home, assume_weekdays=assume_weekdays)
+    ctx = ob.deadline_context(home, strict=strict_calendar)
     if rule is not None and rule not in ctx.by_id:
         raise InputError(f'--rule: unknown rule "{rule}"', hint="rules are listed in rules/deadlines.toml")
     if unit is not None:
@@ -86,10 +87,16 @@ def deadline_report(
     day = as_of if as_of is not None else local_date(c.utc(now), ctx.tz)
     wanted = tuple(dict.fromkeys(states)) or UNMET
     with c.open_home_store(home, wait=wait) as store:
-        if not h.rules_current(store, ctx):
+        if not ob.rules_current(store, ctx):
             with store.write() as tx:
-                h.ensure_rules_current(tx, ctx, home=home, now=c.utc(now), actor=c.ACTOR)
+                ob.ensure_rules_current(tx, ctx, home=home, now=c.utc(now), actor=c.ACTOR)
         with store.read() as tx:
+            if strict_calendar:
+                waiting = h.provisional_years(tx)
+                if waiting:
+                    raise CalendarError(
+                        f"unmet obligations have provisional due dates: the working-day calendar for "
+                        f"{', '.join(map(str, waiting))} is unknown", hint=UNKNOWN_YEAR_HINT)
             rows = h.query_obligations(tx, as_of=day, soon_days=soon_days, states=wanted, unit=unit, rule=rule)
             counts = {
                 s: sum(1 for r in rows if r.state == s) if s in wanted

@@ -16,6 +16,7 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
+from cluetool.handling import obligations as ob
 from cluetool.store import handling as h
 
 LEDGER_SCHEMA = "cluetool.ledger/1"
@@ -54,7 +55,7 @@ def transfer_ledger(
         raise InputError(f"--from {date_from.isoformat()} is after --to {date_to.isoformat()}")
     if unit is not None:
         c.require_unit(c.load_home_units(home), unit, "--unit")
-    tz = h.home_timezone(home) if (date_from or date_to) else None
+    tz = ob.home_timezone(home) if (date_from or date_to) else None
     start = datetime.combine(date_from, time(), tz) if date_from and tz else None
     end = datetime.combine(date_to + timedelta(days=1), time(), tz) if date_to and tz else None
     with c.open_home_store(home, wait=wait) as store, store.read() as tx:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import msgspec
 
+from cluetool.handling import obligations as ob
 from cluetool.rules.deadlines import EventFact, completed_at
 from cluetool.rules.facts import ClueFacts
 from cluetool.rules.units import Unit
@@ -22,6 +23,7 @@ class CreatedObligation(msgspec.Struct, frozen=True, kw_only=True):
     due: str
     provisional: bool
     unit: str | None = None
+    unknown_years: list[int] = msgspec.field(default_factory=list)
 
 
 class MetObligation(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,17 +34,17 @@ class MetObligation(msgspec.Struct, frozen=True, kw_only=True):
     state: str
 
 
-def trigger_time(ob: h.OpenObligation, when: str, received_at: datetime, imported_at: datetime) -> datetime:
+def trigger_time(o: h.OpenObligation, when: str, received_at: datetime, imported_at: datetime) -> datetime:
     if when == "received":
         return received_at
     if when == "imported":
         return imported_at
-    return ob.trigger_at if ob.trigger_at is not None else imported_at
+    return o.trigger_at if o.trigger_at is not None else imported_at
 
 
 def apply_event(
     tx: Tx,
-    ctx: h.DeadlineContext,
+    ctx: ob.DeadlineContext,
     units: Mapping[str, Unit],
     *,
     clue: h.ClueRecord,
@@ -58,29 +60,31 @@ def apply_event(
     owes the duties this event starts (the clue's holder after the event).
 
     Raises:
-        CalendarError: a new due date needs an unknown year (weekdays not assumed).
+        CalendarError: a new due date needs an unknown year (with ``strict_calendar``).
     """
     by_id = ctx.by_id
     met: list[MetObligation] = []
     updates = []
-    for ob in h.open_obligations_of(tx, clue.submission_id):
-        rule = by_id.get(ob.rule_id)
+    for o in h.open_obligations_of(tx, clue.submission_id):
+        rule = by_id.get(o.rule_id)
         if rule is None or rule.done_by != event.event:
             continue
-        since = trigger_time(ob, rule.when, clue.received_at, clue.imported_at)
+        since = trigger_time(o, rule.when, clue.received_at, clue.imported_at)
         done = completed_at(rule, history, since, units)
         if done is None:
             continue
-        state = h.judge_met(ob.due, done, ctx.tz)
-        updates.append((ob.id, state, done, event.id if done == event.at else None))
-        met.append(MetObligation(rule=rule.id, due=ob.due.isoformat(), state=state))
+        state = ob.judge_met(o.due, done, ctx.tz)
+        updates.append((o.id, state, done, event.id if done == event.at else None))
+        met.append(MetObligation(rule=rule.id, due=o.due.isoformat(), state=state))
     h.mark_met(tx, updates)
     handler = units.get(owner) if owner else None
     created: list[CreatedObligation] = []
     new: list[h.NewObligation] = []
-    for rule, due, provisional in h.specs_for(ctx, facts, event.event, event.at, handler=handler):
-        new.append(h.NewObligation(submission_id=clue.submission_id, rule_id=rule.id, due=due, provisional=provisional,
-                                   created_at=now, unit=owner, trigger_event_id=event.id))
-        created.append(CreatedObligation(rule=rule.id, due=due.isoformat(), provisional=provisional, unit=owner))
+    for rule, due in ob.specs_for(ctx, facts, event.event, event.at, handler=handler):
+        new.append(h.NewObligation(submission_id=clue.submission_id, rule_id=rule.id, due=due.due,
+                                   unknown_years=due.unknown_years, created_at=now, unit=owner,
+                                   trigger_event_id=event.id))
+        created.append(CreatedObligation(rule=rule.id, due=due.due.isoformat(), provisional=due.provisional,
+                                         unit=owner, unknown_years=list(due.unknown_years)))
     h.insert_obligations(tx, new)
     return met, created

@@ -29,6 +29,7 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
+from cluetool.handling import obligations as ob
 from cluetool.handling.progress import CreatedObligation, MetObligation, apply_event
 from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.rules.deadlines import EVENTS, EventFact, completed_at
@@ -95,7 +96,7 @@ def record_event(
     channel: str | None = None,
     of: str | None = None,
     note: str | None = None,
-    assume_weekdays: bool = False,
+    strict_calendar: bool = False,
     wait: float = 10.0,
 ) -> RecordedEvent:
     """Record ``event`` on the clue named by ``clue`` (a submission id or a unique prefix
@@ -109,12 +110,12 @@ def record_event(
         InputError: an impossible sequence (see the module docstring), an unknown,
             ambiguous or too short clue, an unknown unit, a wrong option.
         CalendarError: a duty this event starts needs a year the calendar does not know
-            (and weekdays are not assumed).
+            (with ``strict_calendar``).
     """
     now = c.utc(now)
     at = now if at is None else c.utc(at)
     _check_options(event, to=to, unit=unit, channel=channel, of=of)
-    loaded = c.load(home, assume_weekdays=assume_weekdays)
+    loaded = c.load(home, strict=strict_calendar)
     secret = audit_secret(home) if note is not None else b""
     for opt, value in (("--unit", unit), ("--to", to)):
         if value is not None:
@@ -123,7 +124,7 @@ def record_event(
         sid = c.resolve(tx, clue)
         other = c.resolve(tx, of) if of is not None else None
         c.sync(tx, loaded.units, now=now)
-        h.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
+        ob.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)
         record = h.get_clue(tx, sid)
         assert record is not None
         report_id = report_id_of(tx, sid)

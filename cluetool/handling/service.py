@@ -13,7 +13,12 @@ from pathlib import Path
 
 from cluetool.config import resolve_home
 from cluetool.errors import InputError
-from cluetool.handling.assign import AssignReport, AssignResult, assign_by_hand, assign_by_rules
+from cluetool.handling.assign import (
+    AssignReport,
+    AssignResult,
+    assign_by_hand,
+    assign_by_rules,
+)
 from cluetool.handling.deadlines import DeadlineReport, deadline_report
 from cluetool.handling.ledger import LedgerReport, transfer_ledger
 from cluetool.handling.record import RecordedEvent, record_event
@@ -72,7 +77,7 @@ def assign(
     now: datetime,
     reason: str | None = None,
     dry_run: bool = False,
-    assume_weekdays: bool = False,
+    strict_calendar: bool = False,
     wait: float = 10.0,
 ) -> AssignReport:
     """``assign``: by the rules (no CLUE), or ``CLUE UNIT --reason`` by hand.
@@ -86,12 +91,12 @@ def assign(
     if clue is None and unit is None:
         if reason is not None:
             raise InputError("--reason is for assigning one clue by hand: assign CLUE UNIT --reason TEXT")
-        return assign_by_rules(h, now=now, dry_run=dry_run, assume_weekdays=assume_weekdays, wait=wait)
+        return assign_by_rules(h, now=now, dry_run=dry_run, strict_calendar=strict_calendar, wait=wait)
     if clue is None or unit is None:
         raise InputError("assigning by hand takes both CLUE and UNIT")
     if dry_run:
         raise InputError("--dry-run is for assigning by the rules (assign with no CLUE)")
-    return assign_by_hand(h, clue, unit, reason=reason or "", now=now, assume_weekdays=assume_weekdays, wait=wait)
+    return assign_by_hand(h, clue, unit, reason=reason or "", now=now, strict_calendar=strict_calendar, wait=wait)
 
 
 def record(
@@ -106,12 +111,12 @@ def record(
     channel: str | None = None,
     of: str | None = None,
     note: str | None = None,
-    assume_weekdays: bool = False,
+    strict_calendar: bool = False,
     wait: float = 10.0,
 ) -> RecordedEvent:
     """``record CLUE EVENT``; see ``cluetool.handling.record.record_event``."""
     return record_event(resolve_home(home), clue, event, now=now, at=parse_time(at, "--at"), unit=unit, to=to, channel=channel, of=of,
-                        note=note, assume_weekdays=assume_weekdays, wait=wait)
+                        note=note, strict_calendar=strict_calendar, wait=wait)
 
 
 def deadlines(
@@ -124,12 +129,12 @@ def deadlines(
     unit: str | None = None,
     rule: str | None = None,
     fail_on: str | None = None,
-    assume_weekdays: bool = False,
+    strict_calendar: bool = False,
     wait: float = 10.0,
 ) -> DeadlineReport:
     """``deadlines``; see ``cluetool.handling.deadlines.deadline_report``."""
     return deadline_report(resolve_home(home), now=now, as_of=parse_date(as_of, "--as-of"), soon_days=soon_days, states=states, unit=unit,
-                           rule=rule, fail_on=fail_on, assume_weekdays=assume_weekdays, wait=wait)
+                           rule=rule, fail_on=fail_on, strict_calendar=strict_calendar, wait=wait)
 
 
 def ledger(

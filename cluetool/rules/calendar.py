@@ -29,7 +29,9 @@ from cluetool.errors import CalendarError, InputError, StateError
 
 __all__ = [
     "DEFAULT_TIMEZONE",
+    "UNKNOWN_YEAR_HINT",
     "DueDate",
+    "NamedHoliday",
     "Period",
     "WorkCalendar",
     "YearOverride",
@@ -38,6 +40,8 @@ __all__ = [
     "due_date",
     "load_calendar_overrides",
     "local_date",
+    "parse_year_entry",
+    "year_entry_toml",
 ]
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -47,9 +51,9 @@ DEFAULT_TIMEZONE = "Asia/Shanghai"
 # domain.md §3.2), so those days are only firm once Y+1's schedule is known.
 _LATE_DECEMBER_FIRST_DAY = 18  # the last two weeks: Dec 18..31
 
-_UNKNOWN_YEAR_HINT = (
-    "upgrade chinese-calendar, add the year's published schedule to rules/calendar.toml, "
-    "or pass --assume-weekdays (results are then provisional)"
+UNKNOWN_YEAR_HINT = (
+    "add the year's published schedule to rules/calendar.toml with `cluetool calendar add YEAR --from FILE` "
+    "(or upgrade chinese-calendar); without --strict-calendar such due dates are provisional (Mon-Fri)"
 )
 
 _ONE_DAY = timedelta(days=1)
@@ -76,17 +80,32 @@ def _cc_is_workday(d: date) -> bool | None:
         return None
 
 
+class NamedHoliday(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One holiday of a published schedule: its name and every rest day it gives."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1)]
+    days: Annotated[tuple[date, ...], msgspec.Meta(min_length=1)]
+
+
 class YearOverride(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One year's published schedule from ``rules/calendar.toml``.
 
-    ``holidays`` are rest days (any weekday), ``workdays`` are the adjusted make-up
-    working days (调休, always a Saturday or Sunday); every other Mon–Fri is a working day.
+    Rest days (any weekday) are listed by holiday in ``holiday`` (``[[year.holiday]]``
+    tables with a ``name`` and ``days``; what ``calendar add`` writes) or, in older
+    entries, as one flat ``holidays`` list; ``workdays`` are the adjusted make-up working
+    days (调休, always a Saturday or Sunday). Every other Mon–Fri is a working day.
     """
 
     year: int
     source: Annotated[str, msgspec.Meta(min_length=1)]
-    holidays: Annotated[tuple[date, ...], msgspec.Meta(min_length=1)]
+    holidays: tuple[date, ...] = ()
+    holiday: tuple[NamedHoliday, ...] = ()
     workdays: tuple[date, ...] = ()
+
+    @property
+    def rest_days(self) -> tuple[date, ...]:
+        """Every rest day of the entry, flat list and named holidays together."""
+        return self.holidays + tuple(d for h in self.holiday for d in h.days)
 
 
 class _OverrideFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,8 +114,12 @@ class _OverrideFile(msgspec.Struct, forbid_unknown_fields=True):
 
 def _override_problem(ov: YearOverride) -> str | None:
     """The first thing wrong with a year entry, as ``field: what``; None if it is sound."""
-    for field, days in (("holidays", ov.holidays), ("workdays", ov.workdays)):
-        seen: set[date] = set()
+    if not ov.rest_days:
+        return "holiday: no holiday is listed"
+    named = [(f"holiday[{i}] ({h.name})", h.days) for i, h in enumerate(ov.holiday)]
+    rest: set[date] = set()
+    for field, days in (("holidays", ov.holidays), *named, ("workdays", ov.workdays)):
+        seen: set[date] = rest if field != "workdays" else set()
         for d in days:
             if d.year != ov.year:
                 return f"{field}: {d.isoformat()} is not in {ov.year}"
@@ -108,7 +131,7 @@ def _override_problem(ov: YearOverride) -> str | None:
         # typo for the make-up Saturday or Sunday.
         if d.weekday() < 5:
             return f"workdays: {d.isoformat()} is a weekday; make-up workdays fall on a Saturday or Sunday"
-    both = sorted(set(ov.holidays) & set(ov.workdays))
+    both = sorted(set(ov.rest_days) & set(ov.workdays))
     if both:
         return f"{both[0].isoformat()} is in both holidays and workdays"
     return None
@@ -151,6 +174,60 @@ def load_calendar_overrides(path: Path) -> dict[int, YearOverride]:
     return result
 
 
+def parse_year_entry(raw: bytes, where: str, year: int) -> YearOverride:
+    """One year's schedule as ``calendar add --from FILE`` takes it: the fields of one
+    ``[[year]]`` entry at the top level of the file (or one ``[[year]]`` table), every
+    holiday by name in ``[[holiday]]`` tables.
+
+    Raises:
+        InputError: not UTF-8 TOML, not one entry for ``year``, a date outside the year,
+            a make-up day on a weekday, a holiday without a name (file and field named).
+    """
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError(f'cannot read calendar entry "{where}": not UTF-8') from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f'cannot read calendar entry "{where}": not TOML: {exc}') from None
+    if isinstance(data.get("year"), list):
+        if len(data) != 1 or len(data["year"]) != 1:
+            raise InputError(f'invalid calendar entry "{where}": year: give exactly one year entry')
+        data = data["year"][0]
+    try:
+        ov = msgspec.convert(data, YearOverride)
+    except msgspec.ValidationError as exc:
+        raise InputError(f'invalid calendar entry "{where}": {_describe_validation(exc)}') from None
+    if ov.year != year:
+        raise InputError(f'invalid calendar entry "{where}": year: the entry is for {ov.year}, not {year}')
+    if ov.holidays:
+        raise InputError(f'invalid calendar entry "{where}": holidays: list each holiday by name'
+                         ' ([[holiday]] tables with name and days)')
+    problem = _override_problem(ov)
+    if problem is not None:
+        raise InputError(f'invalid calendar entry "{where}": {problem}')
+    return ov
+
+
+def _toml_string(text: str) -> str:
+    # A TOML basic string is a JSON string without the escapes TOML lacks (\/ is not
+    # produced by the encoder; non-ASCII is written as is).
+    return msgspec.json.encode(text).decode("utf-8")
+
+
+def year_entry_toml(ov: YearOverride) -> str:
+    """``ov`` as the ``[[year]]`` table that ``rules/calendar.toml`` holds."""
+    def dates(days: tuple[date, ...]) -> str:
+        return "[" + ", ".join(d.isoformat() for d in sorted(days)) + "]"
+
+    lines = ["[[year]]", f"year = {ov.year}", f"source = {_toml_string(ov.source)}"]
+    if ov.holidays:
+        lines.append(f"holidays = {dates(ov.holidays)}")
+    lines.append(f"workdays = {dates(ov.workdays)}")
+    for h in ov.holiday:
+        lines += ["", "[[year.holiday]]", f"name = {_toml_string(h.name)}", f"days = {dates(h.days)}"]
+    return "\n".join(lines) + "\n"
+
+
 def _describe_validation(exc: msgspec.ValidationError) -> str:
     # msgspec says "Expected `date`, got `int` - at `$.year[0].holidays[2]`"; turn that
     # into "year[0].holidays[2]: expected `date`, got `int`" so the field comes first.
@@ -186,7 +263,7 @@ class WorkCalendar:
             problem = _override_problem(ov)
             if problem is not None:
                 raise ValueError(f"calendar override for {year}: {problem}")
-            self._rest[year] = frozenset(ov.holidays)
+            self._rest[year] = frozenset(ov.rest_days)
             self._work[year] = frozenset(ov.workdays)
             self._sources[year] = ov.source
         self.assume_weekdays = assume_weekdays
@@ -263,7 +340,7 @@ class WorkCalendar:
 
 
 def _unknown_year(year: int) -> CalendarError:
-    return CalendarError(f"working-day calendar for {year} is unknown", hint=_UNKNOWN_YEAR_HINT)
+    return CalendarError(f"working-day calendar for {year} is unknown", hint=UNKNOWN_YEAR_HINT)
 
 
 class DueDate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -375,3 +452,9 @@ def due_date(cal: WorkCalendar, trigger_at: datetime, period: Period, tz: str | 
     if period.unit == "working":
         return add_working_days(cal, start, period.days)
     return add_calendar_days(cal, start, period.days)
+
+
+# Resolve the Structs' annotations now, at import: msgspec resolves them on first use
+# and keeps the result, and a first use under a test clock (freezegun swaps ``date`` in
+# every module) would otherwise tie them to the fake class.
+msgspec.convert({"year": [{"year": 2000, "source": "-", "holiday": [{"name": "-", "days": ["2000-01-01"]}]}]}, _OverrideFile)

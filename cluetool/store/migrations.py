@@ -62,6 +62,11 @@ Schema notes (version 3, see the comment above ``_V3``)
 - Submission ids, query-code hashes and fingerprint values are indexed per era of
   65,536 reports (``era = id >> 16``), unique across eras by the store's own check
   against the key filter (``key_filter``, ``cluetool/store/keyfilter.py``).
+
+Schema notes (version 4 and 5, see the comments above ``_V4`` and ``_V5``)
+--------------------------------------------------------
+- v4: ``held_reports`` / ``held_attachments``, reports held at import for a person to settle.
+- v5: ``obligations.unknown_years`` names the calendar years a provisional due date depends on.
 """
 
 from __future__ import annotations
@@ -546,11 +551,22 @@ CREATE TABLE held_attachments (
 CREATE INDEX held_attachments_sha256 ON held_attachments (sha256);
 """
 
+# Version 5: an obligation counted across a year that no calendar source knows names
+# those years (``unknown_years``: "2027" or "2027,2028"; "" when firm), so that
+# ``deadlines`` can say what a provisional due date waits for and the engine can make it
+# firm as soon as the year is known. Older provisional rows get their years when the
+# engine recomputes them (its version is part of the rules hash, so it does, once).
+_V5 = """
+ALTER TABLE obligations ADD COLUMN unknown_years TEXT NOT NULL DEFAULT ''
+    CHECK (unknown_years NOT GLOB '*[^0-9,]*');
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="initial schema", script=_V1),
     Migration(version=2, name="integer report ids, narrow stages, fewer random-key indexes", script=_V2),
     Migration(version=3, name="random-key indexes per era of 65,536 reports, with a key filter", script=_V3),
     Migration(version=4, name="reports held at import for a person to settle", script=_V4),
+    Migration(version=5, name="obligations name the unknown calendar years they depend on", script=_V5),
 ]
 
 

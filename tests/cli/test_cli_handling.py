@@ -93,15 +93,15 @@ def test_cli_deadlines_fail_on_overdue_exit_codes(home: Home) -> None:
     assert code == 0 and "overdue" in out and "transfer_gang_to_police" in out
 
 
-def test_cli_deadlines_unknown_year_exits_4_naming_year(home: Home) -> None:
+def test_cli_deadlines_unknown_year_provisional_or_exits_4_when_strict(home: Home) -> None:
     cli(home, "assign", now="2026-12-01T02:00:00Z")
     path = home.rules_dir / "deadlines.toml"
     path.write_text(path.read_text(encoding="utf-8").replace("days = 5", "days = 60"), encoding="utf-8")
-    code, out, err = cli(home, "deadlines", now="2026-12-02T02:00:00Z")
+    code, out, err = cli(home, "deadlines", "--strict-calendar", now="2026-12-02T02:00:00Z")
     assert code == 4 and out == ""
     assert "working-day calendar for 2027 is unknown" in err and "hint:" in err
-    code, out, _ = cli(home, "deadlines", "--assume-weekdays", now="2026-12-02T02:00:00Z")
-    assert code == 0 and "PROVISIONAL" in out
+    code, out, _ = cli(home, "deadlines", now="2026-12-02T02:00:00Z")
+    assert code == 0 and "(provisional: 2027 schedule unknown)" in out
 
 
 def test_cli_deadlines_malformed_rules_exit_2(home: Home) -> None:
