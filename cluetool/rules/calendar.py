@@ -19,7 +19,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import chinese_calendar
@@ -159,7 +159,7 @@ def load_calendar_overrides(path: Path) -> dict[int, YearOverride]:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f'cannot read calendar overrides "{path}": {exc}') from None
     try:
-        parsed = msgspec.convert(data, _OverrideFile)
+        parsed = msgspec.convert(_plain(data), _OverrideFile)
     except msgspec.ValidationError as exc:
         raise InputError(f'invalid calendar overrides "{path}": {_describe_validation(exc)}') from None
     result: dict[int, YearOverride] = {}
@@ -194,7 +194,7 @@ def parse_year_entry(raw: bytes, where: str, year: int) -> YearOverride:
             raise InputError(f'invalid calendar entry "{where}": year: give exactly one year entry')
         data = data["year"][0]
     try:
-        ov = msgspec.convert(data, YearOverride)
+        ov = msgspec.convert(_plain(data), YearOverride)
     except msgspec.ValidationError as exc:
         raise InputError(f'invalid calendar entry "{where}": {_describe_validation(exc)}') from None
     if ov.year != year:
@@ -226,6 +226,24 @@ def year_entry_toml(ov: YearOverride) -> str:
     for h in ov.holiday:
         lines += ["", "[[year.holiday]]", f"name = {_toml_string(h.name)}", f"days = {dates(h.days)}"]
     return "\n".join(lines) + "\n"
+
+
+# The real ``date`` class, kept where a test clock (freezegun, which swaps module
+# attributes named like it) does not reach.
+_REAL_DATE: tuple[type[date]] = (date,)
+
+
+def _plain(value: Any) -> Any:
+    # TOML dates as the exact ``date`` type msgspec checks for: under a test clock
+    # (freezegun) tomllib makes instances of a ``date`` subclass.
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    real = _REAL_DATE[0]
+    if isinstance(value, real) and type(value) is not real and not isinstance(value, datetime):
+        return real(value.year, value.month, value.day)
+    return value
 
 
 def _describe_validation(exc: msgspec.ValidationError) -> str:
