@@ -56,9 +56,9 @@ def assign(
 
     quiet_of(quiet)
     now = now_of(at)
-    calendar_notice(home, now)
     report = run_assign(home_of(home), clue, unit, now=now, reason=reason, dry_run=dry_run,
                         strict_calendar=strict_calendar, wait=wait)
+    calendar_notice(home, now)
     emit(report, fmt_of(fmt), rows="results", columns=["clue", "status", "unit", "rule", "previous_unit", "kind", "region"])
     raise typer.Exit(0 if report.ok else 1)
 
@@ -88,9 +88,9 @@ def record(
 
     quiet_of(quiet)
     now = _now()
-    calendar_notice(home, now if at is None else now_of(at))
     done = run_record(home_of(home), clue, event, now=now, at=at, unit=unit, to=to, channel=channel, of=of,
                       note=note, strict_calendar=strict_calendar, wait=wait)
+    calendar_notice(home, now if at is None else now_of(at))
     emit(done, fmt_of(fmt), columns=["event_id", "clue", "event", "at", "unit", "to_unit", "stage"])
 
 
@@ -120,10 +120,10 @@ def deadlines(
 
     quiet_of(quiet)
     now = _now()
-    calendar_notice(home, now if as_of is None else _as_of_noon(as_of))
     report = run_deadlines(home_of(home), now=now, as_of=as_of, soon_days=soon,
                            states=state or (), unit=unit, rule=rule, fail_on=fail_on,
                            strict_calendar=strict_calendar, wait=wait)
+    calendar_notice(home, now if as_of is None else _as_of_noon(as_of))
     emit(report, fmt_of(fmt), rows="obligations", columns=["clue", "rule", "unit", "due", "state"])
     raise typer.Exit(1 if report.failed else 0)
 

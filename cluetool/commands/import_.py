@@ -44,11 +44,11 @@ def run(
         raise InputError("--allow-gap and --reason go together")
     quiet_of(quiet)
     now = now_of(at)
-    calendar_notice(home, now)
     report = import_batches(
         batches, home=resolve_home(home_of(home)), now=now, identity=identity,
         passphrase=read_passphrase(passphrase_file, passphrase_env), wait=wait, allow_gap_reason=reason,
     )
+    calendar_notice(home, now)
     emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",
          columns=["batch", "status", "sequence", "reports", "attachments", "duplicates", "resent", "held", "decrypted_by"] if report.ok else ["batch", "code", "message"])
     raise typer.Exit(0 if report.ok else 1)
