@@ -40,17 +40,17 @@ def handled(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path) -> Pat
     result = import_batches(sorted((root / "out").glob("*.clue")), home=home, now=NOW, identity="main")
     assert result.ok, result.problems
     later = NOW + timedelta(hours=1)
-    done = assign(home.root, now=later, assume_weekdays=True)
+    done = assign(home.root, now=later)
     held = [r for r in done.results if r.status == "assigned"]
     assert len(held) >= 3
     a, b = held[0], held[1]
     record(home.root, a.clue, "contacted", channel="phone", now=later + timedelta(hours=1),
-           note="reporter reached on 13800138000", assume_weekdays=True)
-    record(home.root, a.clue, "verified", now=later + timedelta(hours=2), assume_weekdays=True)
+           note="reporter reached on 13800138000")
+    record(home.root, a.clue, "verified", now=later + timedelta(hours=2))
     other = next(u for u in ("cn.police", "cn.ago", "cn.discipline") if u != b.unit)
-    assign(home.root, b.clue, other, reason="local jurisdiction", now=later + timedelta(hours=3), assume_weekdays=True)
+    assign(home.root, b.clue, other, reason="local jurisdiction", now=later + timedelta(hours=3))
     target = next(u for u in ("cn.procuratorate", "cn.court") if u != other)
-    record(home.root, b.clue, "transferred", to=target, now=later + timedelta(hours=4), assume_weekdays=True)
+    record(home.root, b.clue, "transferred", to=target, now=later + timedelta(hours=4))
     return home.root
 
 
