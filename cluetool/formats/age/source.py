@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, BinaryIO
+from typing import Protocol
 
 from .errors import AgeError, HeaderError
 
-if TYPE_CHECKING:
-    from .armor import _ArmorDecoder
+
+class _ByteSource(Protocol):
+    """What the reader reads from: a binary file, or the armor decoder over one."""
+
+    def read(self, n: int, /) -> bytes: ...
 
 
 class _Input:
@@ -16,7 +19,7 @@ class _Input:
 
     __slots__ = ("_pending", "_read", "_readinto", "_src", "_step")
 
-    def __init__(self, src: BinaryIO | _ArmorDecoder, step: int) -> None:
+    def __init__(self, src: _ByteSource, step: int) -> None:
         self._src = src
         self._readinto = getattr(src, "readinto", None)
         self._read = src.read
