@@ -9,7 +9,7 @@ from pathlib import Path
 import msgspec
 
 from cluetool.audit.checkpoints import TrustedKeys, key_fingerprint, read_key_file, read_key_files, split_note
-from cluetool.audit.engine import AuditReport, Progress, _Engine, _Findings, _report, _Target, _check_targets
+from cluetool.audit.engine import AuditReport, Progress, _Engine, _Findings, _report, _Target, _check_targets, no_gc
 from cluetool.audit.verify import Witnessed, _open, _origins, witnessed_targets
 from cluetool.errors import InputError
 from cluetool.formats.merkle import InvalidProof, consistency_ranges, verify_consistency
@@ -157,11 +157,12 @@ def _verify_export_into(directory: Path, keys: TrustedKeys, f: _Findings, *, pro
     engine = _Engine(f, [t.size for t in targets + extra], list(ranges))
     total = (directory / ENTRIES).stat().st_size if (directory / ENTRIES).exists() else 0
     done = 0
-    for chunk in _iter_lines(directory / ENTRIES, f):
-        engine.feed(chunk)
-        done += sum(len(c[1]) + 1 for c in chunk)
-        if progress is not None:
-            progress(min(done, total), total)
+    with no_gc():
+        for chunk in _iter_lines(directory / ENTRIES, f):
+            engine.feed(chunk)
+            done += sum(len(c[1]) + 1 for c in chunk)
+            if progress is not None:
+                progress(min(done, total), total)
     root = engine.finish()
     _check_targets(engine, targets + extra, f)
     if targets and engine.position > targets[-1].size:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import msgspec
 
-from cluetool.audit.engine import AuditFinding, _Engine, _Findings
+from cluetool.audit.engine import AuditFinding, _Engine, _Findings, no_gc
 from cluetool.formats.merkle import EMPTY_ROOT, RootAccumulator
 
 BLOCK = 1 << 16
@@ -51,8 +51,9 @@ def check_block(path: str, start: int, end: int, sizes: Sequence[int]) -> BlockR
     try:
         cur = conn.execute(_ROW, (start, end))
         cur.arraysize = _CHUNK
-        while rows := cur.fetchmany():
-            engine.feed(rows)
+        with no_gc():
+            while rows := cur.fetchmany():
+                engine.feed(rows)
     finally:
         conn.close()
     engine.finish()

@@ -42,7 +42,7 @@ from typing import Any
 
 import msgspec
 
-from cluetool.audit.engine import AuditFinding, AuditReport
+from cluetool.audit.engine import AuditFinding, AuditReport, no_gc
 from cluetool.config import Home
 from cluetool.errors import StateError
 from cluetool.keys.audit_secret import load_audit_secret, secret_path
@@ -333,14 +333,15 @@ def replay_state(store_path: Path, *, secret: bytes | None, scratch_dir: Path | 
         count = 0
         cur = conn.execute("SELECT seq, CAST(entry AS BLOB) FROM store.audit_log ORDER BY seq")
         cur.arraysize = 8192
-        while rows := cur.fetchmany():
-            for seq, raw in rows:
-                try:
-                    builder.entry(_decode(raw))
-                except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
-                    raise StateError(f"audit entry {seq} cannot be replayed: it is not a valid record",
-                                     hint="run: cluetool audit verify") from None
-                count += 1
+        with no_gc():  # millions of short-lived, acyclic objects
+            while rows := cur.fetchmany():
+                for seq, raw in rows:
+                    try:
+                        builder.entry(_decode(raw))
+                    except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
+                        raise StateError(f"audit entry {seq} cannot be replayed: it is not a valid record",
+                                         hint="run: cluetool audit verify") from None
+                    count += 1
         builder.finish()
         conn.execute("CREATE INDEX IF NOT EXISTS obligations_sid ON obligations (sid)")
         out: list[StateDifference] = []

@@ -12,7 +12,7 @@ import msgspec
 
 from cluetool.audit.checkpoints import TrustedKeys, open_checkpoint, split_note
 from cluetool.audit import parallel as par
-from cluetool.audit.engine import AuditReport, Progress, _Engine, _Findings, _report, _Target, _check_targets
+from cluetool.audit.engine import AuditReport, Progress, _Engine, _Findings, _report, _Target, _check_targets, no_gc
 from cluetool.errors import InputError
 from cluetool.formats.note import Checkpoint, InvalidNoteSignature, NoteError
 from cluetool.store import Store
@@ -108,10 +108,11 @@ def verify_store(store: Store, keys: TrustedKeys, *, against: Sequence[Witnessed
             engine = par.verify_blocks(str(store.path), total, sizes, f, progress)
         if engine is None:  # a small log, or one with entries out of order: one pass names each problem
             engine = _Engine(f, sizes)
-            for chunk in sql.iter_row_chunks(tx):  # type: ignore[arg-type]
-                engine.feed(chunk)  # type: ignore[arg-type]
-                if progress is not None:
-                    progress(engine.position, total)
+            with no_gc():
+                for chunk in sql.iter_row_chunks(tx):  # type: ignore[arg-type]
+                    engine.feed(chunk)  # type: ignore[arg-type]
+                    if progress is not None:
+                        progress(engine.position, total)
         root = engine.finish()
     _check_targets(engine, targets + extra, f)
     if not rows:
