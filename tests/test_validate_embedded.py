@@ -201,7 +201,7 @@ def test_work_too_many_structures_refused(shape: str) -> None:
     kind, make = hostile.SHAPES[shape]
     problems = stream(kind, make(SIZES[-1])).finish()
     assert problems[0][0] == "attachment.structure" and "more than" in problems[0][1]
-    small = stream(kind, make(4 * 1024)).finish()  # within the budget: a valid file
+    small = stream(kind, make(2 * 1024)).finish()  # within the budget: a valid file
     assert small == [], small
 
 

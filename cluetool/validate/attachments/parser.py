@@ -17,7 +17,7 @@ from collections.abc import Callable
 from cluetool.validate.attachments.common import Problem
 from cluetool.validate.attachments.signatures import EmbeddedScanner
 
-STRUCTURE_BASE = 2_000
+STRUCTURE_BASE = 1_000
 BYTES_PER_STRUCTURE = 4096
 #: Metadata fields kept per file (the rest are dropped: the file is flagged already).
 METADATA_MAX = 100
