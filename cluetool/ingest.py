@@ -64,7 +64,7 @@ from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_repo
 from cluetool.store.keyfilter import row_key_hashes
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
-from cluetool.validate.text import strip_invisible
+from cluetool.text import strip_invisible
 
 ACTOR = "cluetool-import"
 

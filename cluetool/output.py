@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import msgspec
 
-from cluetool.validate.text import escape
+from cluetool.text import escape
 
 _encoder = msgspec.json.Encoder(order="sorted")
 

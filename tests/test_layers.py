@@ -17,6 +17,7 @@ PKG = Path(__file__).resolve().parents[1] / "cluetool"
 LAYER = {
     "formats": 0,
     "errors": 1,
+    "text": 1,
     "model": 2,
     "config": 3,
     "workers": 3,

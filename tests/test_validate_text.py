@@ -18,7 +18,7 @@ from cluetool.model.findings import Finding
 from cluetool.validate import validate_submission
 from cluetool.validate.content import validate_report_bytes
 from cluetool.validate.submission import MAX_FINDINGS, cap_findings
-from cluetool.validate.text import classify, escape, strip_invisible, text_problems
+from cluetool.text import classify, escape, strip_invisible, text_problems
 from samples import media
 from samples.make_samples import render, valid_submission, write_submission
 

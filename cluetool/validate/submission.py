@@ -22,7 +22,7 @@ first one msgspec meets:
 5. the field rules of ``cluetool.validate.fields`` on every block that passed 4;
 6. the attachments, by ``cluetool.validate.attachments.check_attachments``;
 7. every string, as decoded, for control, bidirectional, zero-width, private-use and
-   unassigned characters (``cluetool.validate.text``);
+   unassigned characters (``cluetool.text``);
 8. at most ``MAX_FINDINGS`` (100) findings per submission are kept, in order; when there
    are more, one ``findings.truncated`` finding (an error when any dropped finding is
    one, else a warning) gives the total.
@@ -72,7 +72,7 @@ from cluetool.model.report import (
 )
 from cluetool.validate import fields
 from cluetool.validate.attachments import check_attachments
-from cluetool.validate.text import escape, text_problems
+from cluetool.text import escape, text_problems
 
 REPORT_FILE = "report.json"
 REPORT_MAX_BYTES = 1024 * 1024

@@ -25,7 +25,7 @@ from cluetool.validate.attachments.common import (
 )
 from cluetool.validate.attachments.sniffing import sniff, sniff_all
 from cluetool.validate.attachments.stream import AttachmentStream
-from cluetool.validate.text import char_class, escape
+from cluetool.text import char_class, escape
 
 
 def _q(name: str) -> str:

@@ -1,5 +1,8 @@
 """Invisible and control characters in text: a finding per class, per field.
 
+A leaf module (standard library only), so that output can escape without importing
+validation.
+
 Every string value of ``report.json`` (attachment names included) is looked at as
 decoded, before NFKC. Finding codes (stable API, severity error; ``path`` is the JSON
 path of the string):
