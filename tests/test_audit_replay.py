@@ -174,3 +174,29 @@ def test_replay_follows_an_itemised_recomputation(home: Path) -> None:
     found = {p["object"]: p["message"] for p in doc["problems"]}
     assert code == 1 and objects(doc) == {f"obligations:{moved}", f"obligations:{gone}"}
     assert "(due_date)" in found[f"obligations:{moved}"] and "(state)" in found[f"obligations:{gone}"]
+
+
+def test_replay_agrees_after_a_calendar_add_recomputes(home: Path, tmp_path: Path) -> None:
+    from tests.cli.test_cli_calendar import ENTRY_2027, needs_2027_unknown
+
+    if needs_2027_unknown.args[0]:
+        pytest.skip("the installed chinese-calendar already knows 2027")
+    provisional = sql(home, "SELECT count(*) FROM obligations WHERE provisional = 1")[0][0]
+    assert provisional > 0  # counted across the unknown 2027
+    entry = tmp_path / "calendar-2027.toml"
+    entry.write_text(ENTRY_2027, encoding="utf-8")
+    env = {"CLUETOOL_HOME": str(home), "CLUETOOL_DEBUG": None}
+    added = CliRunner().invoke(app, ["calendar", "add", "2027", "--from", str(entry), "--at", "2026-12-22T02:00:00Z"],
+                               env=env, catch_exceptions=False)
+    assert added.exit_code == 0, added.stderr
+    assert sql(home, "SELECT count(*) FROM obligations WHERE provisional = 1")[0][0] < provisional, \
+        sql(home, "SELECT id, due_date, state, unknown_years FROM obligations WHERE provisional = 1")
+    code, doc = check(home)
+    assert code == 0 and doc["ok"] is True, doc["problems"]
+    # The recomputed rows are checked, not skipped: a hand edit of one is named.
+    last = [json.loads(bytes(r[0])) for r in sql(home, "SELECT entry FROM audit_log ORDER BY seq")
+            if b'"rules.changed"' in bytes(r[0])][-1]
+    oid = int(last["details"]["changes"][0].split()[0])
+    sql(home, "UPDATE obligations SET due_date = '2027-12-31' WHERE id = ?", (oid,))
+    code, doc = check(home)
+    assert code == 1 and objects(doc) == {f"obligations:{oid}"}
