@@ -89,7 +89,9 @@ def build(store: Store, clues: int) -> None:
             tx.executemany("INSERT INTO report_stages VALUES (?, ?)", stages)
             tx.executemany("INSERT INTO events VALUES (" + ",".join("?" * 10) + ")", events)
             tx.executemany("INSERT INTO assignments VALUES (" + ",".join("?" * 7) + ")", assigns)
-            tx.executemany("INSERT INTO obligations VALUES (" + ",".join("?" * 12) + ")", obligations)
+            tx.executemany("INSERT INTO obligations (id, report_id, submission_id, rule_id, trigger_event_id, unit,"
+                           " due_date, provisional, state, met_at, met_event_id, created_at)"
+                           " VALUES (" + ",".join("?" * 12) + ")", obligations)
             append_entries(tx, entries)
 
 
