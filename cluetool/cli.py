@@ -88,7 +88,7 @@ def guard(fn: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             from cluetool.sqlerrors import translate  # a store error raised outside a store's block
 
-            mapped = translate(exc, Path("store.db"))
+            mapped = translate(exc, Path("store.db"), decoding=False)  # only SQLite's own errors here
             if mapped is not None:
                 raise _fail(mapped.message, mapped.hint, int(mapped.exit_code)) from None
             if common.GLOBALS.debug:

@@ -51,12 +51,13 @@ def _denied(path: Path) -> Path | None:
     return None
 
 
-def translate(exc: BaseException, path: Path, *, what: str = "store", damage: bool = True) -> ClueError | None:
-    """The ``ClueError`` an SQLite (or decoding) error of the database at ``path`` (a
-    ``what``) means; with ``damage=False``, ``None`` for a damaged file (the caller
-    says what to do then)."""
+def translate(exc: BaseException, path: Path, *, what: str = "store", damage: bool = True,
+              decoding: bool = True) -> ClueError | None:
+    """The ``ClueError`` an SQLite error of the database at ``path`` (a ``what``) means;
+    with ``decoding``, a ``UnicodeDecodeError`` too (text read from the store). With
+    ``damage=False``, ``None`` for a damaged file (the caller says what to do then)."""
     if isinstance(exc, UnicodeDecodeError):
-        return StateError(DAMAGED, hint=_DAMAGED_HINT) if damage else None
+        return StateError(DAMAGED, hint=_DAMAGED_HINT) if damage and decoding else None
     if not isinstance(exc, sqlite3.Error):
         return None
     code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
