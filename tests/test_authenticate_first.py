@@ -190,7 +190,7 @@ def test_cli_import_and_verify_decrypt_swapped_payload_exit_1_payload_sha256(
     spy = _Spy(monkeypatch)
     env = {"CLUETOOL_HOME": str(pair.home.root), "CLUETOOL_DEBUG": None}
     runner = CliRunner()
-    r = runner.invoke(app, ["import", str(swapped), "--identity", "internal", "-f", "json"], env=env, catch_exceptions=False)
+    r = runner.invoke(app, ["import", "-q", str(swapped), "--identity", "internal", "-f", "json"], env=env, catch_exceptions=False)
     assert r.exit_code == 1, r.stderr
     assert [p["code"] for p in json.loads(r.stdout)["problems"]] == ["payload.sha256"]
     r = runner.invoke(app, ["verify", "--decrypt", "--identity", "internal", str(swapped), "-f", "json"], env=env,

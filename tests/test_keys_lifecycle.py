@@ -74,7 +74,7 @@ def test_receiving_rotation_batches_in_flight_import_with_retired_identity(tmp_p
                              pair.receiver.root))
     assert checked["batches"][0]["decrypted_by"] == f"retired/{RECEIVER_KEY}-{old_id}"
 
-    imported = ok_json(invoke(["import", "--identity", RECEIVER_KEY, "-f", "json", *in_flight], pair.receiver.root))
+    imported = ok_json(invoke(["import", "-q", "--identity", RECEIVER_KEY, "-f", "json", *in_flight], pair.receiver.root))
     assert [b["status"] for b in imported["batches"]] == ["imported", "imported"]
     assert {b["decrypted_by"] for b in imported["batches"]} == {f"retired/{RECEIVER_KEY}-{old_id}"}
     entries = [e for e in audit(pair.receiver.root) if e["action"] == "batch.decrypted_by_retired"]
@@ -86,7 +86,7 @@ def test_receiving_rotation_batches_in_flight_import_with_retired_identity(tmp_p
     write_spool(fresh, 1, seed=1912)
     pair.receiver.info = keys.show(pair.receiver.home, RECEIVER_KEY)
     (new_batch,) = pair.seal(fresh, tmp_path / "out2")
-    again = ok_json(invoke(["import", "--identity", RECEIVER_KEY, "-f", "json", new_batch], pair.receiver.root))
+    again = ok_json(invoke(["import", "-q", "--identity", RECEIVER_KEY, "-f", "json", new_batch], pair.receiver.root))
     assert again["batches"][0]["decrypted_by"] == RECEIVER_KEY
 
 
@@ -137,7 +137,7 @@ def test_cli_keys_list_retired_and_destroy_needs_yes_and_is_audited(tmp_path: Pa
     assert not list((pair.receiver.home.keys_dir / "retired").iterdir())
     assert [e["object"] for e in audit(pair.receiver.root) if e["action"] == "key.destroy"] == [f"{RECEIVER_KEY}/{old_id}"]
     # the batch in flight can no longer be decrypted, and the message names what was tried
-    r = invoke(["import", "--identity", RECEIVER_KEY, "-f", "json", in_flight], pair.receiver.root)
+    r = invoke(["import", "-q", "--identity", RECEIVER_KEY, "-f", "json", in_flight], pair.receiver.root)
     assert r.exit_code == 1
     problems = json.loads(r.stdout)["problems"]
     assert [p["code"] for p in problems] == ["payload.identity"]
@@ -396,7 +396,7 @@ def test_receiving_rotation_table_outputs_name_the_retired_identity(tmp_path: Pa
     v = invoke(["verify", "--decrypt", "--identity", RECEIVER_KEY, batch], pair.receiver.root)
     assert v.exit_code == 0, v.stderr
     assert f"cluetool: {batch.name}: decrypted with identity {label}" in v.stderr.splitlines()
-    i = invoke(["import", "--identity", RECEIVER_KEY, batch], pair.receiver.root)
+    i = invoke(["import", "-q", "--identity", RECEIVER_KEY, batch], pair.receiver.root)
     assert i.exit_code == 0, i.stderr
     assert "decrypted_by" in i.stdout and label in i.stdout
 

@@ -51,7 +51,7 @@ def test_cli_hybrid_round_trip_generate_seal_verify_import(tmp_path: Path) -> No
 
     verified = invoke(["verify", "--decrypt", "-f", "json", batch], receiver)
     assert verified.exit_code == 0, (verified.stdout, verified.stderr)
-    imported = ok_json(invoke(["import", "-f", "json", batch], receiver))
+    imported = ok_json(invoke(["import", "-q", "-f", "json", batch], receiver))
     assert imported["batches"][0]["status"] == "imported"
     assert imported["batches"][0]["reports"] == 2
 
