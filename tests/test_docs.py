@@ -53,3 +53,11 @@ def test_docs_keys_readme_exists() -> None:
         assert word in text
 
 
+
+
+def test_docs_readme_puts_cluetool_on_path_after_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = text.index("## ")
+    for line in (". .venv/bin/activate", "pipx install .", "pip install ."):
+        where = text.find(line)
+        assert 0 <= text.index("make test") < where < tour, line
