@@ -17,13 +17,14 @@ import typer
 
 from cluetool import __version__
 from cluetool.commands import common, held, import_, init, inspect, keys, seal, status, store, validate, verify
+from cluetool.commands import completion
 from cluetool.errors import ClueError, ExitCode
 from cluetool.output import Format, escape, set_quiet
 
 app = typer.Typer(
     name="cluetool",
     help="Secure handling of clue packages: validate, seal, verify, import, assign, audit.",
-    add_completion=False,
+    add_completion=True,  # Typer's completion support; `cluetool completion SHELL` prints the script
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -114,6 +115,7 @@ _register(app, "verify", verify.run)
 _register(app, "import", import_.run)
 _register(app, "status", status.run)
 _register(app, "duplicates", store.duplicates)
+_register(app, "completion", completion.run)
 
 keys_app = typer.Typer(help="Signing keys and encryption identities (DESIGN §6).", no_args_is_help=True)
 for _name, _fn in keys.COMMANDS.items():
