@@ -17,7 +17,7 @@ import typer
 
 from cluetool import __version__
 from cluetool.commands import common, held, import_, init, inspect, keys, seal, status, store, validate, verify
-from cluetool.commands import completion
+from cluetool.commands import completion, usage
 from cluetool.errors import ClueError, ExitCode
 from cluetool.output import Format, escape, set_quiet
 
@@ -25,6 +25,7 @@ app = typer.Typer(
     name="cluetool",
     help="Secure handling of clue packages: validate, seal, verify, import, assign, audit.",
     add_completion=True,  # Typer's completion support; `cluetool completion SHELL` prints the script
+    cls=usage.RootGroup,  # usage errors as `cluetool: error:` + `cluetool: hint:`, exit 2
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
