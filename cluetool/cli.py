@@ -18,6 +18,7 @@ import typer
 from cluetool import __version__
 from cluetool.commands import common, held, import_, init, inspect, keys, seal, status, store, validate, verify
 from cluetool.commands import completion, usage
+from cluetool.commands.version import text as version_text
 from cluetool.errors import ClueError, ExitCode
 from cluetool.output import Format, escape, set_quiet
 
@@ -35,7 +36,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        print(f"cluetool {__version__}")
+        print(version_text(__version__))
         raise typer.Exit(0)
 
 

@@ -70,6 +70,11 @@ def _chinese_calendar_years() -> range:
 _CC_YEARS = _chinese_calendar_years()
 
 
+def chinese_calendar_years() -> range:
+    """The years the installed chinese-calendar package knows (``--version`` shows the last)."""
+    return _CC_YEARS
+
+
 @functools.lru_cache(maxsize=16384)
 def _cc_is_workday(d: date) -> bool | None:
     # None for a year chinese-calendar does not know. The cache matters: the package
