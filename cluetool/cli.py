@@ -59,6 +59,7 @@ def root(
     """
     common.GLOBALS.home = home
     common.GLOBALS.fmt = fmt or Format.table
+    common.GLOBALS.fmt_given = fmt is not None
     common.GLOBALS.debug = debug or bool(os.environ.get("CLUETOOL_DEBUG"))
     set_quiet(quiet)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of, proof_format
 
 _FINDING_COLUMNS = ["code", "seq", "checkpoint", "severity", "message"]
 _LOG_COLUMNS = ["seq", "at", "actor", "action", "object", "details"]
@@ -173,13 +173,16 @@ def prove(
     seq: Annotated[Optional[int], typer.Argument(help="Entry to prove included in the latest checkpoint.", show_default=False)] = None,
     from_: Annotated[Optional[int], typer.Option("--from", help="Consistency proof from this tree size.", show_default=False)] = None,
     to: Annotated[Optional[int], typer.Option("--to", help="... to this tree size (default: the latest checkpoint's).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the proof file (JSON, for check-proof) to FILE.", metavar="FILE", show_default=False)] = None,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Print an inclusion proof of entry SEQ against the latest checkpoint, or with
-    --from N [--to M] a consistency proof between two tree sizes (JSON for check-proof).
+    --from N [--to M] a consistency proof between two tree sizes. Into a pipe or file, or
+    with --out FILE, it is the proof file check-proof reads (JSON); on a terminal, a table
+    unless --format says otherwise.
 
-    Example: cluetool audit prove 42 --format json > entry-42.proof.json
+    Example: cluetool audit prove 42 --out entry-42.proof.json
     """
     from cluetool import audit
     from cluetool.errors import InputError
@@ -197,7 +200,18 @@ def prove(
         else:
             proof = audit.prove_consistency(store, from_, to)  # type: ignore[arg-type]
             columns = ["from_size", "to_size", "from_root", "to_root", "proof"]
-    emit(proof, fmt_of(fmt), columns=columns)
+    if out is not None:  # issue 21: the proof file format, whatever --format says
+        import io
+
+        from cluetool.config import write_private_file
+        from cluetool.output import Format, info
+
+        buf = io.StringIO()
+        emit(proof, Format.json, out=buf)
+        write_private_file(out, buf.getvalue().encode(), mode=0o644)
+        info(f'proof written to "{out}"; check it with: cluetool audit check-proof {out} --key KEY.pub')
+        return
+    emit(proof, proof_format(fmt), columns=columns)
 
 
 def check_proof(
@@ -205,10 +219,12 @@ def check_proof(
     key: Annotated[
         Optional[list[str]], typer.Option("--key", help="Public key FILE (minisign .pub or note vkey) to check the checkpoint signature.", show_default=False)
     ] = None,
+    no_key: Annotated[bool, typer.Option("--no-key", help="Check only the Merkle proof, not who signed its checkpoint.")] = False,
     fmt: FormatOpt = None,
 ) -> None:
-    """Verify a proof file with no store: the Merkle proof, and with --key the signature of
-    its checkpoint. Exit 1 if it does not verify.
+    """Verify a proof file with no store: the Merkle proof and the signature of its
+    checkpoint by --key (or, with --no-key, the Merkle proof alone). Exit 1 if it does
+    not verify, 2 without --key or --no-key.
 
     Example: cluetool audit check-proof entry-42.proof.json --key home.pub
     """
@@ -220,11 +236,17 @@ def check_proof(
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         raise InputError(f'cannot read proof "{file}": {exc.strerror}') from None
+    if not key and not no_key:
+        raise InputError("no --key: the checkpoint's signature cannot be checked",
+                         hint="pass --key FILE (the log's public key, obtained by another channel), "
+                              "or --no-key to check the Merkle proof alone")
     keys = audit.read_key_files([Path(k) for k in key]) if key else None
     result = audit.check_proof(data, keys)
     emit(result, fmt_of(fmt), rows="findings", columns=_FINDING_COLUMNS)
+    if not result.signature_checked:
+        info("the checkpoint's signature was NOT checked (--no-key): anyone could have written this proof")
     if fmt_of(fmt) is Format.table and result.ok:
-        info(f"{result.type} proof verified" + ("" if result.signature_checked else " (checkpoint signature not checked: no --key)"))
+        info(f"{result.type} proof verified")
     raise typer.Exit(0 if result.ok else 1)
 
 

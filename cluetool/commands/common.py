@@ -14,6 +14,7 @@ from cluetool.output import Format
 class _Globals:
     home: Path | None = None
     fmt: Format = Format.table
+    fmt_given: bool = False  # --format on the root (fmt is table when it was not)
     debug: bool = False
 
 
@@ -37,6 +38,17 @@ def home_of(home: Path | None) -> Path | None:
 
 def fmt_of(fmt: Format | None) -> Format:
     return fmt if fmt is not None else GLOBALS.fmt
+
+
+def proof_format(fmt: Format | None) -> Format:
+    """A proof's format: as given, else JSON (the proof file) unless stdout is a terminal."""
+    import sys
+
+    if fmt is not None:
+        return fmt
+    if GLOBALS.fmt_given:
+        return GLOBALS.fmt
+    return Format.table if sys.stdout.isatty() else Format.json
 
 
 AtOpt = Annotated[

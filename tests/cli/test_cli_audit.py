@@ -97,8 +97,11 @@ def test_cli_audit_prove_and_check_proof_round_trip(home: Path, tmp_path: Path) 
     pub = home / "keys" / "main.pub"
     check = ok_json(["audit", "check-proof", str(proof), "--key", str(pub)], None)
     assert check["ok"] is True and check["signature_checked"] is True
-    unsigned = invoke(["audit", "check-proof", str(proof)], None)
-    assert unsigned.exit_code == 0 and "signature not checked" in unsigned.stderr
+    keyless = invoke(["audit", "check-proof", str(proof)], None)
+    assert keyless.exit_code == 2 and keyless.stderr.startswith("cluetool: error: no --key")
+    assert "cluetool: hint: " in keyless.stderr and "--no-key" in keyless.stderr
+    unsigned = invoke(["audit", "check-proof", str(proof), "--no-key"], None)
+    assert unsigned.exit_code == 0 and "signature was NOT checked" in unsigned.stderr
     doc["leaf_index"] = 58
     proof.write_text(json.dumps(doc))
     bad = invoke(["--format", "json", "audit", "check-proof", str(proof), "--key", str(pub)], None)
