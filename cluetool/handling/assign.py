@@ -61,7 +61,8 @@ def assign_by_rules(
     """Apply ``rules/assignment.toml`` (first match wins) to every unassigned clue.
 
     Unmatched clues are listed and stay unassigned (``ok`` false). With ``dry_run``
-    nothing is written and the results say ``would_assign``.
+    nothing is written and the results say ``would_assign``; the duties each assignment
+    would start are worked out too, so a dry run fails (exit 4) where the real run would.
 
     Raises:
         InputError: a malformed rule file (file, line and field named).
@@ -78,8 +79,10 @@ def assign_by_rules(
             with store.read() as tx:
                 for _, sid, facts in h.unassigned_clues(tx):
                     rule = rules.match(facts)
+                    # The real run's due dates, so that --strict-calendar fails here as there.
+                    specs = ob.specs_for(loaded.ctx, facts, "assigned", now, handler=loaded.units[rule.unit]) if rule else []
                     results.append(_result(sid, facts.kind, facts.region, rule.unit if rule else None,
-                                           rule.id if rule else None, "would_assign"))
+                                           rule.id if rule else None, "would_assign", obligations=len(specs)))
             return _report(results, dry_run=True)
         with store.write() as tx:
             c.sync(tx, loaded.units, now=now)

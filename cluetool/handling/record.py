@@ -10,7 +10,8 @@ Refused, with a one-line reason (exit 2), and nothing stored:
 - ``notified`` with no ``filed`` event at or before it;
 - ``transferred`` on an unassigned clue, to the unit that holds it, or ``--unit`` other
   than the holder (a transfer leaves from the holder);
-- an event before the report was received, or after ``now``;
+- an event before the report was received or imported, or after ``now``; an event by a
+  unit before the clue was first assigned;
 - ``duplicate --of`` the clue itself; the options an event needs or does not take.
 
 An accepted event is stored, moves the public stage (``assigned``, ``verified`` /
@@ -65,8 +66,17 @@ class RecordedEvent(msgspec.Struct, kw_only=True):
     schema: str = RECORD_SCHEMA
 
 
-def _refuse(sid: str, event: str, why: str) -> InputError:
-    return InputError(f"cannot record {event} on clue {sid}: {why}")
+def _refuse(sid: str, event: str, why: str, hint: str | None = None) -> InputError:
+    return InputError(f"cannot record {event} on clue {sid}: {why}", hint=hint)
+
+
+def _first_assigned(record: h.ClueRecord, past: list[h.EventRecord]) -> datetime | None:
+    # The first ``assigned`` (or transfer) event; the holder's assignment time if the
+    # store has no such event (a transfer moves the assignment time, not the first one).
+    times = [e.at for e in past if e.event in ("assigned", "transferred")]
+    if record.assigned_at is not None:
+        times.append(record.assigned_at)
+    return min(times, default=None)
 
 
 def _check_options(event: str, *, to: str | None, unit: str | None, channel: str | None, of: str | None) -> None:
@@ -170,6 +180,13 @@ def _check_sequence(
         raise _refuse(sid, event, f"--at {format_time(at)} is in the future")
     if at < record.received_at:
         raise _refuse(sid, event, f"--at {format_time(at)} is before the report was received")
+    if at < record.imported_at:
+        raise _refuse(sid, event, f"--at {format_time(at)} is before the clue was imported "
+                      f"({format_time(record.imported_at)})", hint="give an --at at or after the import")
+    assigned = _first_assigned(record, past)
+    if actor_unit is not None and assigned is not None and at < assigned:
+        raise _refuse(sid, event, f"--at {format_time(at)} is before the clue was first assigned "
+                      f"({format_time(assigned)})", hint="give an --at at or after the assignment")
     if record.stage == "closed" and event != "feedback":
         raise _refuse(sid, event, "the clue is closed; only feedback may follow")
     names = {e.event for e in past if e.at <= at}
