@@ -46,7 +46,9 @@ def run(
 
     Invalid submissions move to the quarantine directory with a reason.json (named on
     stderr, one line each, and in the output); sealed ones move to the done directory,
-    one folder per batch. Exit 1 if anything was quarantined. A batch holds at most
+    one folder per batch. Metadata that could identify a reporter (GPS, device serial...)
+    is a warning line on stderr; the submission is sealed unchanged. Exit 1 if anything
+    was quarantined. A batch holds at most
     --max-reports reports (default 5000) and --max-bytes of submissions (default 1G).
 
     Example: cluetool seal spool/ --source intake-bj --to age1… --out outbox/
@@ -68,4 +70,6 @@ def run(
         emit(report, fmt_of(fmt), rows="quarantined", columns=["submission", "codes", "path"])
     for q in report.quarantined:
         warn(f'quarantined "{q.submission}": {", ".join(q.codes)} (see {q.path}/reason.json)')
+    for w in report.warnings:  # identifying metadata: sealed all the same, but handlers should know
+        warn(f'"{w.submission}" {w.path}: {w.code}: {w.message}')
     raise typer.Exit(0 if report.ok else 1)

@@ -410,3 +410,23 @@ def test_cli_verify_truncated_batch_exits_1_layout(chain: tuple[KeyHome, Path, l
     cut.write_bytes(batches[0].read_bytes()[:4000])
     doc = json_ok(invoke(["verify", cut, "-f", "json"], receiver), code=1)
     assert [p["code"] for p in doc["problems"]] == ["batch.layout"]
+
+
+def test_cli_seal_names_identifying_metadata_on_stderr_and_seals(kh: KeyHome, tmp_path: Path) -> None:
+    import random
+
+    from samples.make_samples import valid_submission, write_submission
+    from tests.corpus import hostile
+
+    report, _, _ = valid_submission(random.Random(78), 0, attachments=0)
+    photo = hostile.jpeg_with_exif()
+    report["attachments"] = [{"file": "photo.jpg", "type": "jpg", "size": len(photo),
+                              "sha256": hashlib.sha256(photo).hexdigest(), "note": ""}]
+    write_submission(tmp_path / "spool" / "sub", report, {"photo.jpg": photo})
+    r = invoke(seal_args(kh, tmp_path / "spool", tmp_path / "out"), kh.root)
+    assert r.exit_code == 0, r.stderr
+    lines = r.stderr.splitlines()
+    codes = {ln.split(": ")[3] for ln in lines}
+    assert codes == {"metadata.gps", "metadata.device", "metadata.serial", "metadata.owner"}, r.stderr
+    assert all(ln.startswith('cluetool: warning: "sub" attachments[0].file: ') for ln in lines)
+    assert (tmp_path / "out" / f"{SOURCE}-00000001.clue").is_file()
