@@ -56,7 +56,7 @@ def build(store: Store, clues: int) -> None:
         reports, stages, events, assigns, obligations, entries = [], [], [], [], [], []
         for i in ids:
             sid = sids[i]
-            reports.append((i, i >> 16, sid, "gang_crime", ti, ti, 1, hashlib.sha256(sid.encode()).hexdigest(),
+            reports.append((i, sid, "gang_crime", ti, ti, 1, hashlib.sha256(sid.encode()).hexdigest(),
                             hashlib.sha256(b"q" + sid.encode()).hexdigest(), None, 1, 0, None, b"{}"))
             unit = UNITS[i % 3]
             ev1, ev2 = 2 * i - 1, 2 * i
@@ -84,8 +84,7 @@ def build(store: Store, clues: int) -> None:
                        (ev2, i, sid, "contacted", tr, unit, None, "phone", note, tr)]
             assigns.append((i, sid, unit, ta, "gang_default", None, ev1))
         with store.write() as tx:
-            tx.executemany("INSERT OR IGNORE INTO report_eras (era) VALUES (?)", {(r[1],) for r in reports})
-            tx.executemany("INSERT INTO reports VALUES (" + ",".join("?" * 14) + ")", reports)
+            tx.executemany("INSERT INTO reports VALUES (" + ",".join("?" * 13) + ")", reports)
             tx.executemany("INSERT INTO report_stages VALUES (?, ?)", stages)
             tx.executemany("INSERT INTO events VALUES (" + ",".join("?" * 10) + ")", events)
             tx.executemany("INSERT INTO assignments VALUES (" + ",".join("?" * 7) + ")", assigns)

@@ -61,7 +61,6 @@ from cluetool.store.audit import NewEntry, append_entries, append_entry
 from cluetool.handling.obligations import import_deadline_context, materialise_import_obligations
 from cluetool.store.db import Tx
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports
-from cluetool.store.keyfilter import row_key_hashes
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
 from cluetool.text import strip_invisible
@@ -276,8 +275,6 @@ def _row(report: Report, raw: bytes, facts: ClueFacts) -> ReportRow:
         report_json=raw, facts=msgspec.json.encode(facts),
         attachments=[ReportAttachment(sha256=a.sha256, size=a.size, type=a.type, file=a.file, note=a.note or None) for a in report.attachments],
         fingerprints=prints,
-        # Hashed here, in the worker processes of a big import, not in the store's process.
-        key_hashes=row_key_hashes(report.submission_id, report.query_code_sha256, (f.value for f in prints)),
     )
 
 

@@ -142,6 +142,27 @@ SEED[5] = [
     ),
 ]
 
+# Version 6: no eras (reports, fingerprints), no report_eras.
+SEED[6] = [
+    *SEED[5][:2],
+    *[
+        (
+            "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
+            " query_code_sha256, region, reporter_has_contact, real_name, report_json)"
+            " VALUES (?, ?, 'gang_crime', ?, ?, 1, ?, ?, '110105', 1, 1, ?)",
+            (n, sid, "2025-12-31T12:00:00.000000Z", "2026-01-01T00:00:00.000000Z", h(sid), h("code" + sid),
+             b'{"x":1}'),
+        )
+        for n, sid in ((1, SID), (2, SID2))
+    ],
+    *[row for row in SEED[5][2:]
+      if not row[0].startswith(("INSERT INTO reports", "INSERT INTO report_eras", "INSERT INTO fingerprints"))],
+    ("INSERT INTO fingerprints VALUES (?, 1, 'subject')", (h("fp")[:32],)),
+    ("INSERT INTO fingerprints VALUES (?, 2, 'subject')", (h("fp")[:32],)),
+]
+# Tables a later version drops (their rows are not expected after the migration).
+_DROPPED = {"report_eras", "key_filter", "key_filter_coverage"}
+
 
 def seed(path: Path, version: int) -> dict[str, int]:
     """Insert the seed rows of ``version``; return row counts."""
@@ -188,7 +209,7 @@ def test_store_migrate_from_every_earlier_version_keeps_data(tmp_path: Path, sta
         assert [r.details["script_sha256"] for r in steps] == [m.sha256 for m in MIGRATIONS]
         # No rows lost, and the current query interface reads the old rows.
         for table, n in counts.items():
-            if table != "audit_log":
+            if table != "audit_log" and table not in _DROPPED:
                 assert s.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0] == n, table
         assert queries.get_source_state(s, "intake-bj").last_sequence == 1  # type: ignore[union-attr]
         assert queries.get_batch_by_manifest(s, h("m1")) is not None
@@ -234,25 +255,53 @@ def test_store_v2_moves_stages_fingerprints_and_obligations_to_report_ids(tmp_pa
         assert s.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
-def test_store_v3_indexes_random_keys_per_era_and_fills_the_key_filter_on_first_write(tmp_path: Path) -> None:
+def test_store_v3_indexes_random_keys_per_era(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What version 3 did (a step of the path from v1 and v2; v6 undoes the eras): ids
+    # split into eras of 65,536 reports, attachments named by report id.
     path = tmp_path / "store.db"
     Store.create(path, now=T0, version=2).close()
     seed(path, 2)
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:3])
     with Store.open(path, now=T1) as s:
+        assert s.schema_version == 3
         assert s.execute("SELECT id, era FROM reports ORDER BY id").fetchall() == [(1, 0), (2, 0)]
         assert s.execute("SELECT era FROM report_eras").fetchall() == [(0,)]
         assert s.execute("SELECT era, report_id FROM fingerprints ORDER BY report_id").fetchall() == [(0, 1), (0, 2)]
         assert s.execute("SELECT report_id, submission_id, file FROM report_attachments").fetchall() == [
             (1, SID, "a.jpg")]
-        assert s.execute("SELECT count(*) FROM key_filter").fetchone()[0] == 0  # filled on the first write
-        names = {r[0] for r in s.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"reports_era_submission", "reports_era_query_code", "fingerprints_report"} <= names
+
+
+def _unique_columns(s: Store, table: str) -> set[str]:
+    # The columns each single-column UNIQUE index of ``table`` covers.
+    out = set()
+    for _seq, name, unique, _origin, _partial in s.execute(f"PRAGMA index_list({table})").fetchall():
+        cols = [r[2] for r in s.execute(f"PRAGMA index_info({name})").fetchall()]
+        if unique and len(cols) == 1:
+            out.add(cols[0])
+    return out
+
+
+def test_store_v6_plain_unique_keys_no_eras_no_key_filter(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0, version=3).close()
+    seed(path, 3)
+    with Store.open(path, now=T1) as s:
+        tables = {r[0] for r in s.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert not tables & {"report_eras", "key_filter", "key_filter_coverage"}
+        for table in ("reports", "fingerprints"):
+            assert "era" not in {r[1] for r in s.execute(f"PRAGMA table_info({table})")}, table
+        assert {"submission_id", "query_code_sha256"} <= _unique_columns(s, "reports")
+        assert s.execute("SELECT id, submission_id FROM reports ORDER BY id").fetchall() == [(1, SID), (2, SID2)]
+        assert s.execute("SELECT report_id, stage FROM report_stages ORDER BY report_id").fetchall() == [
+            (1, "assigned"), (2, "received")]
+        assert s.execute("PRAGMA page_size").fetchone()[0] == 2048
+        # duplicates names its reports through foreign keys again.
+        fks = {(r[2], r[3], r[4]) for r in s.execute("PRAGMA foreign_key_list(duplicates)")}
+        assert fks == {("reports", "submission_id", "submission_id"), ("reports", "duplicate_of", "submission_id")}
         plan = " ".join(r[3] for r in s.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?",
-            (SID,)))
-        assert "reports_era_submission" in plan and "SCAN reports" not in plan
-        # The first write transaction brings the filter up to date with the migrated
-        # reports: their submission ids and query codes are then refused.
+            "EXPLAIN QUERY PLAN SELECT id FROM reports WHERE submission_id = ?", (SID,)))
+        assert "USING" in plan and "SCAN reports" not in plan
+        # The store refuses a stored key through the constraints, with a clear message.
         row = ReportRow(
             submission_id=SID, kind="gang_crime", received_at=T0, report_sha256=h("x"),
             query_code_sha256=h("other code"), region="110105", reporter_has_contact=True, real_name=True,
@@ -265,13 +314,69 @@ def test_store_v3_indexes_random_keys_per_era_and_fills_the_key_filter_on_first_
         with pytest.raises(InputError, match="query code is already used"), s.write() as tx:
             queries.insert_reports(tx, batch_id=1, imported_at=T1, reports=[same_code])
         fresh = msgspec.structs.replace(same_code, query_code_sha256=h("new code"))
+        twice = msgspec.structs.replace(fresh, query_code_sha256=h("newer code"))
+        with pytest.raises(InputError, match="the same submission id twice"), s.write() as tx:
+            queries.insert_reports(tx, batch_id=1, imported_at=T1, reports=[fresh, twice])
         with s.write() as tx:
             assert list(queries.insert_reports(tx, batch_id=1, imported_at=T1, reports=[fresh])) == [3]
-        assert s.execute("SELECT report_id FROM key_filter_coverage").fetchone()[0] == 3
-        # Keys added: 2 per report and the fingerprint of each of the 2 migrated reports.
-        assert s.execute("SELECT part, keys FROM key_filter").fetchall() == [(0, 2 * 3 + 2)]
         with pytest.raises(InputError, match="matches 5c1e2f3a-0000-4000-8000-000000000001, .*-000000000002, .*-000000000003"):
             queries.resolve_clue_prefix(s, SID[:12])
+
+
+def _raw_report(conn: sqlite3.Connection, rid: int, sid: str, code: str) -> None:
+    conn.execute(
+        "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
+        " query_code_sha256, region, reporter_has_contact, real_name, report_json)"
+        " VALUES (?, ?, 'gang_crime', ?, ?, 1, ?, ?, NULL, 0, 0, x'7b7d')",
+        (rid, sid, "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z", h(sid + str(rid)), code))
+
+
+def test_store_v6_refuses_a_duplicate_key_written_through_raw_sql(tmp_path: Path) -> None:
+    # Not only insert_reports: any writer (the sqlite3 shell, a repair, a later
+    # migration) meets the constraints.
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0).close()
+    seed(path, latest_version())
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: reports.submission_id"), conn:
+            _raw_report(conn, 70_000, SID, h("a fresh code"))
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE constraint failed: reports.query_code_sha256"), conn:
+            _raw_report(conn, 70_001, "5c1e2f3a-0000-4000-8000-000000000009", h("code" + SID2))
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY constraint failed"), conn:
+            conn.execute("INSERT INTO duplicates VALUES (?, ?, 'fingerprint', 'open', ?, NULL)",
+                         (SID, "5c1e2f3a-0000-4000-8000-00000000dead", "2026-01-01T00:00:00.000000Z"))
+        assert conn.execute("SELECT count(*) FROM reports").fetchone()[0] == 2
+    finally:
+        conn.close()
+
+
+def test_store_v5_holding_a_key_twice_is_not_migrated(tmp_path: Path) -> None:
+    # Version 3 to 5 kept keys unique across eras in application code only: a store in
+    # which something else wrote a duplicate is refused, whole, and kept as it was.
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0, version=5).close()
+    seed(path, 5)
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "INSERT INTO reports (id, era, submission_id, kind, received_at, imported_at, batch_id, report_sha256,"
+            " query_code_sha256, region, reporter_has_contact, real_name, report_json)"
+            " VALUES (65536, 1, ?, 'gang_crime', ?, ?, 1, ?, ?, NULL, 0, 0, x'7b7d')",
+            (SID, "2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:00.000000Z", h("again"), h("code again")))
+        conn.execute("INSERT INTO report_eras VALUES (1)")
+    conn.close()
+    with pytest.raises(StateError, match="migration to store schema v6 refused.*UNIQUE constraint failed") as refused:
+        Store.open(path, now=T1)
+    assert refused.value.hint and "unchanged" in refused.value.hint
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+        assert conn.execute("SELECT count(*) FROM reports").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM key_filter_coverage").fetchone()[0] == 0
+    finally:
+        conn.close()
 
 
 def test_store_open_latest_runs_no_migration(tmp_path: Path) -> None:

@@ -89,11 +89,6 @@ class ReportRow(msgspec.Struct, frozen=True, kw_only=True):
     facts: bytes | None = None
     attachments: list[ReportAttachment] = msgspec.field(default_factory=list)
     fingerprints: list[Fingerprint] = msgspec.field(default_factory=list)
-    # The store's key-filter hashes of submission_id, query_code_sha256 and each
-    # fingerprint value, in that order (``cluetool.store.keyfilter.row_key_hashes``),
-    # computed ahead by whoever builds the row (an import worker); empty: the store
-    # computes them.
-    key_hashes: list[int] = msgspec.field(default_factory=list)
 
 
 class ReportStage(msgspec.Struct, frozen=True, kw_only=True):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +38,7 @@ from cluetool.store.blobs import BlobStore
 from cluetool.sqlerrors import read_only_fs, translate
 from cluetool.store.integrity import report_problems, text_problems
 from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
-from cluetool.store.queries import iter_attachment_hashes, key_problems
+from cluetool.store.queries import iter_attachment_hashes
 
 MIGRATION_ACTOR = "cluetool"
 
@@ -63,14 +63,6 @@ class Tx:
         self.store = store
         self.writable = writable
         self.active = True
-        # What store modules keep for the length of the transaction (e.g. the key filter).
-        self.state: dict[str, object] = {}
-        self._before_commit: list[Callable[[], None]] = []
-
-    def before_commit(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` inside the transaction just before it commits (not on a rollback);
-        if it raises, the transaction rolls back."""
-        self._before_commit.append(fn)
 
     def _conn(self) -> sqlite3.Connection:
         if not self.active:
@@ -87,7 +79,7 @@ class Tx:
 # New stores use 2 KiB pages: a report row of about 2 KiB then takes about 2.3 KB
 # (its first bytes in the table page, the rest in one overflow page) instead of a 4 KiB
 # page of its own, and each page an import dirties in an index on a random key (submission
-# id, query-code hash, fingerprint; per era since schema version 3) costs half as much
+# id, query-code hash, fingerprint) costs half as much
 # to write to the WAL and back.
 # Measured with benchmarks/bench_import.py over 1,000,000 reports: a store of 3.1 GB
 # instead of 4.7 GB, and the last 10,000-report batch 2.1 s instead of 2.3 s.
@@ -336,7 +328,15 @@ class Store:
                 if self.schema_version >= migration.version:
                     return
                 for statement in migration.statements():
-                    tx.execute(statement)
+                    try:
+                        tx.execute(statement)
+                    except sqlite3.IntegrityError as exc:
+                        # Rows the new schema refuses (e.g. a submission id stored twice,
+                        # possible before v6): nothing changes, the store stays as it was.
+                        raise StateError(
+                            f"migration to store schema v{migration.version} refused by the store's rows: {exc}",
+                            hint="the store is unchanged; find the rows with the sqlite3 shell and settle them first",
+                        ) from None
                 tx.execute(f"PRAGMA user_version = {int(migration.version)}")
                 broken = tx.execute("PRAGMA foreign_key_check").fetchone()
                 if broken is not None:
@@ -413,8 +413,6 @@ class Store:
         tx = Tx(self, writable=writable)
         try:
             yield tx
-            for fn in tx._before_commit:
-                fn()
         except BaseException as exc:
             self._rollback()
             if isinstance(exc, sqlite3.Error):
@@ -487,8 +485,6 @@ class Store:
                     message=f"row refers to a missing row of {parent}",
                 )
             )
-        for code, obj, message in key_problems(self):
-            problems.append(StoreProblem(code=code, severity="error", object=obj, message=message))
         for suffix in ("", "-wal", "-shm"):
             f = Path(f"{self.path}{suffix}")
             try:

@@ -236,7 +236,7 @@ _CLUE_SQL = (
 
 def get_clue(db: Db, submission_id: str) -> ClueRecord | None:
     """The clue with this (full) submission id, or None."""
-    row = db.execute(_CLUE_SQL + " WHERE r.era IN (SELECT era FROM report_eras) AND r.submission_id = ?", (submission_id,)).fetchone()
+    row = db.execute(_CLUE_SQL + " WHERE r.submission_id = ?", (submission_id,)).fetchone()
     if row is None:
         return None
     return ClueRecord(
@@ -326,7 +326,7 @@ def advance_stage(tx: Tx, submission_ids: Iterable[str], stage: str) -> None:
     lower = [s for s, r in _STAGE_RANK.items() if r < rank]
     marks = ",".join("?" * len(lower))
     tx.executemany(
-        "UPDATE report_stages SET stage = ? WHERE report_id = (SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?)"
+        "UPDATE report_stages SET stage = ? WHERE report_id = (SELECT id FROM reports WHERE submission_id = ?)"
         f" AND stage IN ({marks})",
         ((stage, sid, *lower) for sid in submission_ids),
     )
@@ -344,7 +344,7 @@ def next_event_id(tx: Tx) -> int:
 def insert_events(tx: Tx, events: Iterable[NewEvent]) -> None:
     tx.executemany(
         "INSERT INTO events (id, report_id, submission_id, event, at, unit, to_unit, channel, note, recorded_at)"
-        " VALUES (?1, coalesce(?10, (SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?2)),"
+        " VALUES (?1, coalesce(?10, (SELECT id FROM reports WHERE submission_id = ?2)),"
         " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         (
             (e.id, e.submission_id, e.event, _fmt(e.at), e.unit, e.to_unit, e.channel, e.note,
@@ -358,7 +358,7 @@ def events_of(db: Db, submission_id: str) -> list[EventRecord]:
     """The clue's events in time order (then id)."""
     rows = db.execute(
         "SELECT id, submission_id, event, at, unit, to_unit, channel FROM events"
-        " WHERE report_id = (SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?) ORDER BY at, id",
+        " WHERE report_id = (SELECT id FROM reports WHERE submission_id = ?) ORDER BY at, id",
         (submission_id,),
     )
     return [
@@ -374,7 +374,7 @@ def upsert_assignments(
     current holder; ``report_id`` None looks it up (else it must be that report's)."""
     tx.executemany(
         "INSERT INTO assignments (report_id, submission_id, unit, assigned_at, rule_id, reason, event_id)"
-        " VALUES (coalesce(?1, (SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?2)), ?2, ?3, ?4, ?5, ?6, ?7)"
+        " VALUES (coalesce(?1, (SELECT id FROM reports WHERE submission_id = ?2)), ?2, ?3, ?4, ?5, ?6, ?7)"
         " ON CONFLICT (report_id) DO UPDATE SET unit = excluded.unit,"
         " assigned_at = excluded.assigned_at, rule_id = excluded.rule_id, reason = excluded.reason,"
         " event_id = excluded.event_id",
@@ -423,7 +423,7 @@ def insert_obligations(tx: Tx, rows: Iterable[NewObligation]) -> int:
 
     tx.executemany(
         "INSERT INTO obligations (report_id, submission_id, rule_id, trigger_event_id, unit, due_date,"
-        " provisional, state, created_at, unknown_years) VALUES (coalesce(?8, (SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?1)),"
+        " provisional, state, created_at, unknown_years) VALUES (coalesce(?8, (SELECT id FROM reports WHERE submission_id = ?1)),"
         " ?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?9)",
         gen(),
     )
@@ -456,7 +456,7 @@ def _open(row: tuple[Any, ...]) -> OpenObligation:
 def open_obligations_of(db: Db, submission_id: str) -> list[OpenObligation]:
     """The clue's open obligations, oldest first."""
     rows = db.execute(
-        _OPEN_SQL + " WHERE o.report_id = (SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?) AND o.state = 'open'"
+        _OPEN_SQL + " WHERE o.report_id = (SELECT id FROM reports WHERE submission_id = ?) AND o.state = 'open'"
         " ORDER BY o.id",
         (submission_id,),
     )

@@ -20,7 +20,7 @@ import msgspec
 from cluetool.errors import InputError
 from cluetool.model.store import ReportRow
 from cluetool.store.audit import format_time
-from cluetool.store.queries import _ALL_ERAS, _chunks
+from cluetool.store.queries import _chunks
 
 if TYPE_CHECKING:
     from cluetool.store.db import Db, Tx
@@ -62,10 +62,10 @@ def sort_out(tx: Tx, rows: Sequence[ReportRow], codes_in_batch: dict[str, str]) 
     out = Sorted(new=[], resent=[], held=[])
     if not rows:
         return out
-    stored = _pairs(tx, "SELECT submission_id, report_sha256 FROM reports WHERE {eras} AND submission_id IN ({marks})",
+    stored = _pairs(tx, "SELECT submission_id, report_sha256 FROM reports WHERE submission_id IN ({marks})",
                     [r.submission_id for r in rows])
     held_all = _held_pairs(tx, [r.submission_id for r in rows])
-    codes = _pairs(tx, "SELECT query_code_sha256, submission_id FROM reports WHERE {eras} AND query_code_sha256 IN ({marks})",
+    codes = _pairs(tx, "SELECT query_code_sha256, submission_id FROM reports WHERE query_code_sha256 IN ({marks})",
                    [r.query_code_sha256 for r in rows])
     for r in rows:
         if stored.get(r.submission_id) == r.report_sha256 or (r.submission_id, r.report_sha256) in held_all:
@@ -84,7 +84,7 @@ def sort_out(tx: Tx, rows: Sequence[ReportRow], codes_in_batch: dict[str, str]) 
 def _pairs(db: Db, sql: str, keys: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in _chunks(keys):
-        q = sql.format(eras=_ALL_ERAS, marks=",".join("?" * len(chunk)))
+        q = sql.format(marks=",".join("?" * len(chunk)))
         found.update((a, b) for a, b in db.execute(q, chunk))
     return found
 

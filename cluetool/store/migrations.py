@@ -67,6 +67,13 @@ Schema notes (version 4 and 5, see the comments above ``_V4`` and ``_V5``)
 --------------------------------------------------------
 - v4: ``held_reports`` / ``held_attachments``, reports held at import for a person to settle.
 - v5: ``obligations.unknown_years`` names the calendar years a provisional due date depends on.
+
+Schema notes (version 6, see the comment above ``_V6``)
+--------------------------------------------------------
+- No eras and no key filter any more: ``reports.submission_id`` and
+  ``reports.query_code_sha256`` are plain ``UNIQUE`` columns, fingerprints are keyed by
+  ``(value, report_id)``, and ``duplicates`` refers to ``reports (submission_id)`` again.
+  Uniqueness is the database's, whoever writes (docs/decisions.md, issue 18).
 """
 
 from __future__ import annotations
@@ -561,12 +568,85 @@ ALTER TABLE obligations ADD COLUMN unknown_years TEXT NOT NULL DEFAULT ''
     CHECK (unknown_years NOT GLOB '*[^0-9,]*');
 """
 
+# Version 6: uniqueness is a constraint again (issue 18). Version 3 kept submission ids
+# and query codes unique across eras by the store's own check against a Bloom filter, so
+# a write that did not go through ``insert_reports`` (a later migration, a repair in the
+# sqlite3 shell, a second backend) could store a duplicate. Now:
+# - ``reports`` loses ``era``; ``submission_id`` and ``query_code_sha256`` are UNIQUE;
+# - ``fingerprints`` loses ``era`` (primary key ``(value, report_id)`` as at version 2);
+# - ``duplicates`` names both reports through a foreign key on ``reports (submission_id)``;
+# - ``report_eras``, ``key_filter`` and ``key_filter_coverage`` go.
+# Integer report ids, ``report_stages``, ``reports.facts`` and the attachment rows keyed
+# by report id stay. A store that holds a key twice (possible at version 3 to 5) is
+# refused by the copy into ``new_reports``: the migration rolls back, the store is kept.
+_V6 = """
+CREATE TABLE new_reports (
+    id                   INTEGER PRIMARY KEY,
+    submission_id        TEXT NOT NULL UNIQUE,
+    kind                 TEXT NOT NULL
+                         CHECK (kind IN ('police_misconduct', 'gang_crime', 'industry_disorder')),
+    received_at          TEXT NOT NULL,
+    imported_at          TEXT NOT NULL,
+    batch_id             INTEGER NOT NULL REFERENCES batches (id),
+    report_sha256        TEXT NOT NULL CHECK (length(report_sha256) = 64),
+    query_code_sha256    TEXT NOT NULL UNIQUE CHECK (length(query_code_sha256) = 64),
+    region               TEXT,
+    reporter_has_contact INTEGER NOT NULL CHECK (reporter_has_contact IN (0, 1)),
+    real_name            INTEGER NOT NULL CHECK (real_name IN (0, 1)),
+    facts                BLOB,
+    report_json          BLOB NOT NULL
+);
+INSERT INTO new_reports (id, submission_id, kind, received_at, imported_at, batch_id, report_sha256,
+                         query_code_sha256, region, reporter_has_contact, real_name, facts, report_json)
+    SELECT id, submission_id, kind, received_at, imported_at, batch_id, report_sha256,
+           query_code_sha256, region, reporter_has_contact, real_name, facts, report_json
+    FROM reports ORDER BY id;
+
+CREATE TABLE new_fingerprints (
+    value     TEXT NOT NULL CHECK (length(value) = 32),
+    report_id INTEGER NOT NULL REFERENCES reports (id),
+    kind      TEXT NOT NULL,
+    PRIMARY KEY (value, report_id)
+) WITHOUT ROWID;
+INSERT INTO new_fingerprints (value, report_id, kind)
+    SELECT value, report_id, kind FROM fingerprints ORDER BY value, report_id;
+
+CREATE TABLE new_duplicates (
+    submission_id TEXT NOT NULL REFERENCES reports (submission_id),
+    duplicate_of  TEXT NOT NULL REFERENCES reports (submission_id),
+    reason        TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'open'
+                  CHECK (state IN ('open', 'confirmed', 'rejected')),
+    found_at      TEXT NOT NULL,
+    decided_at    TEXT,
+    PRIMARY KEY (submission_id, duplicate_of),
+    CHECK (submission_id <> duplicate_of)
+) WITHOUT ROWID;
+INSERT INTO new_duplicates (submission_id, duplicate_of, reason, state, found_at, decided_at)
+    SELECT submission_id, duplicate_of, reason, state, found_at, decided_at FROM duplicates;
+
+DROP TABLE duplicates;
+DROP TABLE fingerprints;
+DROP TABLE reports;
+DROP TABLE report_eras;
+DROP TABLE key_filter;
+DROP TABLE key_filter_coverage;
+ALTER TABLE new_reports RENAME TO reports;
+ALTER TABLE new_fingerprints RENAME TO fingerprints;
+ALTER TABLE new_duplicates RENAME TO duplicates;
+CREATE INDEX reports_batch ON reports (batch_id);
+CREATE INDEX fingerprints_report ON fingerprints (report_id);
+CREATE INDEX duplicates_of ON duplicates (duplicate_of);
+CREATE INDEX duplicates_state ON duplicates (state);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="initial schema", script=_V1),
     Migration(version=2, name="integer report ids, narrow stages, fewer random-key indexes", script=_V2),
     Migration(version=3, name="random-key indexes per era of 65,536 reports, with a key filter", script=_V3),
     Migration(version=4, name="reports held at import for a person to settle", script=_V4),
     Migration(version=5, name="obligations name the unknown calendar years they depend on", script=_V5),
+    Migration(version=6, name="plain UNIQUE submission ids and query codes, no eras, no key filter", script=_V6),
 ]
 
 

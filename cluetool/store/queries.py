@@ -29,7 +29,6 @@ from cluetool.model.store import (
     ReportStage,
     SourceState,
 )
-from cluetool.store import keyfilter
 from cluetool.store.audit import format_time
 
 if TYPE_CHECKING:
@@ -38,10 +37,6 @@ if TYPE_CHECKING:
     Db = Store | Tx
 
 MIN_PREFIX = 8
-ERA_BITS = 16  # a report's era is its id >> ERA_BITS (schema version 3)
-# Submission ids, query-code hashes and fingerprint values are indexed per era; a look-up
-# by one of them probes every era (the tables name the column ``era``).
-_ALL_ERAS = "era IN (SELECT era FROM report_eras)"
 _CHUNK = 500  # host parameters per IN list; far below SQLite's limit (32766 since 3.32)
 _MAX_CANDIDATES = 10
 
@@ -214,38 +209,28 @@ def insert_reports(
         StateError: an attachment's blob is not in the blob store (with its size).
         ReportsStored: a report with one of these submission ids is already in the
             store (nothing of this call is then written).
-        InputError: a report's query code is already used, or a report repeats an
-            attachment file name.
+        InputError: a report's query code is already used, the batch holds a
+            submission id twice, or a report repeats an attachment file name.
     """
     if check_blobs:
         _require_blobs(tx, reports)
     imported = format_time(imported_at)
-    kf = _key_filter(tx)
-    hashes = [
-        r.key_hashes if len(r.key_hashes) == 2 + len(r.fingerprints)
-        else keyfilter.row_key_hashes(r.submission_id, r.query_code_sha256, (f.value for f in r.fingerprints))
-        for r in reports
-    ]
-    # Recorded before they are checked: should the check fail, the filter only holds
-    # keys it need not (which costs look-ups, never a wrong answer).
-    seen = kf.add([h[0] for h in hashes] + [h[1] for h in hashes])
-    _check_new_keys(tx, reports, [j for j in seen if j < len(reports)], [j - len(reports) for j in seen if j >= len(reports)])
-    # A savepoint so that, on a conflict, the rows this call already inserted are undone
-    # before the conflict is diagnosed (the caller's transaction then rolls back).
+    # Uniqueness of submission ids and query codes is the UNIQUE constraints' (schema
+    # v6): the rows are inserted, and only a refused insert is diagnosed. A savepoint so
+    # that, on a conflict, the rows this call already inserted are undone before the
+    # conflict is diagnosed (the caller's transaction then rolls back).
     tx.execute("SAVEPOINT insert_reports")
     # Ids in import order: the indexes on report ids (stages, fingerprints, obligations)
-    # then grow at their end only, and those on random keys in the newest era only. The
-    # write lock is held, so max(id) cannot move.
+    # then grow at their end only. The write lock is held, so max(id) cannot move.
     first = int(tx.execute("SELECT coalesce(max(id), 0) + 1 FROM reports").fetchone()[0])
     try:
         tx.executemany(
-            "INSERT INTO reports (id, era, submission_id, kind, received_at, imported_at, batch_id,"
+            "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id,"
             " report_sha256, query_code_sha256, region, reporter_has_contact, real_name,"
-            " facts, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " facts, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (
                     first + i,
-                    (first + i) >> ERA_BITS,
                     r.submission_id,
                     r.kind,
                     format_time(r.received_at),
@@ -269,10 +254,6 @@ def insert_reports(
     tx.execute("RELEASE insert_reports")
     ids = range(first, first + len(reports))
     tx.executemany(
-        "INSERT INTO report_eras (era) VALUES (?) ON CONFLICT (era) DO NOTHING",
-        ((era,) for era in range(first >> ERA_BITS, ((ids[-1] if ids else first) >> ERA_BITS) + 1)),
-    )
-    tx.executemany(
         "INSERT INTO attachments (sha256, size, type) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
         ((a.sha256, a.size, a.type) for r in reports for a in r.attachments),
     )
@@ -289,38 +270,11 @@ def insert_reports(
     )
     fingerprints = sorted({(first + i, f.value, f.kind) for i, r in enumerate(reports) for f in r.fingerprints})
     tx.executemany(
-        "INSERT INTO fingerprints (era, value, report_id, kind) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (era, value, report_id) DO NOTHING",
-        ((rid >> ERA_BITS, value, rid, kind) for rid, value, kind in fingerprints),
+        "INSERT INTO fingerprints (value, report_id, kind) VALUES (?, ?, ?)"
+        " ON CONFLICT (value, report_id) DO NOTHING",
+        ((value, rid, kind) for rid, value, kind in fingerprints),
     )
-    kf.add([x for h in hashes for x in h[2:]])
     return ids
-
-
-def _key_filter(tx: Tx) -> keyfilter.KeyFilter:
-    # One filter per write transaction, loaded at its first use and saved just before
-    # its commit (with the keys of every report then stored).
-    found = tx.state.get("key_filter")
-    if isinstance(found, keyfilter.KeyFilter):
-        return found
-    kf = keyfilter.load(tx)
-    tx.state["key_filter"] = kf
-    tx.before_commit(lambda: keyfilter.save(tx, kf, int(tx.execute("SELECT coalesce(max(id), 0) FROM reports").fetchone()[0])))
-    return kf
-
-
-def _check_new_keys(tx: Tx, reports: Sequence[ReportRow], maybe_sids: list[int], maybe_codes: list[int]) -> None:
-    # Positions in ``reports`` of the submission ids and query codes the key filter may
-    # have held: only those are looked up (in every era); the others are certainly new.
-    maybe = [reports[j].submission_id for j in maybe_sids]
-    present = existing_submission_ids(tx, maybe) if maybe else set()
-    if present:
-        raise ReportsStored(f"report {min(present)} is already in the store ({len(present)} in all)", present)
-    if len({r.submission_id for r in reports}) != len(reports):
-        raise InputError("the batch holds the same submission id twice")
-    maybe = [reports[j].query_code_sha256 for j in maybe_codes]
-    if len({r.query_code_sha256 for r in reports}) != len(reports) or (maybe and _stored(tx, "query_code_sha256", maybe)):
-        raise InputError("a report's query code is already used by another report")
 
 
 def _require_blobs(tx: Tx, reports: Sequence[ReportRow]) -> None:
@@ -362,12 +316,12 @@ def existing_submission_ids(db: Db, submission_ids: Iterable[str]) -> set[str]:
 
 
 def _stored(db: Db, column: str, values: Iterable[str]) -> set[str]:
-    # Those of ``values`` stored in ``reports.column`` (an era-indexed key), in any era.
+    # Those of ``values`` stored in ``reports.column`` (a UNIQUE key).
     found: set[str] = set()
     for chunk in _chunks(values):
         marks = ",".join("?" * len(chunk))
         found.update(
-            r[0] for r in db.execute(f"SELECT {column} FROM reports WHERE {_ALL_ERAS} AND {column} IN ({marks})", chunk)
+            r[0] for r in db.execute(f"SELECT {column} FROM reports WHERE {column} IN ({marks})", chunk)
         )
     return found
 
@@ -376,7 +330,7 @@ def report_by_query_code_sha256(db: Db, query_code_sha256: str) -> ReportStage |
     """The public stage of the report with this query-code hash (DESIGN §10), if any."""
     row = db.execute(
         "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id"
-        f" WHERE r.{_ALL_ERAS} AND r.query_code_sha256 = ?",
+        " WHERE r.query_code_sha256 = ?",
         (query_code_sha256,),
     ).fetchone()
     return None if row is None else ReportStage(stage=row[0])
@@ -387,16 +341,13 @@ def find_reports_by_fingerprints(db: Db, values: Iterable[str]) -> list[Fingerpr
     then submission id."""
     matches: list[FingerprintMatch] = []
     wanted = set(values)
-    if getattr(db, "writable", False):  # the filter of this write transaction rules out most
-        kf = _key_filter(db)  # type: ignore[arg-type]
-        wanted = {v for v in wanted if keyfilter.key_hash(keyfilter.FINGERPRINT, v) in kf}
     for chunk in _chunks(sorted(wanted)):
         marks = ",".join("?" * len(chunk))
         matches += [
             FingerprintMatch(submission_id=r[0], kind=r[1], value=r[2])
             for r in db.execute(
                 "SELECT r.submission_id, f.kind, f.value FROM fingerprints f JOIN reports r ON r.id = f.report_id"
-                f" WHERE f.{_ALL_ERAS} AND f.value IN ({marks}) ORDER BY f.value, r.submission_id, f.kind",
+                f" WHERE f.value IN ({marks}) ORDER BY f.value, r.submission_id, f.kind",
                 chunk,
             )
         ]
@@ -434,11 +385,11 @@ def resolve_clue_prefix(db: Db, prefix: str) -> str:
     prefix = prefix.strip()
     if len(prefix) < MIN_PREFIX:
         raise InputError(f'clue "{prefix}" is too short: give at least {MIN_PREFIX} characters of its id')
-    # A range scan in each era's index: ids >= prefix and < prefix with its last
+    # A range scan in the UNIQUE index: ids >= prefix and < prefix with its last
     # character incremented are exactly the ids that start with prefix.
     upper = prefix[:-1] + chr(min(ord(prefix[-1]) + 1, 0x10FFFF))
     rows = db.execute(
-        f"SELECT submission_id FROM reports WHERE {_ALL_ERAS} AND submission_id >= ? AND submission_id < ?"
+        "SELECT submission_id FROM reports WHERE submission_id >= ? AND submission_id < ?"
         " ORDER BY submission_id LIMIT ?",
         (prefix, upper, _MAX_CANDIDATES + 1),
     ).fetchall()
@@ -450,25 +401,6 @@ def resolve_clue_prefix(db: Db, prefix: str) -> str:
         more = " and more" if len(ids) > _MAX_CANDIDATES else ""
         raise InputError(f'clue "{prefix}" is ambiguous: it matches {listed}{more}', hint="give more characters")
     return ids[0]
-
-
-def key_problems(db: Db) -> list[tuple[str, str, str]]:
-    """``(code, object, message)`` for each way the per-era keys went wrong: a
-    submission id or query code stored twice (in two eras), an era missing from
-    ``report_eras`` (its reports could not be found by key), a key filter that does not
-    hold a key it claims to (the next write rebuilds a malformed one, not a wrong one)."""
-    out: list[tuple[str, str, str]] = []
-    for column, what in (("submission_id", "submission id"), ("query_code_sha256", "query code")):
-        for (value,) in db.execute(
-            f"SELECT {column} FROM reports GROUP BY {column} HAVING count(*) > 1 ORDER BY {column} LIMIT 10"
-        ):
-            out.append(("store.duplicate_key", value, f"{what} stored more than once"))
-    for (era,) in db.execute("SELECT DISTINCT era FROM reports EXCEPT SELECT era FROM report_eras ORDER BY 1"):
-        out.append(("store.era", f"era {era}", "era missing from report_eras: look-ups by key skip its reports"))
-    missing = keyfilter.missing_keys(db)
-    if missing:
-        out.append(("store.key_filter", "key_filter", f"the key filter lacks {missing} stored key(s)"))
-    return out
 
 
 # -- attachments ---------------------------------------------------------------------------

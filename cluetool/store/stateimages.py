@@ -43,7 +43,7 @@ def images_of_reports(db: Db, report_ids: Iterable[int]) -> dict[int, dict[int, 
 
 
 def report_id_of(db: Db, submission_id: str) -> int | None:
-    row = db.execute("SELECT id FROM reports WHERE era IN (SELECT era FROM report_eras) AND submission_id = ?",
+    row = db.execute("SELECT id FROM reports WHERE submission_id = ?",
                      (submission_id,)).fetchone()
     return None if row is None else int(row[0])
 
