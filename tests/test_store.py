@@ -199,14 +199,31 @@ def test_store_open_other_sqlite_file_raises_state_error(tmp_path: Path) -> None
     conn.close()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_store_open_unreadable_raises_state_error(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     Store.create(path, now=NOW).close()
     os.chmod(path, 0o000)
     try:
-        with pytest.raises(StateError):
-            Store.open(path)
+        if os.geteuid() != 0:
+            with pytest.raises(StateError):
+                Store.open(path)
+            return
+        # root reads any file: the same open, in a child that has dropped to an unprivileged user
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit status only
+            code = 3
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                Store.open(path)
+                code = 1
+            except StateError:
+                code = 0
+            except BaseException:
+                code = 2
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, "an unreadable store must raise StateError"
     finally:
         os.chmod(path, 0o600)
 

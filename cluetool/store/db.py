@@ -130,11 +130,16 @@ class Store:
                 for longer than ``wait`` seconds.
         """
         path = Path(path)
-        if not path.exists():
+        try:
+            path.stat()
+        except FileNotFoundError:
             raise StateError(
                 f'store not initialised: no "{path}"',
                 hint=f"run: cluetool init --home {path.parent}",
-            )
+            ) from None
+        except OSError as exc:  # e.g. a home directory this user may not enter
+            raise StateError(f'cannot use store "{path}": {exc.strerror or exc}',
+                             hint="check the owner and permissions of the home and its store") from None
         if not path.is_file():
             raise StateError(f'cannot use store "{path}": not a regular file')
         ro_fs = read_only_fs(path)
