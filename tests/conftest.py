@@ -24,3 +24,6 @@ def require_tool(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} CLI not installed")
     return path
+
+
+from tests.pgfixture import pg_cluster, pg_url, store_backend  # noqa: E402,F401  (fixtures)

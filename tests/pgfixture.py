@@ -1,0 +1,85 @@
+"""PostgreSQL for the tests: one throwaway cluster per session, a fresh database per test.
+
+- ``pg_cluster`` (session): the connection string of a cluster's application role. The
+  cluster is the one ``.ci/run`` started (``CLUETOOL_TEST_PG_DSN``), else one started
+  here in a temporary directory (``tests/pgcluster.py``) and stopped at the end.
+  Without PostgreSQL binaries the tests that need it are skipped, unless
+  ``CLUETOOL_TEST_PG_REQUIRED=1`` (set by ``.ci/run`` where it could start one): then
+  they fail.
+- ``pg_url``: a ``postgresql://`` URL of an empty database of its own, owned by the
+  application role (not a superuser), dropped after the test.
+- ``store_backend``: ``"sqlite"`` or ``"postgresql"`` (a parameter): tests that take it
+  run against both.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests import pgcluster
+
+
+def _required() -> bool:
+    return os.environ.get(pgcluster.ENV_REQUIRED, "") not in ("", "0")
+
+
+def _unavailable(reason: str) -> None:
+    if _required():
+        pytest.fail(f"PostgreSQL is required here ({pgcluster.ENV_REQUIRED}=1) but {reason}")
+    pytest.skip(f"no PostgreSQL: {reason}")
+
+
+def _params(conninfo: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in conninfo.split())
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[str]:
+    given = os.environ.get(pgcluster.ENV_DSN)
+    if given:
+        yield given
+        return
+    if pgcluster.bindir() is None:
+        _unavailable("no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin")
+    base = Path(tempfile.mkdtemp(prefix="cluetool-pg-"))
+    try:
+        conninfo = pgcluster.start(base)
+    except (pgcluster.ClusterError, OSError) as exc:
+        pgcluster.stop(base)
+        _unavailable(f"could not start a cluster: {exc}")
+    try:
+        yield conninfo
+    finally:
+        pgcluster.stop(base)
+
+
+def url_of(conninfo: str, dbname: str) -> str:
+    """A ``postgresql://`` URL for ``dbname`` on the cluster of ``conninfo`` (Unix socket)."""
+    p = _params(conninfo)
+    return f"postgresql://{quote(p['user'])}@/{quote(dbname)}?host={quote(p['host'], safe='/')}"
+
+
+@pytest.fixture
+def pg_url(pg_cluster: str) -> Iterator[str]:
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(pg_cluster, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+    try:
+        yield url_of(pg_cluster, name)
+    finally:
+        with psycopg.connect(pg_cluster, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
