@@ -66,6 +66,13 @@ def url_of(conninfo: str, dbname: str) -> str:
     return f"postgresql://{quote(p['user'])}@/{quote(dbname)}?host={quote(p['host'], safe='/')}"
 
 
+def superuser_conninfo(pg_cluster: str, url: str) -> str:
+    """libpq parameters of the cluster's superuser on the database of ``url``."""
+    from urllib.parse import unquote, urlsplit
+
+    return f"host={_params(pg_cluster)['host']} user={pgcluster.SUPERUSER} dbname={unquote(urlsplit(url).path[1:])}"
+
+
 @pytest.fixture
 def pg_url(pg_cluster: str) -> Iterator[str]:
     import psycopg
