@@ -27,6 +27,7 @@ from cluetool.formats.merkle import EMPTY_ROOT, RootAccumulator
 
 BLOCK = 1 << 16
 _CHUNK = 4096
+_MMAP = 1 << 40
 _ROW = "SELECT seq, CAST(entry AS BLOB), CAST(leaf_hash AS BLOB) FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq"
 
 
@@ -49,6 +50,7 @@ def check_block(path: str, start: int, end: int, sizes: Sequence[int]) -> BlockR
     engine.expected_seq = start
     conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
+        conn.execute(f"PRAGMA mmap_size = {_MMAP}")
         cur = conn.execute(_ROW, (start, end))
         cur.arraysize = _CHUNK
         with no_gc():
