@@ -200,3 +200,48 @@ def test_replay_agrees_after_a_calendar_add_recomputes(home: Path, tmp_path: Pat
     sql(home, "UPDATE obligations SET due_date = '2027-12-31' WHERE id = ?", (oid,))
     code, doc = check(home)
     assert code == 1 and objects(doc) == {f"obligations:{oid}"}
+
+
+def _replay(home: Path, tmp_path: Path, *, parallel: bool) -> object:
+    from cluetool.audit.replay import replay_state
+    from cluetool.keys.audit_secret import load_audit_secret
+
+    return replay_state(home / "store.db", secret=load_audit_secret(Home(home)), scratch_dir=tmp_path,
+                        parallel=parallel, parallel_min=0)
+
+
+def test_two_process_replay_reports_what_one_pass_does(home: Path, tmp_path: Path) -> None:
+    # A large log is replayed by two processes (state; obligations): same differences, same order.
+    assert _replay(home, tmp_path, parallel=True) == _replay(home, tmp_path, parallel=False)
+    sid, report_id = sql(home, "SELECT r.submission_id, r.id FROM reports r JOIN report_stages s ON s.report_id = r.id"
+                               " WHERE s.stage <> 'closed' LIMIT 1")[0]
+    sql(home, "UPDATE report_stages SET stage = 'closed' WHERE report_id = ?", (report_id,))
+    first = sql(home, "SELECT min(id) FROM events")[0][0]
+    sql(home, "UPDATE events SET channel = 'fax' WHERE id = ?", (first,))
+    sql(home, "DELETE FROM assignments WHERE report_id = (SELECT min(report_id) FROM assignments)")
+    oid = sql(home, "SELECT max(id) FROM obligations")[0][0]
+    sql(home, "UPDATE obligations SET due_date = '2099-01-01' WHERE id = ?", (oid,))
+    one = _replay(home, tmp_path, parallel=False)
+    two = _replay(home, tmp_path, parallel=True)
+    assert two == one
+    assert [d.table for d in two.differences] == ["report_stages", "events", "assignments", "obligations"]
+    assert f"{sid}" in {d.key for d in two.differences} and str(oid) in {d.key for d in two.differences}
+    assert list(tmp_path.glob("cluetool-replay-*")) == []  # both scratch databases removed
+
+
+def test_two_process_replay_names_the_first_entry_that_is_not_a_record(home: Path, tmp_path: Path) -> None:
+    from cluetool.errors import StateError
+
+    conn = sqlite3.connect(home / "store.db")
+    try:
+        seq = conn.execute("SELECT max(seq) + 1 FROM audit_log").fetchone()[0]
+        bad_image = json.dumps({"seq": seq, "at": "2026-11-25T00:00:00.000000Z", "actor": "x", "action": "note",
+                                "object": "report:x", "details": {"obligations": ["1|2"]}}).encode()
+        conn.executemany("INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)",
+                         [(seq, bad_image, b"\0" * 32), (seq + 1, b"{not json", b"\0" * 32)])
+        conn.commit()
+    finally:
+        conn.close()
+    for parallel in (False, True):
+        with pytest.raises(StateError, match=f"audit entry {seq} cannot be replayed"):
+            _replay(home, tmp_path, parallel=parallel)

@@ -27,6 +27,12 @@ report says how many.
 Each difference names its table and row: ``report_stages``/``assignments`` by
 submission id, ``events``/``obligations`` by id, and the columns that differ (or
 ``missing`` from the store, ``extra`` in the store, i.e. not in the log).
+
+Speed: a large log is replayed by two processes at once, each reading the whole log on
+its own read-only snapshot into a scratch database of its own: one rebuilds and compares
+stages, events and assignments, the other the obligations (their images, the final rows,
+the comparison). Each part decodes only the detail fields it reads. A small log takes one
+pass (both parts on one connection).
 """
 
 from __future__ import annotations
@@ -37,12 +43,15 @@ import os
 import sqlite3
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from cluetool.audit.engine import AuditFinding, AuditReport, no_gc
+from cluetool.audit.parallel import workers
 from cluetool.config import Home
 from cluetool.errors import StateError
 from cluetool.keys.audit_secret import load_audit_secret, secret_path
@@ -50,7 +59,8 @@ from cluetool.model.store import StoreProblem
 
 SCHEMA = "cluetool.state-replay/1"
 MAX_LISTED = 1000
-_STAGE_RANK = {"received": 0, "assigned": 1, "under_verification": 2, "closed": 3}
+_STAGES = ("received", "assigned", "under_verification", "closed")
+_STAGE_RANK = {stage: rank for rank, stage in enumerate(_STAGES)}
 _EVENT_STAGE = {"verified": "under_verification", "reviewed": "under_verification", "closed": "closed"}
 
 
@@ -72,8 +82,34 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     schema: str = SCHEMA
 
 
+class _StateDetails(msgspec.Struct, kw_only=True):
+    # What the stages, events and assignments part reads; other fields are skipped.
+    event_id: Any = None
+    event: Any = None
+    event_at: Any = None
+    unit: Any = None
+    previous_unit: Any = None
+    to_unit: Any = None
+    channel: Any = None
+    rule: Any = None
+    note_hmac_sha256: Any = None
+    note_sha256: Any = None
+    reason_hmac_sha256: Any = None
+    reason_sha256: Any = None
+
+
+class _ObligationDetails(msgspec.Struct, kw_only=True):
+    # What the obligations part reads. A deadline recomputation (``rules.changed``):
+    # "ID OLD NEW" per changed due date, the ids still provisional after it, the ids it
+    # cancelled.
+    obligations: Any = None
+    changes: Any = None
+    still_provisional: Any = None
+    cancelled_ids: Any = None
+
+
 class _Details(msgspec.Struct, kw_only=True):
-    # Only what replay reads; other detail fields are skipped by the decoder.
+    # Both parts in one pass: the fields of both.
     event_id: Any = None
     event: Any = None
     event_at: Any = None
@@ -87,8 +123,6 @@ class _Details(msgspec.Struct, kw_only=True):
     reason_hmac_sha256: Any = None
     reason_sha256: Any = None
     obligations: Any = None
-    # A deadline recomputation (``rules.changed``): "ID OLD NEW" per changed due date,
-    # the ids still provisional after it, the ids it cancelled.
     changes: Any = None
     still_provisional: Any = None
     cancelled_ids: Any = None
@@ -102,21 +136,49 @@ class _Entry(msgspec.Struct):
     details: _Details
 
 
-_decode = msgspec.json.Decoder(_Entry).decode
+class _StateEntry(msgspec.Struct):
+    seq: int
+    at: str
+    action: str
+    object: str
+    details: _StateDetails
 
-_SCRATCH = """
+
+class _ObligationEntry(msgspec.Struct):
+    seq: int
+    at: str
+    action: str
+    object: str
+    details: _ObligationDetails
+
+
+STATE, OBLIGATIONS = "state", "obligations"
+_PARTS = (STATE, OBLIGATIONS)
+_DECODERS = {
+    (STATE, OBLIGATIONS): msgspec.json.Decoder(_Entry).decode,
+    (STATE,): msgspec.json.Decoder(_StateEntry).decode,
+    (OBLIGATIONS,): msgspec.json.Decoder(_ObligationEntry).decode,
+}
+# Logs this long (entries) are replayed by two processes.
+PARALLEL_MIN = 100_000
+
+_SCRATCH = {
+    STATE: """
 CREATE TABLE stages (sid TEXT PRIMARY KEY, stage TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE events (id INTEGER PRIMARY KEY, sid TEXT, event TEXT, at TEXT, unit TEXT, to_unit TEXT,
                      channel TEXT, note TEXT, recorded_at TEXT);
 CREATE TABLE assignments (sid TEXT PRIMARY KEY, unit TEXT, assigned_at TEXT, rule_id TEXT, reason TEXT,
                           event_id INTEGER) WITHOUT ROWID;
+""",
+    OBLIGATIONS: """
 CREATE TABLE images (n INTEGER PRIMARY KEY, id INTEGER, sid TEXT, rule_id TEXT, unit TEXT, trigger_event_id INTEGER,
                      due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER, at TEXT);
 CREATE TABLE obligations (id INTEGER PRIMARY KEY, sid TEXT, rule_id TEXT, unit TEXT, trigger_event_id INTEGER,
                           due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER,
                           created_at TEXT, loose INTEGER NOT NULL DEFAULT 0, last_n INTEGER);
 CREATE TABLE no_images (sid TEXT PRIMARY KEY) WITHOUT ROWID;
-"""
+""",
+}
 # The obligations as the log leaves them: each row's last image, created at its first,
 # loose when still open at a recomputation that recorded no images.
 _FINAL = """
@@ -128,10 +190,6 @@ JOIN images i ON i.n = g.last JOIN images f ON f.n = g.first
 """
 
 
-def _sid(obj: str) -> str:
-    return obj[7:] if obj.startswith("report:") else obj
-
-
 def _digest(keyed: Any, plain: Any) -> str | None:
     if isinstance(keyed, str):
         return "hmac:" + keyed
@@ -140,14 +198,64 @@ def _digest(keyed: Any, plain: Any) -> str | None:
     return None
 
 
-class _Builder:
-    """Applies entries to the scratch database in bulk."""
+class _StateBuilder:
+    """Applies entries to the scratch stages, events and assignments in bulk."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.stage: dict[str, str] = {}
+        self.stage: dict[str, int] = {}  # rank in _STAGES
         self.assignment: dict[str, tuple[Any, ...]] = {}  # final state only: assign and transfer interleave
         self.events: list[tuple[Any, ...]] = []
+
+    def flush(self) -> None:
+        self.conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.events)
+        self.events = []
+
+    def entry(self, e: Any) -> None:
+        action = e.action
+        if action == "report.import":
+            sid = e.object
+            if sid not in self.stage:
+                self.stage[sid] = 0  # received
+            return
+        if action == "clue.assign":
+            d = e.details
+            obj = e.object
+            sid = obj[7:] if obj.startswith("report:") else obj
+            reason = _digest(d.reason_hmac_sha256, d.reason_sha256)
+            self.events.append((d.event_id, sid, "assigned", e.at, d.previous_unit, d.unit, None, reason, e.at))
+            self.assignment[sid] = (sid, d.unit, e.at, d.rule, reason, d.event_id)
+            if self.stage.get(sid, -1) < 1:
+                self.stage[sid] = 1  # assigned
+        elif action == "event.record":
+            d = e.details
+            obj = e.object
+            sid = obj[7:] if obj.startswith("report:") else obj
+            event = d.event
+            self.events.append((d.event_id, sid, event, d.event_at, d.unit, d.to_unit, d.channel,
+                                _digest(d.note_hmac_sha256, d.note_sha256), e.at))
+            if event == "transferred":
+                self.assignment[sid] = (sid, d.to_unit, d.event_at, None, None, d.event_id)
+            if event in _EVENT_STAGE:
+                rank = _STAGE_RANK[_EVENT_STAGE[event]]
+                if self.stage.get(sid, -1) < rank:
+                    self.stage[sid] = rank
+        else:
+            return
+        if len(self.events) >= 50000:
+            self.flush()
+
+    def finish(self) -> None:
+        self.flush()
+        self.conn.executemany("INSERT INTO stages VALUES (?, ?)", [(sid, _STAGES[r]) for sid, r in self.stage.items()])
+        self.conn.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", self.assignment.values())
+
+
+class _ObligationBuilder:
+    """Applies entries' obligation images (and recomputations) to the scratch obligations."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
         self.images: list[tuple[Any, ...]] = []
         self.no_images: list[tuple[str]] = []
         self.n = 0  # images so far (the images table's n)
@@ -157,39 +265,17 @@ class _Builder:
         self.cancels: list[tuple[int, int]] = []
 
     def flush(self) -> None:
-        self.conn.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.events)
         self.conn.executemany("INSERT INTO images VALUES (" + ",".join("?" * 12) + ")", self.images)
-        self.events, self.images = [], []
+        self.images = []
 
-    def advance(self, sid: str, stage: str) -> None:
-        old = self.stage.get(sid)
-        if old is None or _STAGE_RANK[stage] > _STAGE_RANK[old]:
-            self.stage[sid] = stage
-
-    def entry(self, e: _Entry) -> None:
+    def entry(self, e: Any) -> None:
         d = e.details
+        obligations = d.obligations
         action = e.action
         if action == "report.import":
-            sid = e.object
-            self.advance(sid, "received")
-            if d.obligations is None:
-                self.no_images.append((sid,))
-        elif action == "clue.assign":
-            sid = _sid(e.object)
-            reason = _digest(d.reason_hmac_sha256, d.reason_sha256)
-            self.events.append((d.event_id, sid, "assigned", e.at, d.previous_unit, d.unit, None, reason, e.at))
-            self.assignment[sid] = (sid, d.unit, e.at, d.rule, reason, d.event_id)
-            self.advance(sid, "assigned")
-        elif action == "event.record":
-            sid = _sid(e.object)
-            event = d.event
-            self.events.append((d.event_id, sid, event, d.event_at, d.unit, d.to_unit, d.channel,
-                                _digest(d.note_hmac_sha256, d.note_sha256), e.at))
-            if event == "transferred":
-                self.assignment[sid] = (sid, d.to_unit, d.event_at, None, None, d.event_id)
-            if event in _EVENT_STAGE:
-                self.advance(sid, _EVENT_STAGE[event])
-        elif action == "rules.changed" and d.obligations is None:
+            if obligations is None:
+                self.no_images.append((e.object,))
+        elif action == "rules.changed" and obligations is None:
             if d.changes is None and d.cancelled_ids is None:
                 self.loose_below = self.n + 1  # written before recomputations were itemised
             else:
@@ -198,23 +284,25 @@ class _Builder:
                     oid, _old, new = str(change).split(" ")
                     self.due_changes.append((new, int(int(oid) in still), int(oid), self.n))
                 self.cancels += [(int(oid), self.n) for oid in d.cancelled_ids or ()]
-        if d.obligations:
-            sid = _sid(e.object)
+        if obligations:
+            obj = e.object
+            sid = obj[7:] if obj.startswith("report:") else obj
             at = e.at
-            for img in d.obligations:
+            n = self.n
+            append = self.images.append
+            for img in obligations:
                 f = img.split("|")
                 if len(f) != 9:
                     raise ValueError("malformed obligation image")
-                self.n += 1
-                self.images.append((self.n, int(f[0]), sid, f[1], f[2] or None, int(f[3]) if f[3] else None, f[4],
-                                    int(f[5]), f[6], f[7] or None, int(f[8]) if f[8] else None, at))
-        if len(self.images) + len(self.events) >= 50000:
-            self.flush()
+                n += 1
+                append((n, int(f[0]), sid, f[1], f[2] or None, int(f[3]) if f[3] else None, f[4],
+                        int(f[5]), f[6], f[7] or None, int(f[8]) if f[8] else None, at))
+            self.n = n
+            if len(self.images) >= 50000:
+                self.flush()
 
     def finish(self) -> None:
         self.flush()
-        self.conn.executemany("INSERT INTO stages VALUES (?, ?)", self.stage.items())
-        self.conn.executemany("INSERT INTO assignments VALUES (?, ?, ?, ?, ?, ?)", self.assignment.values())
         self.conn.executemany("INSERT OR IGNORE INTO no_images VALUES (?)", self.no_images)
         self.conn.execute(_FINAL, (self.loose_below,))
         # A recomputation changes rows whose last image came before it (n counts images).
@@ -233,7 +321,7 @@ def _note_matcher(secret: bytes | None) -> Callable[[str | None, str | None], in
         if kind == "sha256":
             return int(hmac.compare_digest(hashlib.sha256(data).hexdigest(), value))
         if kind == "hmac" and secret is not None:
-            return int(hmac.compare_digest(hmac.new(secret, data, hashlib.sha256).hexdigest(), value))
+            return int(hmac.compare_digest(hmac.digest(secret, data, "sha256").hex(), value))
         return 0
 
     return matches
@@ -273,9 +361,11 @@ def _differs(col: str, texts: set[str], loose: bool) -> str:
 
 
 def _compare(conn: sqlite3.Connection, matches: Callable[[str | None, str | None], int],
-             add: Callable[[StateDifference], None]) -> None:
+             add: Callable[[StateDifference], None], parts: tuple[str, ...]) -> None:
     conn.create_function("note_matches", 2, matches, deterministic=True)
     for table, scratch, key, columns, texts in _TABLES:
+        if (OBLIGATIONS if table == "obligations" else STATE) not in parts:
+            continue
         if key == "id":
             # Keyed by the store table's own integer primary key: joined in place.
             store = f"({_STORE[table]})"
@@ -308,28 +398,31 @@ def _compare(conn: sqlite3.Connection, matches: Callable[[str | None, str | None
                 add(StateDifference(table=table, key=str(r[0]), problem="differs", columns=bad))
 
 
-def replay_state(store_path: Path, *, secret: bytes | None, scratch_dir: Path | None = None) -> ReplayReport:
-    """Rebuild the state tables from the audit entries of the store at ``store_path`` in a
-    scratch database and compare them row by row with the store (one read snapshot).
+class _PartResult(msgspec.Struct, kw_only=True):
+    """What one part of the replay found (it crosses the process boundary)."""
 
-    ``secret`` is the home's audit secret (for notes and reasons); without it, keyed
-    notes count as differing only when the store holds none.
+    entries: int = 0
+    differences: list[StateDifference] = []
+    unlisted: int = 0
+    clues_without_images: int = 0
+    bad_seq: int | None = None  # the first entry that is not a valid record
+    error: str | None = None  # an SQLite error
 
-    Raises:
-        StateError: the store cannot be read, or an entry is not a valid record (run
-            ``audit verify``).
-    """
-    directory = tempfile.mkdtemp(prefix="cluetool-replay-", dir=scratch_dir)
-    path = Path(directory) / "scratch.db"
-    conn = sqlite3.connect(path, isolation_level=None)
+
+def _replay_part(store_path: str, directory: str, parts: tuple[str, ...], secret: bytes | None) -> _PartResult:
+    """Replay ``parts`` of the state from the log of the store at ``store_path`` in a
+    scratch database of their own in ``directory`` (one read snapshot of the store)."""
+    conn = sqlite3.connect(Path(directory) / f"scratch-{'-'.join(parts)}.db", isolation_level=None)
     try:
         conn.executescript("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;")
-        conn.executescript(_SCRATCH)
+        for part in parts:
+            conn.executescript(_SCRATCH[part])
         uri = Path(store_path).resolve().as_uri() + "?mode=ro"
         conn.execute("ATTACH DATABASE ? AS store", (uri,))
-        matches = _note_matcher(secret)
         conn.execute("BEGIN")
-        builder = _Builder(conn)
+        builders = [(_StateBuilder if part == STATE else _ObligationBuilder)(conn) for part in parts]
+        apply = [b.entry for b in builders]
+        decode = _DECODERS[parts]
         count = 0
         cur = conn.execute("SELECT seq, CAST(entry AS BLOB) FROM store.audit_log ORDER BY seq")
         cur.arraysize = 8192
@@ -337,13 +430,14 @@ def replay_state(store_path: Path, *, secret: bytes | None, scratch_dir: Path | 
             while rows := cur.fetchmany():
                 for seq, raw in rows:
                     try:
-                        builder.entry(_decode(raw))
+                        e = decode(raw)
+                        for f in apply:
+                            f(e)
                     except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
-                        raise StateError(f"audit entry {seq} cannot be replayed: it is not a valid record",
-                                         hint="run: cluetool audit verify") from None
-                    count += 1
-        builder.finish()
-        conn.execute("CREATE INDEX IF NOT EXISTS obligations_sid ON obligations (sid)")
+                        return _PartResult(bad_seq=seq)
+                count += len(rows)
+        for b in builders:
+            b.finish()
         out: list[StateDifference] = []
         over = 0
 
@@ -354,18 +448,75 @@ def replay_state(store_path: Path, *, secret: bytes | None, scratch_dir: Path | 
             else:
                 over += 1
 
-        _compare(conn, matches, add)
-        legacy = conn.execute("SELECT count(*) FROM no_images").fetchone()[0]
+        _compare(conn, _note_matcher(secret), add, parts)
+        legacy = conn.execute("SELECT count(*) FROM no_images").fetchone()[0] if OBLIGATIONS in parts else 0
         conn.execute("ROLLBACK")
     except sqlite3.Error as exc:
-        raise StateError(f'cannot replay the audit log of "{store_path}": {exc}') from None
+        return _PartResult(error=str(exc))
     finally:
         conn.close()
+    return _PartResult(entries=count, differences=out, unlisted=over, clues_without_images=int(legacy))
+
+
+def _run_part(args: tuple[str, str, tuple[str, ...], bytes | None]) -> bytes:
+    # The result crosses the process boundary as MessagePack.
+    return msgspec.msgpack.encode(_replay_part(*args))
+
+
+_decode_part = msgspec.msgpack.Decoder(_PartResult).decode
+
+
+def _log_size(store_path: Path) -> int:
+    uri = Path(store_path).resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True)
+        try:
+            row = conn.execute("SELECT max(seq) FROM audit_log").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0  # the replay itself names the problem
+    return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+
+def replay_state(store_path: Path, *, secret: bytes | None, scratch_dir: Path | None = None,
+                 parallel: bool = True, parallel_min: int = PARALLEL_MIN) -> ReplayReport:
+    """Rebuild the state tables from the audit entries of the store at ``store_path`` in a
+    scratch database and compare them row by row with the store (one read snapshot per
+    part: stages, events and assignments; obligations).
+
+    ``secret`` is the home's audit secret (for notes and reasons); without it, keyed
+    notes count as differing only when the store holds none. A log of at least
+    ``parallel_min`` entries is replayed by two processes (``parallel=False``: one pass).
+
+    Raises:
+        StateError: the store cannot be read, or an entry is not a valid record (run
+            ``audit verify``).
+    """
+    directory = tempfile.mkdtemp(prefix="cluetool-replay-", dir=scratch_dir)
+    try:
+        if parallel and workers() > 1 and _log_size(store_path) >= parallel_min:
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("fork")) as pool:
+                theirs = pool.submit(_run_part, (str(store_path), directory, (OBLIGATIONS,), secret))
+                results = [_replay_part(str(store_path), directory, (STATE,), secret), _decode_part(theirs.result())]
+        else:
+            results = [_replay_part(str(store_path), directory, _PARTS, secret)]
+    finally:
         for name in os.listdir(directory):
             os.unlink(os.path.join(directory, name))
         os.rmdir(directory)
-    return ReplayReport(ok=not out and not over, entries=count, differences=out, unlisted=over,
-                        clues_without_images=int(legacy))
+    bad = [r.bad_seq for r in results if r.bad_seq is not None]
+    if bad:
+        raise StateError(f"audit entry {min(bad)} cannot be replayed: it is not a valid record",
+                         hint="run: cluetool audit verify")
+    for r in results:
+        if r.error is not None:
+            raise StateError(f'cannot replay the audit log of "{store_path}": {r.error}')
+    found = [d for r in results for d in r.differences]
+    total = len(found) + sum(r.unlisted for r in results)
+    out = found[:MAX_LISTED]
+    return ReplayReport(ok=total == 0, entries=results[0].entries, differences=out, unlisted=total - len(out),
+                        clues_without_images=sum(r.clues_without_images for r in results))
 
 
 def replay_home(home: Home) -> ReplayReport:
