@@ -389,9 +389,15 @@ def consistency_proof(size1: int, size2: int, leaf_hashes: Iterable[bytes]) -> l
 def perfect_root(hashes: bytes) -> bytes:
     """MTH of a power-of-two run of subtree hashes given concatenated (level by level)."""
     level = hashes
-    sha256 = hashlib.sha256
+    copy = _NODE_HASHER.copy  # each node: one copy, one update, one digest (no concatenation)
     while len(level) > HASH_SIZE:
-        level = b"".join([sha256(b"\x01" + level[i : i + 64]).digest() for i in range(0, len(level), 64)])
+        out = []
+        append = out.append
+        for i in range(0, len(level), 2 * HASH_SIZE):
+            h = copy()
+            h.update(level[i : i + 2 * HASH_SIZE])
+            append(h.digest())
+        level = b"".join(out)
     return level
 
 
