@@ -26,7 +26,7 @@ from cluetool import audit
 from cluetool.config import Home, fsync_dir, shown
 from cluetool.errors import InputError, StateError, os_cause
 from cluetool.model.store import StoreCheckReport
-from cluetool.store import Store
+from cluetool.home import open_store
 
 _SECRET_SUFFIXES = (".key", ".age", ".secret")
 _TOP_DIRS = ("blobs", "state", "trusted", "rules", "keys")
@@ -190,7 +190,7 @@ def backup(home: Home, dest: Path, *, with_secrets: bool = False) -> BackupRepor
         StateError: the home or store is unusable; ``dest`` cannot be written.
     """
     home.check()
-    with Store.open(home.store_file, blobs_dir=home.blobs_dir, readonly=True):
+    with open_store(home, readonly=True):
         pass  # a cluetool store, at the current schema
     copier = _copy_home(home.root, dest, with_secrets=with_secrets, store_first=True)
     return BackupReport(path=shown(dest), files=copier.files, bytes=copier.bytes, with_secrets=with_secrets)
@@ -208,7 +208,7 @@ def restore(src: Path, new_home: Path, *, key: str | None = None) -> RestoreRepo
         raise InputError(f'"{shown(src)}" is not a cluetool backup (no store.db and config.toml)')
     copier = _copy_home(src, new_home, with_secrets=True, store_first=False)
     home = Home(new_home)
-    with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store:
+    with open_store(home) as store:
         check = store.check()
         if key is None:  # as audit verify, but a backup may lack the secret key files
             key = "audit" if (home.keys_dir / "audit.pub").is_file() else audit.checkpoint_key_name(home)

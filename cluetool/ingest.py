@@ -42,6 +42,7 @@ from cluetool.batch.reader import BatchFormatError, open_batch
 from cluetool.batch.service import signer_lookup
 from cluetool.batch.verify import InnerVisitor, authenticate, decrypt_checked
 from cluetool.config import Home, Limits
+from cluetool.home import open_store
 from cluetool.errors import ClueError, InputError
 from cluetool.formats import age, ustar
 from cluetool import workers
@@ -653,7 +654,7 @@ def import_batches(
     signer = None if checkpoint_key_name(home) == CHECKPOINT_KEY else load_signing_key(home, identity, passphrase)
     limits = home.config().limits
     out = ImportReport(ok=True, batches=[], problems=[])
-    with Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir) as store:
+    with open_store(home, wait=wait) as store:
         for path in paths:
             res, problems = import_batch(path, home=home, store=store, identities=idents, now=now,
                                          allow_gap_reason=allow_gap_reason, limits=limits)

@@ -19,7 +19,8 @@ from cluetool.keys import DestroyResult, TrustResult, UntrustResult, destroy_ret
 from cluetool.model import querycode
 from cluetool.model.batch import VerifyReport
 from cluetool.model.store import DuplicateLink, StoreCheckReport
-from cluetool.store import Store, integrity
+from cluetool.home import create_store, has_store, open_store
+from cluetool.store import integrity
 from cluetool.store import queries as q
 from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.store.audit import append_entry
@@ -51,20 +52,8 @@ def init(root: Path, *, now: datetime) -> Home:
         StateError: the directory or store cannot be created.
     """
     home = init_home(root)
-    store = Store.create(home.store_file, exist_ok=True, now=now, blobs_dir=home.blobs_dir)
-    store.close()
+    create_store(home, now=now).close()
     return home
-
-
-def open_store(home: Home, *, wait: float = 10.0, readonly: bool = False) -> Store:
-    """The home's store (read-only for commands that only read: they work on a
-    read-only mount).
-
-    Raises:
-        StateError: missing home or store, newer schema, unreadable.
-    """
-    home.check()
-    return Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir, readonly=readonly)
 
 
 def verify(
@@ -76,7 +65,7 @@ def verify(
     batch the store accepted from each source (DESIGN §5), and a batch already in the
     store's ledger is "already imported", as ``import`` says."""
     h = optional_home(home, required=decrypt or identity is not None or not signer_files)
-    if chain and h is not None and h.store_file.exists():
+    if chain and h is not None and has_store(h):
         with open_store(h, readonly=True) as store:
             start, accepted = chain_lookups(store)
             return batch_service.verify(
@@ -145,7 +134,7 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
 
 
 def _audit(home: Home, *, now: datetime, action: str, object: str, details: dict[str, object]) -> None:
-    if home.store_file.exists():
+    if has_store(home):
         with open_store(home) as store, store.write() as tx:
             append_entry(tx, at=now, actor="cluetool-keys", action=action, object=object, details=details)
 

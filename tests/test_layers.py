@@ -27,16 +27,18 @@ LAYER = {
     "rules": 4,
     "batch": 5,
     "store": 5,
-    "audit": 6,
-    "handling": 6,
-    "ingest": 7,
-    "services": 8,
-    "backup": 8,
-    "output": 8,
-    "commands": 9,
-    "cli": 10,
-    "__init__": 11,
-    "__main__": 11,
+    "home": 6,
+    "audit": 7,
+    "handling": 7,
+    "ingest": 8,
+    "services": 9,
+    "backup": 9,
+    "output": 9,
+    "api": 10,
+    "commands": 11,
+    "cli": 12,
+    "__init__": 13,
+    "__main__": 13,
 }
 FORBIDDEN_IN_CORE = {"typer", "click", "tabulate"}
 
@@ -130,3 +132,15 @@ AUDIT_MODULES = sorted(n for n in _module_graph() if n.startswith("cluetool.audi
 def test_layers_no_import_circle_through_audit_modules(module: str) -> None:
     # Function-level and TYPE_CHECKING imports count (issue 18: no circles).
     assert _cycle_through(_module_graph(), module) is None, " -> ".join(_cycle_through(_module_graph(), module) or [])
+
+
+def test_layers_store_opened_in_one_place() -> None:
+    # Issue 18: a home's store is opened (and a backend chosen) only in cluetool/home.py.
+    for path in MODULES:
+        rel = path.relative_to(PKG)
+        if rel.parts[0] == "store" or rel == Path("home.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in ("open", "create")
+                    and isinstance(node.value, ast.Name) and node.value.id == "Store"):
+                assert False, f"{rel}:{node.lineno} opens a store itself (use cluetool.home.open_store)"

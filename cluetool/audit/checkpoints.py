@@ -346,15 +346,6 @@ def resolve(home: Path | None) -> Home:
     return resolve_home(home).check()
 
 
-def open_home_store(home: Home) -> Store:
-    """The home's store (as ``cluetool.services.open_store``).
-
-    Raises:
-        StateError: missing or unusable store.
-    """
-    return Store.open(home.store_file, blobs_dir=home.blobs_dir)
-
-
 def signing_key(home: Home, name: str, *, passphrase_file: Path | None = None,
                 passphrase_env: str | None = None) -> minisign.SecretKey:
     """The home's signing key NAME (a protected key needs a passphrase file or variable).

@@ -86,6 +86,7 @@ def verify(
     Example: cluetool audit verify --export audit-2026-11 --key log.pub --against seen/checkpoint.txt
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.errors import InputError
     from cluetool.output import warn
 
@@ -107,7 +108,7 @@ def verify(
         keys = audit.TrustedKeys()
         for name in key or [audit.checkpoint_key_name(h)]:
             keys.raw += audit.home_keys(h, name).raw
-        with audit.checkpoints.open_home_store(h) as store:
+        with open_store(h) as store:
             report = audit.verify_store(store, keys, against=seen + audit.cosigned_checkpoints(h), progress=_progress())
         if state:
             report = audit.replay.with_state(report, audit.replay.replay_home(h))
@@ -130,10 +131,11 @@ def log(
     Example: cluetool audit log --action 'batch.*' --since 2026-11-01 --format jsonl
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.output import emit
 
     h = audit.checkpoints.resolve(home_of(home))
-    with audit.checkpoints.open_home_store(h) as store:
+    with open_store(h) as store:
         result = audit.list_entries(store, object=object_, action=action, actor=actor, since=since, until=until, limit=limit)
     emit(result, fmt_of(fmt), rows="entries", columns=_LOG_COLUMNS)
 
@@ -158,12 +160,13 @@ def checkpoint(
     Example: cluetool audit checkpoint --quiet
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.output import emit
 
     h = audit.checkpoints.resolve(home_of(home))
     sk = audit.checkpoints.signing_key(h, key or audit.checkpoint_key_name(h), passphrase_file=passphrase_file,
                                        passphrase_env=passphrase_env)
-    with audit.checkpoints.open_home_store(h) as store:
+    with open_store(h) as store:
         info = audit.checkpoint(store, sk, now=datetime.now(timezone.utc), origin=origin)
     if not quiet:
         emit(info, fmt_of(fmt), columns=["id", "size", "root", "origin", "at", "created"])
@@ -185,6 +188,7 @@ def prove(
     Example: cluetool audit prove 42 --out entry-42.proof.json
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.errors import InputError
     from cluetool.output import emit
 
@@ -193,7 +197,7 @@ def prove(
     if to is not None and from_ is None:
         raise InputError("--to needs --from")
     h = audit.checkpoints.resolve(home_of(home))
-    with audit.checkpoints.open_home_store(h) as store:
+    with open_store(h) as store:
         if seq is not None:
             proof: Any = audit.prove_inclusion(store, seq)
             columns = ["leaf_index", "tree_size", "leaf_hash", "proof"]
@@ -229,6 +233,7 @@ def check_proof(
     Example: cluetool audit check-proof entry-42.proof.json --key home.pub
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.errors import InputError
     from cluetool.output import Format, emit, info
 
@@ -266,10 +271,11 @@ def export(
     Example: cluetool audit export --out audit-2026-11
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.output import emit
 
     h = audit.checkpoints.resolve(home_of(home))
-    with audit.checkpoints.open_home_store(h) as store:
+    with open_store(h) as store:
         result = audit.export(store, out, public_key_text=audit.checkpoints.public_key_text(h, key or audit.checkpoint_key_name(h)))
     emit(result, fmt_of(fmt), columns=["directory", "entries", "root", "unsigned_entries", "key_fingerprint"])
 
@@ -287,6 +293,7 @@ def confirm_text(
     Example: cluetool audit confirm-text 42 --text-file note.txt
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.errors import InputError
     from cluetool.output import emit
 
@@ -296,7 +303,7 @@ def confirm_text(
     except (OSError, UnicodeDecodeError):
         raise InputError(f'cannot read text "{text_file}"') from None
     h = audit.checkpoints.resolve(home_of(home))
-    with audit.checkpoints.open_home_store(h) as store:
+    with open_store(h) as store:
         result = audit.confirm_text(h, store, seq, text)
     emit(result, fmt_of(fmt), columns=["seq", "field", "keyed", "matches"])
     raise typer.Exit(0 if result.matches else 1)
@@ -332,6 +339,7 @@ def witness(
     Example: cluetool audit witness --export audit-2026-11 --key auditor.key --state auditor.state --log-key log.pub --out cosigned.txt
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.output import emit, warn
 
     keys, warning = audit.export_keys(export_dir, log_key or [], fingerprints=log_key_fingerprint or [],
@@ -361,6 +369,7 @@ def cosignatures_import(
     Example: cluetool audit cosignatures import cosigned.txt --witness-key auditor.vkey
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.output import emit
 
     h = audit.checkpoints.resolve(home_of(home))
@@ -385,6 +394,7 @@ def key_generate(
     Example: cluetool audit key generate --passphrase-file /run/secrets/audit-pass
     """
     from cluetool import audit
+    from cluetool.home import open_store
     from cluetool.output import emit
 
     result = audit.new_checkpoint_key(home_of(home), unprotected=unprotected, passphrase_file=passphrase_file,

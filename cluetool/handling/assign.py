@@ -15,6 +15,7 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
+from cluetool.home import open_store
 from cluetool.handling import obligations as ob
 from cluetool.handling.progress import apply_event
 from cluetool.keys.audit_secret import audit_secret, keyed_text
@@ -74,7 +75,7 @@ def assign_by_rules(
     loaded = c.load(home, strict=strict_calendar)
     rules, rules_sha = c.load_home_assignment(home, loaded.units)
     results: list[AssignResult] = []
-    with c.open_home_store(home, wait=wait) as store:
+    with open_store(home, wait=wait) as store:
         if dry_run:
             with store.read() as tx:
                 for _, sid, facts in h.unassigned_clues(tx):
@@ -193,7 +194,7 @@ def assign_by_hand(
     loaded = c.load(home, strict=strict_calendar)
     target = c.require_unit(loaded.units, unit, "UNIT")
     secret = audit_secret(home)
-    with c.open_home_store(home, wait=wait) as store, store.write() as tx:
+    with open_store(home, wait=wait) as store, store.write() as tx:
         sid = c.resolve(tx, clue)
         c.sync(tx, loaded.units, now=now)
         ob.ensure_rules_current(tx, loaded.ctx, home=home, now=now, actor=c.ACTOR, units=loaded.units)

@@ -18,6 +18,7 @@ import msgspec
 from cluetool.config import Home, write_private_file
 from cluetool.errors import InputError, StateError
 from cluetool.handling import context as c
+from cluetool.home import open_store
 from cluetool.handling import obligations as ob
 from cluetool.rules.calendar import (
     WorkCalendar,
@@ -183,7 +184,7 @@ def calendar_add(home: Home, year: int, source_file: Path, *, now: datetime, wai
     existed = target.exists()
     wrote = False
     try:
-        with c.open_home_store(home, wait=wait) as store, store.write() as tx:
+        with open_store(home, wait=wait) as store, store.write() as tx:
             append_entry(tx, at=now, actor=c.ACTOR, action="calendar.added", object=f"calendar:{year}",
                          details={"year": year, "source": entry.source, "rest_days": len(entry.rest_days),
                                   "workdays": len(entry.workdays), "calendar_sha256": ctx.calendar_sha256})

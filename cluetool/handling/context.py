@@ -21,16 +21,6 @@ from cluetool.store.audit import append_entry
 ACTOR = "cluetool-handling"
 
 
-def open_home_store(home: Home, *, wait: float) -> Store:
-    """The home's store (as ``services.open_store``, which this layer may not import).
-
-    Raises:
-        StateError: missing home or store, newer schema, unreadable.
-    """
-    home.check()
-    return Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir)
-
-
 def units_path(home: Home) -> Path:
     return home.rules_dir / "units.toml"
 

@@ -25,6 +25,7 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import CalendarError, InputError
 from cluetool.handling import context as c
+from cluetool.home import open_store
 from cluetool.handling import obligations as ob
 from cluetool.rules.calendar import UNKNOWN_YEAR_HINT, local_date
 from cluetool.store import handling as h
@@ -86,7 +87,7 @@ def deadline_report(
         c.require_unit(c.load_home_units(home), unit, "--unit")
     day = as_of if as_of is not None else local_date(c.utc(now), ctx.tz)
     wanted = tuple(dict.fromkeys(states)) or UNMET
-    with c.open_home_store(home, wait=wait) as store:
+    with open_store(home, wait=wait) as store:
         if not ob.rules_current(store, ctx):
             with store.write() as tx:
                 ob.ensure_rules_current(tx, ctx, home=home, now=c.utc(now), actor=c.ACTOR)

@@ -16,6 +16,7 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
+from cluetool.home import open_store
 from cluetool.handling import obligations as ob
 from cluetool.store import handling as h
 
@@ -58,7 +59,7 @@ def transfer_ledger(
     tz = ob.home_timezone(home) if (date_from or date_to) else None
     start = datetime.combine(date_from, time(), tz) if date_from and tz else None
     end = datetime.combine(date_to + timedelta(days=1), time(), tz) if date_to and tz else None
-    with c.open_home_store(home, wait=wait) as store, store.read() as tx:
+    with open_store(home, wait=wait) as store, store.read() as tx:
         entries = h.ledger_events(tx, unit=unit, direction=direction, start=start, end=end)
     return LedgerReport(unit=unit, direction=direction, date_from=date_from.isoformat() if date_from else None,
                         date_to=date_to.isoformat() if date_to else None, entries=entries)

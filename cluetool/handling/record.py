@@ -30,6 +30,7 @@ import msgspec
 from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.handling import context as c
+from cluetool.home import open_store
 from cluetool.handling import obligations as ob
 from cluetool.handling.progress import CreatedObligation, MetObligation, apply_event
 from cluetool.keys.audit_secret import audit_secret, keyed_text
@@ -130,7 +131,7 @@ def record_event(
     for opt, value in (("--unit", unit), ("--to", to)):
         if value is not None:
             c.require_unit(loaded.units, value, opt)
-    with c.open_home_store(home, wait=wait) as store, store.write() as tx:
+    with open_store(home, wait=wait) as store, store.write() as tx:
         sid = c.resolve(tx, clue)
         other = c.resolve(tx, of) if of is not None else None
         c.sync(tx, loaded.units, now=now)
