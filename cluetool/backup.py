@@ -27,6 +27,7 @@ from cluetool.config import Home, fsync_dir, shown
 from cluetool.errors import InputError, StateError, os_cause
 from cluetool.model.store import StoreCheckReport
 from cluetool.home import open_store
+from cluetool.store.integrity import check_store
 
 _SECRET_SUFFIXES = (".key", ".age", ".secret")
 _TOP_DIRS = ("blobs", "state", "trusted", "rules", "keys")
@@ -209,7 +210,7 @@ def restore(src: Path, new_home: Path, *, key: str | None = None) -> RestoreRepo
     copier = _copy_home(src, new_home, with_secrets=True, store_first=False)
     home = Home(new_home)
     with open_store(home) as store:
-        check = store.check()
+        check = check_store(store)
         if key is None:  # as audit verify, but a backup may lack the secret key files
             key = "audit" if (home.keys_dir / "audit.pub").is_file() else audit.checkpoint_key_name(home)
         keys = audit.home_keys(home, key)

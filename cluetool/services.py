@@ -125,7 +125,7 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
         if repair:
             removed += [str(p) for p in remove_stale_temp_files(home.state_dir / "seal")]
             removed += integrity.repair(store)
-        report = store.check()
+        report = integrity.check_store(store)
     report.removed = removed
     if replay:
         report.problems += state_problems(replay_home(home))

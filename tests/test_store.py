@@ -17,6 +17,7 @@ from cluetool.errors import InputError, StateError
 from cluetool.formats.canonical import dumps
 from cluetool.model.store import Fingerprint, ReportAttachment, ReportRow, ReportStage
 from cluetool.store import Store, queries
+from cluetool.store.integrity import check_store
 from cluetool.store.audit import append_entry, audit_size, iter_entries
 from cluetool.store.migrations import APPLICATION_ID, latest_version
 
@@ -483,7 +484,7 @@ def test_queries_resolve_clue_prefix_none_raises(clues: Store) -> None:
 
 
 def test_store_check_clean_store_ok(store: Store) -> None:
-    report = store.check()
+    report = check_store(store)
     assert report.ok and report.problems == [] and report.schema == "cluetool.store-check/1"
 
 
@@ -497,7 +498,7 @@ def test_store_check_finds_broken_foreign_key_and_permissions(tmp_path: Path) ->
     conn.close()
     os.chmod(path, 0o644)
     with Store.open(path) as s:
-        report = s.check()
+        report = check_store(s)
     assert not report.ok
     assert {p.code for p in report.problems} >= {"store.foreign_key", "store.permissions"}
 
@@ -512,7 +513,7 @@ def test_store_open_damaged_database_raises_state_error(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(StateError, match="store damaged: run `cluetool store check`"):
         with Store.open(path) as s:
-            s.check()
+            check_store(s)
 
 
 def test_store_execute_outside_write_cannot_write(store: Store) -> None:

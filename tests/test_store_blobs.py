@@ -15,6 +15,7 @@ import pytest
 from cluetool.errors import InputError, StateError
 from cluetool.model.store import ReportAttachment, ReportRow
 from cluetool.store import BlobStore, Store, queries
+from cluetool.store.integrity import check_store
 from cluetool.store.audit import append_entry
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
@@ -117,12 +118,12 @@ def reference(store: Store, *contents: bytes) -> list[str]:
 
 
 def codes(store: Store) -> list[tuple[str, str]]:
-    return sorted((p.code, p.severity) for p in store.check().problems)
+    return sorted((p.code, p.severity) for p in check_store(store).problems)
 
 
 def test_blobs_check_clean_store_has_no_problems(store: Store) -> None:
     reference(store, JPEG, b"second")
-    report = store.check()
+    report = check_store(store)
     assert report.ok and report.problems == []
 
 
@@ -132,7 +133,7 @@ def test_blobs_check_tampered_blob_found(store: Store) -> None:
     data = bytearray(path.read_bytes())
     data[10] ^= 1  # same size, one bit flipped
     path.write_bytes(bytes(data))
-    report = store.check()
+    report = check_store(store)
     assert not report.ok
     assert [(p.code, p.object) for p in report.problems] == [("blob.tampered", str(path))]
 
@@ -140,7 +141,7 @@ def test_blobs_check_tampered_blob_found(store: Store) -> None:
 def test_blobs_check_missing_blob_found(store: Store) -> None:
     sha, other = reference(store, JPEG, b"second")
     (store.blobs.root / sha[:2] / sha).unlink()
-    report = store.check()
+    report = check_store(store)
     assert not report.ok
     assert [(p.code, sha in p.message) for p in report.problems] == [("blob.missing", True)]
 
@@ -149,7 +150,7 @@ def test_blobs_check_orphan_and_stray_reported_as_info(store: Store) -> None:
     reference(store, JPEG)
     store.blobs.put(io.BytesIO(b"never referenced"))  # e.g. an import that rolled back
     (store.blobs.root / ".tmp-leftover").write_bytes(b"partial")
-    report = store.check()
+    report = check_store(store)
     assert report.ok
     assert codes(store) == [("blob.orphan", "info"), ("blob.stray", "info")]
 

@@ -14,6 +14,7 @@ import pytest
 
 from cluetool.errors import BusyError, ExitCode
 from cluetool.store import Store, queries
+from cluetool.store.integrity import check_store
 from cluetool.store.audit import append_entry, audit_size
 from cluetool.store.migrations import latest_version
 
@@ -117,7 +118,7 @@ def test_store_writer_killed_mid_import_leaves_no_half_import(path: Path, holder
     with Store.open(path, wait=5) as store:
         assert store.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
         assert queries.get_batch_by_sequence(store, "intake-bj", 1) is None
-        assert store.check().ok
+        assert check_store(store).ok
         with store.write() as tx:  # the dead process's lock is gone
             append_entry(tx, at=NOW, actor="t", action="a.b", object="store", details={})
         assert audit_size(store) == MIGRATED + 1

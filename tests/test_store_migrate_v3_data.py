@@ -15,6 +15,7 @@ from cluetool import audit
 from cluetool.formats import minisign
 from cluetool.formats.merkle import root_from_leaf_hashes
 from cluetool.store import Store, migrations, queries
+from cluetool.store.integrity import check_store
 from cluetool.store.audit import NewEntry, append_entries
 from cluetool.store.migrations import MIGRATIONS, latest_version
 
@@ -118,5 +119,5 @@ def test_store_v3_with_10000_reports_migrates_with_same_reports_root_and_obligat
         assert {m.submission_id for m in matches} == {sid_of(FIRST_ID + 8), sid_of(FIRST_ID + 9)}
         assert queries.existing_submission_ids(s, [sid_of(65_536), "not-stored"]) == {sid_of(65_536)}
         # store check: the database is sound and every report matches its audit entry.
-        problems = [p for p in s.check().problems if p.severity == "error"]
+        problems = [p for p in check_store(s).problems if p.severity == "error"]
         assert not problems, problems

@@ -21,6 +21,7 @@ import pytest
 from cluetool.errors import InputError, StateError
 from cluetool.model.store import ReportRow
 from cluetool.store import Store, handling, migrations, queries
+from cluetool.store.integrity import check_store
 from cluetool.store.audit import audit_size, iter_entries
 from cluetool.store.migrations import MIGRATIONS, Migration, latest_version, split_statements
 
@@ -217,7 +218,7 @@ def test_store_migrate_from_every_earlier_version_keeps_data(tmp_path: Path, sta
         assert queries.resolve_clue_prefix(s, SID) == SID
         assert {m.submission_id for m in queries.find_reports_by_fingerprints(s, [h("fp")[:32]])} == {SID, SID2}
         assert s.execute("SELECT count(*) FROM fingerprints").fetchone()[0] == 2
-        report = s.check()
+        report = check_store(s)
         # The seed has no blob, and its report rows are synthetic (a made-up hash, no
         # report.import audit entry): store check names both.
         errors = [p.code for p in report.problems if p.severity == "error"]
@@ -426,7 +427,7 @@ def test_store_migration_table_rebuild_with_foreign_keys(tmp_path: Path, monkeyp
     with Store.open(path, now=T1) as s:
         assert s.execute("SELECT id, active FROM units").fetchall() == [("psb-110105", 1)]
         assert s.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        problems = s.check().problems
+        problems = check_store(s).problems
         assert problems and all(p.code.startswith(("blob.", "report.")) for p in problems)  # synthetic seed
 
 

@@ -3,7 +3,8 @@
 All SQL lives in this package. Everything above it uses:
 
 - ``Store.open(path, wait=...)`` / ``Store.create(path)``, ``store.write()`` (a ``Tx``),
-  ``store.read()``, ``store.check()``, ``store.close()``, ``store.blobs`` (``BlobStore``);
+  ``store.read()``, ``store.close()``, ``store.blobs`` (``BlobStore``);
+- ``cluetool.store.integrity.check_store(store)`` (``store check``);
 - ``cluetool.store.queries``: typed functions over sources, batches, reports,
   attachments and fingerprints;
 - ``cluetool.store.audit``: ``append_entry`` (same transaction as the change) and

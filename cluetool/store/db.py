@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -32,13 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from cluetool.errors import BusyError, StateError
-from cluetool.model.store import StoreCheckReport, StoreProblem
 from cluetool.store import audit as _audit
 from cluetool.store.blobs import BlobStore
 from cluetool.sqlerrors import read_only_fs, translate
-from cluetool.store.integrity import report_problems, text_problems
 from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
-from cluetool.store.queries import iter_attachment_hashes
 
 MIGRATION_ACTOR = "cluetool"
 
@@ -452,60 +448,6 @@ class Store:
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         return self._conn.executemany(sql, rows)
-
-    # -- checking ----------------------------------------------------------------------
-
-    def check(self) -> StoreCheckReport:
-        """Check the database (integrity, foreign keys, file modes) and every blob.
-
-        Raises:
-            StateError: the database cannot be read at all.
-        """
-        problems: list[StoreProblem] = []
-        try:
-            problems += self._check_database()
-            problems += text_problems(self)
-            problems += list(report_problems(self))
-            problems += list(self.blobs.check(iter_attachment_hashes(self)))
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.path) or StateError(
-                f'cannot check store "{self.path}": {exc}'
-            ) from None
-        ok = not any(p.severity == "error" for p in problems)
-        return StoreCheckReport(ok=ok, problems=problems)
-
-    def _check_database(self) -> list[StoreProblem]:
-        problems: list[StoreProblem] = []
-        for (message,) in self._conn.execute("PRAGMA integrity_check"):
-            if message != "ok":
-                problems.append(
-                    StoreProblem(code="store.integrity", severity="error", object=str(self.path), message=message)
-                )
-        for table, rowid, parent, _fkid in self._conn.execute("PRAGMA foreign_key_check"):
-            problems.append(
-                StoreProblem(
-                    code="store.foreign_key",
-                    severity="error",
-                    object=f"{table}:{rowid}" if rowid is not None else table,
-                    message=f"row refers to a missing row of {parent}",
-                )
-            )
-        for suffix in ("", "-wal", "-shm"):
-            f = Path(f"{self.path}{suffix}")
-            try:
-                mode = stat.S_IMODE(f.stat().st_mode)
-            except FileNotFoundError:
-                continue
-            if mode & 0o077:
-                problems.append(
-                    StoreProblem(
-                        code="store.permissions",
-                        severity="error",
-                        object=str(f),
-                        message=f"mode {mode:04o} grants access to others; expected 0600",
-                    )
-                )
-        return problems
 
     # -- closing -----------------------------------------------------------------------
 

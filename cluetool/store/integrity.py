@@ -1,5 +1,9 @@
-"""Evidence that must never silently change, and leftovers nothing else removes
-(``store check`` and ``store check --repair``, issue 16).
+"""``store check`` and ``store check --repair``: the database's own soundness, evidence
+that must never silently change, and leftovers nothing else removes (issue 16).
+
+- ``check_store``: SQLite's integrity and foreign-key checks, the modes of the database
+  files, stored text that is not UTF-8, every report against its audit entry (below),
+  and every blob against its hash.
 
 - Every stored report is re-hashed: its bytes against the row's ``report_sha256``, and
   that against the ``report.import`` audit entry written in the import's transaction
@@ -15,12 +19,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cluetool.config import pid_alive
-from cluetool.model.store import StoreProblem
+from cluetool.errors import StateError
+from cluetool.model.store import StoreCheckReport, StoreProblem
+from cluetool.sqlerrors import translate
 from cluetool.store.queries import iter_attachment_hashes
 
 if TYPE_CHECKING:
@@ -54,6 +62,59 @@ SELECT json_extract(CAST(entry AS TEXT), '$.details.held_id'), json_extract(CAST
 FROM audit_log WHERE json_extract(CAST(entry AS TEXT), '$.action') = 'report.held'
 """
 _PID_TMP = re.compile(r"^\.tmp-(\d+)-")
+
+
+def check_store(store: Store) -> StoreCheckReport:
+    """Check the database (integrity, foreign keys, file modes, text), every report
+    against its audit entry, and every blob.
+
+    Raises:
+        StateError: the database cannot be read at all.
+    """
+    problems: list[StoreProblem] = []
+    try:
+        problems += _database_problems(store)
+        problems += text_problems(store)
+        problems += list(report_problems(store))
+        problems += list(store.blobs.check(iter_attachment_hashes(store)))
+    except sqlite3.Error as exc:
+        raise translate(exc, store.path) or StateError(f'cannot check store "{store.path}": {exc}') from None
+    ok = not any(p.severity == "error" for p in problems)
+    return StoreCheckReport(ok=ok, problems=problems)
+
+
+def _database_problems(store: Store) -> list[StoreProblem]:
+    problems: list[StoreProblem] = []
+    for (message,) in store.execute("PRAGMA integrity_check"):
+        if message != "ok":
+            problems.append(
+                StoreProblem(code="store.integrity", severity="error", object=str(store.path), message=message)
+            )
+    for table, rowid, parent, _fkid in store.execute("PRAGMA foreign_key_check"):
+        problems.append(
+            StoreProblem(
+                code="store.foreign_key",
+                severity="error",
+                object=f"{table}:{rowid}" if rowid is not None else table,
+                message=f"row refers to a missing row of {parent}",
+            )
+        )
+    for suffix in ("", "-wal", "-shm"):
+        f = Path(f"{store.path}{suffix}")
+        try:
+            mode = stat.S_IMODE(f.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            problems.append(
+                StoreProblem(
+                    code="store.permissions",
+                    severity="error",
+                    object=str(f),
+                    message=f"mode {mode:04o} grants access to others; expected 0600",
+                )
+            )
+    return problems
 
 
 def report_problems(db: Db) -> Iterator[StoreProblem]:
