@@ -44,7 +44,7 @@ from cluetool.audit.tree import cache_dir_for  # noqa: E402
 from cluetool.formats import minisign  # noqa: E402
 from cluetool.formats.canonical import dumps  # noqa: E402
 from cluetool.store import Store  # noqa: E402
-from cluetool.store.audit import audit_size, format_time, iter_entries, leaf_hash  # noqa: E402
+from cluetool.store.audit_entries import audit_size, format_time, iter_entries, leaf_hash  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 2, 0, 0, tzinfo=timezone.utc)
 ACTIONS = ("report.import", "report.import", "report.import", "batch.import", "clue.assign", "duplicate.found")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cluetool.audit.replay import replay_state  # noqa: E402
 from cluetool.keys.audit_secret import keyed_text  # noqa: E402
 from cluetool.store import Store  # noqa: E402
-from cluetool.store.audit import NewEntry, append_entries, format_time  # noqa: E402
+from cluetool.store.audit_entries import NewEntry, append_entries, format_time  # noqa: E402
 from cluetool.store.stateimages import IMAGE_KEY, image  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 2, 0, 0, tzinfo=timezone.utc)

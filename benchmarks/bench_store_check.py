@@ -35,7 +35,7 @@ from cluetool.config import init_home  # noqa: E402
 from cluetool.ingest import check_report  # noqa: E402
 from cluetool.store import Store  # noqa: E402
 from cluetool.store import queries as q  # noqa: E402
-from cluetool.store.audit import NewEntry, append_entries  # noqa: E402
+from cluetool.store.audit_entries import NewEntry, append_entries  # noqa: E402
 from cluetool.store.integrity import check_store, report_problems, text_problems  # noqa: E402
 from cluetool.store.queries import iter_attachment_hashes  # noqa: E402
 from samples.make_samples import valid_submission  # noqa: E402

@@ -58,7 +58,7 @@ from cluetool.rules.from_report import facts_from_report
 from cluetool.store import Store
 from cluetool.store import held as held_q
 from cluetool.store import queries as q
-from cluetool.store.audit import NewEntry, append_entries, append_entry
+from cluetool.store.audit_entries import NewEntry, append_entries, append_entry
 from cluetool.handling.obligations import import_deadline_context, materialise_import_obligations
 from cluetool.store.db import Tx
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports

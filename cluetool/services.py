@@ -23,7 +23,7 @@ from cluetool.home import create_store, has_store, open_store
 from cluetool.store import integrity
 from cluetool.store import queries as q
 from cluetool.keys.audit_secret import audit_secret, keyed_text
-from cluetool.store.audit import append_entry
+from cluetool.store.audit_entries import append_entry
 from cluetool.store.held import HeldReport, list_held, resolve_held
 
 

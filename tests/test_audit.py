@@ -18,7 +18,7 @@ from cluetool.formats import minisign
 from cluetool.formats.merkle import MerkleTree
 from cluetool.formats.note import NoteVerifier, open_note, parse_checkpoint
 from cluetool.store import Store
-from cluetool.store.audit import append_entry, iter_entries
+from cluetool.store.audit_entries import append_entry, iter_entries
 from cluetool.store.migrations import latest_version
 from tests.batch_helpers import sample_spool  # noqa: F401  (fixture)
 
@@ -188,7 +188,7 @@ def test_audit_checkpoint_refuses_to_sign_tampered_log(store: Store, sk: minisig
     original = entry_bytes(store, 20)
     edited = original.replace(f'"n":{20 - MIGRATED},'.encode(), b'"n":91,')
     assert edited != original
-    from cluetool.store.audit import leaf_hash
+    from cluetool.store.audit_entries import leaf_hash
 
     tamper(store, ("UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE seq = 20", (edited, leaf_hash(edited))))
     # The cache still holds the signed hashes; whoever edits the file may remove it too.

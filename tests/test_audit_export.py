@@ -15,7 +15,7 @@ from cluetool.formats import minisign
 from cluetool.audit.checkpoints import note_signer
 from cluetool.formats.note import format_checkpoint, sign_note
 from cluetool.store import Store
-from cluetool.store.audit import iter_entries
+from cluetool.store.audit_entries import iter_entries
 from tests.test_audit import MIGRATED, NOW, add_entries, keys_of, make_store
 
 

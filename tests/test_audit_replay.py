@@ -155,7 +155,7 @@ def test_audit_verify_state_reports_the_same(home: Path) -> None:
 
 
 def test_replay_follows_an_itemised_recomputation(home: Path) -> None:
-    from cluetool.store.audit import append_entry
+    from cluetool.store.audit_entries import append_entry
 
     open_ids = [r[0] for r in sql(home, "SELECT id FROM obligations WHERE state = 'open' ORDER BY id")]
     moved, gone = open_ids[0], open_ids[1]

@@ -11,7 +11,7 @@ from cluetool import audit
 from cluetool.audit.engine import AuditReport
 from cluetool.formats import minisign
 from cluetool.store import Store
-from cluetool.store.audit import leaf_hash
+from cluetool.store.audit_entries import leaf_hash
 from tests.test_audit import MIGRATED, NOW, add_entries, entry_bytes, keys_of, make_store, tamper
 
 

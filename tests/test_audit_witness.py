@@ -242,7 +242,7 @@ def forge(export_dir: Path) -> minisign.SecretKey:
     it ships as its own key.pub."""
     from cluetool.formats.merkle import root_from_leaf_hashes
     from cluetool.formats.note import NoteSigner, format_checkpoint, sign_note
-    from cluetool.store.audit import leaf_hash
+    from cluetool.store.audit_entries import leaf_hash
 
     lines = (export_dir / "entries.jsonl").read_bytes().splitlines()[:-1]
     (export_dir / "entries.jsonl").write_bytes(b"".join(x + b"\n" for x in lines))

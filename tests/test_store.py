@@ -17,8 +17,8 @@ from cluetool.errors import InputError, StateError
 from cluetool.formats.canonical import dumps
 from cluetool.model.store import Fingerprint, ReportAttachment, ReportRow, ReportStage
 from cluetool.store import Store, queries
+from cluetool.store.audit_entries import append_entry, audit_size, iter_entries
 from cluetool.store.integrity import check_store
-from cluetool.store.audit import append_entry, audit_size, iter_entries
 from cluetool.store.migrations import APPLICATION_ID, latest_version
 
 NOW = datetime(2026, 11, 24, 2, 0, 0, tzinfo=timezone.utc)
@@ -543,7 +543,7 @@ def test_audit_encode_entry_is_canonical_json_for_every_allowed_value() -> None:
     from datetime import datetime, timezone
 
     from cluetool.formats.canonical import dumps, loads_canonical
-    from cluetool.store.audit import encode_entry
+    from cluetool.store.audit_entries import encode_entry
 
     details = {"z": "汉字 and \"quotes\" \\ \u2028", "a": [1, -2, 2**53 - 1, True, None, "x"], "m": False, "n": None}
     entry = encode_entry(seq=7, at=datetime(2026, 11, 24, tzinfo=timezone.utc), actor="t", action="a.b",

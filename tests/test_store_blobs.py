@@ -15,8 +15,8 @@ import pytest
 from cluetool.errors import InputError, StateError
 from cluetool.model.store import ReportAttachment, ReportRow
 from cluetool.store import BlobStore, Store, queries
+from cluetool.store.audit_entries import append_entry
 from cluetool.store.integrity import check_store
-from cluetool.store.audit import append_entry
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 10 + b"\xff\xd9"

@@ -14,8 +14,8 @@ import pytest
 
 from cluetool.errors import BusyError, ExitCode
 from cluetool.store import Store, queries
+from cluetool.store.audit_entries import append_entry, audit_size
 from cluetool.store.integrity import check_store
-from cluetool.store.audit import append_entry, audit_size
 from cluetool.store.migrations import latest_version
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)

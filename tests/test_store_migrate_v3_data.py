@@ -15,8 +15,8 @@ from cluetool import audit
 from cluetool.formats import minisign
 from cluetool.formats.merkle import root_from_leaf_hashes
 from cluetool.store import Store, migrations, queries
+from cluetool.store.audit_entries import NewEntry, append_entries
 from cluetool.store.integrity import check_store
-from cluetool.store.audit import NewEntry, append_entries
 from cluetool.store.migrations import MIGRATIONS, latest_version
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -21,8 +21,8 @@ import pytest
 from cluetool.errors import InputError, StateError
 from cluetool.model.store import ReportRow
 from cluetool.store import Store, handling, migrations, queries
+from cluetool.store.audit_entries import audit_size, iter_entries
 from cluetool.store.integrity import check_store
-from cluetool.store.audit import audit_size, iter_entries
 from cluetool.store.migrations import MIGRATIONS, Migration, latest_version, split_statements
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

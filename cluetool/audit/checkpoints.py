@@ -47,8 +47,8 @@ from cluetool.formats.note import (
 )
 from cluetool.model.batch import key_id_hex16
 from cluetool.store import Store, Tx
-from cluetool.store import auditlog as sql
-from cluetool.store.audit import format_time
+from cluetool.store import audit_queries as sql
+from cluetool.store.audit_entries import format_time
 
 ORIGIN_PREFIX = "cluetool/"
 # The name of a home's dedicated checkpoint key (``audit key generate``).

@@ -29,7 +29,7 @@ Findings carry stable codes (API, like ``validate``'s):
 - ``audit.proof_invalid`` — a proof file does not verify.
 - ``audit.no_checkpoint`` (warning) — nothing has been signed yet.
 
-Speed: rows stream in chunks of 4096 (``cluetool.store.auditlog.iter_row_chunks``). A
+Speed: rows stream in chunks of 4096 (``cluetool.store.audit_queries.iter_row_chunks``). A
 chunk in which everything is in order is checked in bulk: leaf hashes in one list
 comprehension, canonical form by decoding all entries with one msgspec call and
 comparing the re-encoding with the original bytes, and the tree by hashing the chunk as
@@ -51,7 +51,7 @@ import msgspec
 from cluetool.errors import FindingsError
 from cluetool.formats.canonical import NonCanonicalError, loads_canonical
 from cluetool.formats.merkle import EMPTY_ROOT, RootAccumulator, perfect_root
-from cluetool.store import auditlog as sql
+from cluetool.store import audit_queries as sql
 
 Progress = Callable[[int, int], None]
 

@@ -35,8 +35,8 @@ from cluetool.formats import minisign
 from cluetool.formats.canonical import dumps
 from cluetool.formats.note import NoteError, NoteVerifier
 from cluetool.store import Store
-from cluetool.store import auditlog as sql
-from cluetool.store.audit import audit_size
+from cluetool.store import audit_queries as sql
+from cluetool.store.audit_entries import audit_size
 
 
 class ExportResult(msgspec.Struct, kw_only=True):

@@ -14,7 +14,7 @@ from cluetool.audit.verify import Witnessed, _open, _origins, witnessed_targets
 from cluetool.errors import InputError
 from cluetool.formats.merkle import InvalidProof, consistency_ranges, verify_consistency
 from cluetool.formats.note import Checkpoint, NoteError
-from cluetool.store import auditlog as sql
+from cluetool.store import audit_queries as sql
 
 class ExportedCheckpoint(msgspec.Struct, kw_only=True):
     """One line of an export's ``checkpoints.jsonl``."""

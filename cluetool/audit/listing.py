@@ -9,8 +9,8 @@ import msgspec
 from cluetool.errors import FindingsError, InputError
 from cluetool.model.store import AuditRecord
 from cluetool.store import Store
-from cluetool.store import auditlog as sql
-from cluetool.store.audit import format_time
+from cluetool.store import audit_queries as sql
+from cluetool.store.audit_entries import format_time
 
 class AuditLog(msgspec.Struct, kw_only=True):
     """``audit log``: the entries that match the filters, in seq order."""
@@ -42,7 +42,7 @@ def list_entries(
     store: Store, *, object: str | None = None, action: str | None = None, actor: str | None = None,
     since: str | None = None, until: str | None = None, limit: int | None = None,
 ) -> AuditLog:
-    """Entries matching the filters (see ``cluetool.store.auditlog.find_entries``).
+    """Entries matching the filters (see ``cluetool.store.audit_queries.find_entries``).
 
     Raises:
         InputError: a bad time or limit.

@@ -18,7 +18,7 @@ from cluetool.config import Home
 from cluetool.errors import FindingsError, InputError
 from cluetool.keys.audit_secret import keyed_text, load_audit_secret
 from cluetool.store import Store
-from cluetool.store import auditlog as sql
+from cluetool.store import audit_queries as sql
 
 TEXT_FIELDS = ("note", "reason")
 

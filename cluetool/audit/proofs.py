@@ -17,8 +17,8 @@ from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.formats.merkle import InvalidProof, verify_consistency, verify_inclusion
 from cluetool.formats.note import Checkpoint, InvalidNoteSignature, NoteError
 from cluetool.store import Store
-from cluetool.store import auditlog as sql
-from cluetool.store.audit import leaf_hash
+from cluetool.store import audit_queries as sql
+from cluetool.store.audit_entries import leaf_hash
 
 _sha256 = hashlib.sha256
 

@@ -36,8 +36,8 @@ from cluetool.config import make_private_dir
 from cluetool.errors import InputError, StateError
 from cluetool.formats.merkle import EMPTY_ROOT, HASH_SIZE, combine, consistency_ranges, decompose, inclusion_ranges, perfect_root
 from cluetool.store import Store
-from cluetool.store import auditlog as sql
-from cluetool.store.audit import audit_size
+from cluetool.store import audit_queries as sql
+from cluetool.store.audit_entries import audit_size
 
 BITS = 8
 

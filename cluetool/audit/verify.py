@@ -16,7 +16,8 @@ from cluetool.audit.engine import AuditReport, Progress, _Engine, _Findings, _re
 from cluetool.errors import InputError
 from cluetool.formats.note import Checkpoint, InvalidNoteSignature, NoteError
 from cluetool.store import Store
-from cluetool.store import auditlog as sql
+from cluetool.store import audit_queries as sql
+
 
 class Witnessed(msgspec.Struct, frozen=True, kw_only=True):
     """A checkpoint seen outside the log (``--against``, a cosigned checkpoint): the log

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from cluetool.config import Home, make_private_dir, shown, write_private_file
+from cluetool.config import Home, fsync_dir, make_private_dir, shown, write_private_file
 from cluetool.errors import BusyError, StateError
 from cluetool.model.batch import ZERO_HASH
 
@@ -77,11 +77,7 @@ def save_journal(home: Home, journal: Journal) -> None:
 def drop_journal(home: Home, source: str) -> None:
     path = _dir(home) / f"{source}.journal.json"
     path.unlink(missing_ok=True)
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
 
 
 class FileLock:

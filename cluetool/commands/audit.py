@@ -10,18 +10,10 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of, proof_format
+from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_of, proof_format
 
 _FINDING_COLUMNS = ["code", "seq", "checkpoint", "severity", "message"]
 _LOG_COLUMNS = ["seq", "at", "actor", "action", "object", "details"]
-PassFileOpt = Annotated[
-    Optional[Path],
-    typer.Option("--passphrase-file", help="Read the signing key's passphrase from this file.", show_default=False),
-]
-PassEnvOpt = Annotated[
-    Optional[str],
-    typer.Option("--passphrase-env", help="Read the signing key's passphrase from this variable.", show_default=False),
-]
 
 
 def _progress() -> Callable[[int, int], None] | None:

@@ -56,6 +56,17 @@ AtOpt = Annotated[
     typer.Option("--at", help="Act as of this instant, RFC 3339 with offset (default: now); for reproducible runs.",
                  metavar="TIME", show_default=False),
 ]
+# The passphrase of a key is never an argument (it would show in ps and shell history):
+# a file or an environment variable, declared once for every command that opens a key.
+PassFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--passphrase-file", help="Read the key's passphrase from this file.", show_default=False),
+]
+PassEnvOpt = Annotated[
+    Optional[str],
+    typer.Option("--passphrase-env", help="Read the key's passphrase from this environment variable.",
+                 show_default=False),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Silence informational messages and notices.")]
 StrictCalendarOpt = Annotated[
     bool,

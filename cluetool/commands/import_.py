@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, QuietOpt, calendar_notice, fmt_of, home_of, now_of, quiet_of
-from cluetool.commands.keys import PassEnvOpt, PassFileOpt
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, QuietOpt, calendar_notice, fmt_of, home_of, now_of, quiet_of
 
 
 def run(

@@ -9,17 +9,9 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_of
 
 NameArg = Annotated[str, typer.Argument(help="Key name (files keys/NAME.*).", show_default=False)]
-PassFileOpt = Annotated[
-    Optional[Path],
-    typer.Option("--passphrase-file", help="Read the passphrase from this file.", show_default=False),
-]
-PassEnvOpt = Annotated[
-    Optional[str],
-    typer.Option("--passphrase-env", help="Read the passphrase from this environment variable.", show_default=False),
-]
 _COLUMNS = ["name", "key_id", "age_recipient", "protected"]
 
 

@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
-from cluetool.commands.keys import PassEnvOpt, PassFileOpt
+from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_of
 
 
 def run(

@@ -24,7 +24,7 @@ from cluetool.rules.deadlines import DeadlineRule
 from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_json
 from cluetool.store import handling as h
-from cluetool.store.audit import NewEntry, append_entries, append_entry
+from cluetool.store.audit_entries import NewEntry, append_entries, append_entry
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports, report_id_of
 
 ASSIGN_SCHEMA = "cluetool.assign/1"

@@ -28,7 +28,7 @@ from cluetool.rules.calendar import (
     parse_year_entry,
     year_entry_toml,
 )
-from cluetool.store.audit import append_entry
+from cluetool.store.audit_entries import append_entry
 
 __all__ = [
     "CalendarAdded",

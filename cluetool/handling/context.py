@@ -16,7 +16,7 @@ from cluetool.rules.units import Unit, load_units
 from cluetool.store import Store, Tx
 from cluetool.store import handling as h
 from cluetool.store import queries as q
-from cluetool.store.audit import append_entry
+from cluetool.store.audit_entries import append_entry
 
 ACTOR = "cluetool-handling"
 

@@ -60,8 +60,8 @@ from cluetool.rules.from_report import facts_from_json
 from cluetool.rules.units import Unit, load_units
 from cluetool.store import Store, Tx
 from cluetool.store import handling as h
-from cluetool.store.audit import append_entry
-from cluetool.store.auditlog import get_entry
+from cluetool.store.audit_entries import append_entry
+from cluetool.store.audit_queries import get_entry
 
 __all__ = [
     "DeadlineContext",

@@ -37,7 +37,7 @@ from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.rules.deadlines import EVENTS, EventFact, completed_at
 from cluetool.rules.from_report import facts_from_json
 from cluetool.store import handling as h
-from cluetool.store.audit import append_entry, format_time
+from cluetool.store.audit_entries import append_entry, format_time
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports, report_id_of
 
 RECORD_SCHEMA = "cluetool.record/1"

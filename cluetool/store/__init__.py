@@ -7,7 +7,7 @@ All SQL lives in this package. Everything above it uses:
 - ``cluetool.store.integrity.check_store(store)`` (``store check``);
 - ``cluetool.store.queries``: typed functions over sources, batches, reports,
   attachments and fingerprints;
-- ``cluetool.store.audit``: ``append_entry`` (same transaction as the change) and
+- ``cluetool.store.audit_entries``: ``append_entry`` (same transaction as the change) and
   ``iter_entries``.
 
 The schema and its notes are in ``cluetool.store.migrations``.
@@ -15,7 +15,7 @@ The schema and its notes are in ``cluetool.store.migrations``.
 
 from __future__ import annotations
 
-from cluetool.store.audit import append_entry, iter_entries
+from cluetool.store.audit_entries import append_entry, iter_entries
 from cluetool.store.blobs import BlobStore
 from cluetool.store.db import Store, Tx
 from cluetool.store.migrations import MIGRATIONS, latest_version

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from cluetool.config import fsync_dir
 from cluetool.errors import InputError, StateError, os_cause
 from cluetool.model.store import BlobProblem
 
@@ -31,14 +32,6 @@ _TMP_PREFIX = ".tmp-"
 def _check_sha(sha256: str) -> None:
     if not isinstance(sha256, str) or not _SHA256_RE.match(sha256):
         raise InputError("not a sha256: expected 64 lower-case hex digits")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
@@ -64,7 +57,7 @@ class BlobStore:
         if not self.root.is_dir():
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(self.root, 0o700)
-            _fsync_dir(self.root.parent)
+            fsync_dir(self.root.parent)
 
     def path(self, sha256: str) -> Path:
         """Where the blob with this sha256 lives (whether or not it exists).
@@ -131,10 +124,10 @@ class BlobStore:
             else:
                 target.parent.mkdir(mode=0o700, exist_ok=True)
                 os.chmod(target.parent, 0o700)
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
             # Atomic: readers see the old file or the complete new one, never a part.
             os.replace(tmp, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
             return sha256, size
         except OSError as exc:
             tmp.unlink(missing_ok=True)
@@ -158,7 +151,7 @@ class BlobStore:
             return False
         except OSError as exc:
             raise StateError(f'cannot remove blob {sha256}: {exc.strerror}') from None
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return True
 
     def open(self, sha256: str) -> BinaryIO:

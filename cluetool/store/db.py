@@ -30,8 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cluetool.config import fsync_dir
 from cluetool.errors import BusyError, StateError
-from cluetool.store import audit as _audit
+from cluetool.store import audit_entries
 from cluetool.store.blobs import BlobStore
 from cluetool.sqlerrors import read_only_fs, translate
 from cluetool.store.migrations import APPLICATION_ID, Migration, latest_version, pending
@@ -52,7 +53,7 @@ class Tx:
     """An open transaction of a ``Store`` (from ``Store.write()`` or ``Store.read()``).
 
     Only code in ``cluetool.store`` calls ``execute``; everyone else passes the ``Tx`` to
-    the functions of ``cluetool.store.queries`` and ``cluetool.store.audit``.
+    the functions of ``cluetool.store.queries`` and ``cluetool.store.audit_entries``.
     """
 
     def __init__(self, store: Store, *, writable: bool) -> None:
@@ -203,7 +204,7 @@ class Store:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except FileExistsError:
             if not exist_ok:
                 raise StateError(f'store "{path}" already exists') from None
@@ -345,7 +346,7 @@ class Store:
                         f"migration to store schema v{migration.version} breaks a foreign key "
                         f"in table {broken[0]}"
                     )
-                _audit.append_entry(
+                audit_entries.append_entry(
                     tx,
                     at=at,
                     actor=MIGRATION_ACTOR,
@@ -466,11 +467,3 @@ class Store:
             mapped = translate(exc, self.path)
             if mapped is not None:
                 raise mapped from None
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -25,7 +25,7 @@ from cluetool.rules.deadlines import EventFact
 from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_json
 from cluetool.rules.units import Unit
-from cluetool.store.audit import format_time
+from cluetool.store.audit_entries import format_time
 
 if TYPE_CHECKING:
     from cluetool.store.db import Store, Tx

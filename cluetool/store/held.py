@@ -19,7 +19,7 @@ import msgspec
 
 from cluetool.errors import InputError
 from cluetool.model.store import ReportRow
-from cluetool.store.audit import format_time
+from cluetool.store.audit_entries import format_time
 from cluetool.store.queries import _chunks
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ Functions take a ``Store`` (autocommit reads) or a ``Tx`` (inside ``store.write(
 ``store.read()``); the ones that change data take a ``Tx`` only. They speak in the
 Structs of ``cluetool.model.store``, never in rows or SQL types, so that another backend
 (PostgreSQL, psycopg 3) can offer the same functions. Audit entries are not written
-here: the caller writes one with ``cluetool.store.audit.append_entry`` in the same
+here: the caller writes one with ``cluetool.store.audit_entries.append_entry`` in the same
 ``Tx`` as the change.
 
 Bulk paths (``insert_reports``, ``find_reports_by_fingerprints``) use ``executemany``
@@ -29,7 +29,7 @@ from cluetool.model.store import (
     ReportStage,
     SourceState,
 )
-from cluetool.store.audit import format_time
+from cluetool.store.audit_entries import format_time
 
 if TYPE_CHECKING:
     from cluetool.store.db import Store, Tx

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from cluetool.store.audit import Db
+from cluetool.store.audit_entries import Db
 
 IMAGE_KEY = "obligations"
 _COLUMNS = "id, report_id, rule_id, unit, trigger_event_id, due_date, provisional, state, met_at, met_event_id"

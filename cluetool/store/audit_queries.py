@@ -1,6 +1,6 @@
 """SQL for the audit trail's readers and the checkpoints table (DESIGN §9).
 
-``cluetool.store.audit`` writes entries; this module holds the other queries
+``cluetool.store.audit_entries`` writes entries; this module holds the other queries
 ``cluetool.audit`` needs: checkpoint rows, leaf-hash range reads (for proofs, O(log n) of
 them per proof), chunked streaming of raw rows (for ``audit verify``), and entry filters
 (for ``audit log``). Nothing here checks hashes or signatures: that is ``cluetool.audit``.
@@ -14,7 +14,7 @@ import msgspec
 
 from cluetool.errors import StateError
 from cluetool.model.store import AuditEntry
-from cluetool.store.audit import Db, stream_entries
+from cluetool.store.audit_entries import Db, stream_entries
 
 
 CHUNK = 4096
