@@ -164,6 +164,13 @@ _register(app, "record", _handling.record)
 _register(app, "deadlines", _handling.deadlines)
 _register(app, "ledger", _handling.ledger)
 
+# -- the status feed, internal -> intake (docs/feed.md) --
+from cluetool.commands import feed as _feed  # noqa: E402
+
+app.add_typer(feed_app := typer.Typer(help="The status feed: export (internal side), import (intake).", no_args_is_help=True), name="feed")
+for _name, _fn in _feed.COMMANDS.items():
+    _register(feed_app, _name, _fn)
+
 # -- the working-day calendar and its yearly update (docs/calendar.md) --
 from cluetool.commands import calendar as _calendar  # noqa: E402
 

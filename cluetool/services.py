@@ -14,10 +14,13 @@ from cluetool.audit.replay import replay_home, state_problems
 from cluetool.batch import service as batch_service
 from cluetool.config import Home, init_home, optional_home, remove_stale_temp_files
 from cluetool.errors import FindingsError, InputError
+from cluetool.feed.export import export_feed as _export_feed
+from cluetool.feed.service import import_feed, intake_stage
 from cluetool.ingest import chain_lookups
 from cluetool.keys import DestroyResult, TrustResult, UntrustResult, destroy_retired, trust, untrust
 from cluetool.model import querycode
 from cluetool.model.batch import VerifyReport
+from cluetool.model.feed import FeedExportReport
 from cluetool.model.store import DuplicateLink, StoreCheckReport
 from cluetool.home import create_store, has_store, open_store
 from cluetool.store import integrity
@@ -31,6 +34,15 @@ class Status(msgspec.Struct, kw_only=True):
     """What a reporter may learn with a query code: the public stage, nothing else."""
 
     stage: str
+    schema: str = "cluetool.status/1"
+
+
+class FeedStatus(msgspec.Struct, kw_only=True):
+    """``status`` at the intake, from the latest status feed: the public stage and the
+    time the internal side exported it."""
+
+    stage: str
+    as_of: str
     schema: str = "cluetool.status/1"
 
 
@@ -85,8 +97,9 @@ def new_code() -> NewCode:
     return NewCode(code=code, sha256=querycode.code_sha256(code))
 
 
-def status(home: Home, code: str) -> Status:
-    """The public stage of the report with this query code.
+def status(home: Home, code: str) -> Status | FeedStatus:
+    """The public stage of the report with this query code; at an intake (a home with no
+    store) from the latest status feed imported (``feed import``).
 
     Raises:
         InputError: the code is mistyped (its check symbol catches that before any lookup).
@@ -96,11 +109,29 @@ def status(home: Home, code: str) -> Status:
         normal = querycode.check(code)
     except ValueError as exc:
         raise InputError(f"invalid query code: {exc}", hint="codes look like XXXX-XXXX-XXXX-XXXX-C") from None
+    if not home.store_file.exists():  # the intake: the status feed answers
+        found = intake_stage(home.check(), querycode.code_sha256(normal))
+        if found is None:
+            raise FindingsError("query code not found in the latest status feed")
+        return FeedStatus(stage=found[0], as_of=found[1])
     with open_store(home, readonly=True) as store:
         stage = q.report_by_query_code_sha256(store, querycode.code_sha256(normal))
     if stage is None:
         raise FindingsError("query code not found")
     return Status(stage=stage.stage)
+
+
+def export_feed(
+    home: Home, *, source: str, out_dir: Path, now: datetime, key: str = "main", passphrase: bytes | None = None,
+    wait: float = 10.0,
+) -> FeedExportReport:
+    """``feed export``: the next signed status feed of the home's store (docs/feed.md).
+
+    Raises:
+        as ``cluetool.feed.export.export_feed``; StateError: no store.
+    """
+    with open_store(home, readonly=True, wait=wait) as store:
+        return _export_feed(home, store, source=source, out_dir=out_dir, now=now, key=key, passphrase=passphrase, wait=wait)
 
 
 def duplicates(home: Home, *, state: str | None = "open") -> DuplicateList:

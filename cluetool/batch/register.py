@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import TracebackType
+
+import msgspec
 
 from cluetool.config import Home, make_private_dir
 from cluetool.errors import BusyError, ClueError, StateError, os_cause
@@ -31,7 +33,42 @@ CREATE TABLE IF NOT EXISTS sealed_codes (
     submission_id TEXT NOT NULL,
     batch TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sealed_batches (
+    batch TEXT PRIMARY KEY NOT NULL,
+    source TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
+    done_dir TEXT NOT NULL,
+    submissions INTEGER NOT NULL,
+    sealed_at TEXT NOT NULL,
+    confirmed_at TEXT,
+    confirmed_by TEXT,
+    purge_count INTEGER,
+    purged_at TEXT
+) WITHOUT ROWID;
 """
+
+
+class SealedBatchRow(msgspec.Struct, kw_only=True):
+    """A batch this intake sealed (``sealed_batches``): where its submissions went in
+    ``SPOOL.done/``, and whether a status feed's receipt confirmed it and it was purged.
+    ``purge_count`` is set when a purge starts (the submissions it deletes)."""
+
+    batch: str
+    source: str
+    sequence: int
+    manifest_sha256: str
+    done_dir: str
+    submissions: int
+    sealed_at: str
+    confirmed_at: str | None = None
+    confirmed_by: str | None = None
+    purge_count: int | None = None
+    purged_at: str | None = None
+
+
+_BATCH_COLS = ("batch, source, sequence, manifest_sha256, done_dir, submissions, sealed_at, confirmed_at, confirmed_by,"
+               " purge_count, purged_at")
 
 
 class Register:
@@ -95,26 +132,64 @@ class Register:
         row = self._one("SELECT batch, submission_id FROM sealed_codes WHERE query_code_sha256 = ?", query_code_sha256)
         return None if row is None else (row[0], row[1])
 
-    def record(self, batch: str, sealed: Iterable[tuple[str, str]]) -> None:
-        """Add (submission id, query-code hash) pairs sealed in ``batch``, in one
-        transaction; pairs already there are kept as they are (a roll-forward)."""
-        assert self._conn is not None
+    def record(self, batch: str, sealed: Iterable[tuple[str, str]], info: SealedBatchRow | None = None) -> None:
+        """Add (submission id, query-code hash) pairs sealed in ``batch``, and the batch's
+        row (``info``), in one transaction; rows already there are kept as they are (a
+        roll-forward)."""
         rows = list(sealed)
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR IGNORE INTO sealed_ids VALUES (?, ?)", [(s, batch) for s, _c in rows])
+            conn.executemany("INSERT OR IGNORE INTO sealed_codes VALUES (?, ?, ?)", [(c, s, batch) for s, c in rows])
+            if info is not None:
+                conn.execute(f"INSERT OR IGNORE INTO sealed_batches ({_BATCH_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             msgspec.structs.astuple(info))
+
+        self._write(work, "run seal again to finish this batch")
+
+    def batches(self) -> list[SealedBatchRow]:
+        """Every batch row, by batch name."""
+        assert self._conn is not None
+        try:
+            rows = self._conn.execute(f"SELECT {_BATCH_COLS} FROM sealed_batches ORDER BY batch").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+        return [SealedBatchRow(**dict(zip(SealedBatchRow.__struct_fields__, r))) for r in rows]
+
+    def confirm(self, batches: Iterable[str], *, at: str, by: str) -> None:
+        """Mark batches confirmed by the feed ``by`` (those not confirmed before)."""
+        names = list(batches)
+        self._write(lambda conn: conn.executemany(
+            "UPDATE sealed_batches SET confirmed_at = ?, confirmed_by = ? WHERE batch = ? AND confirmed_at IS NULL",
+            [(at, by, n) for n in names]), "run feed import again")
+
+    def start_purge(self, batch: str, count: int) -> None:
+        """Record that the purge of ``batch`` starts, deleting ``count`` submissions."""
+        self._write(lambda conn: conn.execute(
+            "UPDATE sealed_batches SET purge_count = ? WHERE batch = ? AND confirmed_at IS NOT NULL", (count, batch)),
+            "run feed import again")
+
+    def finish_purge(self, batch: str, at: str) -> None:
+        self._write(lambda conn: conn.execute(
+            "UPDATE sealed_batches SET purged_at = ?, purge_count = coalesce(purge_count, 0) WHERE batch = ?", (at, batch)),
+            "run feed import again")
+
+    def _write(self, work: Callable[[sqlite3.Connection], object], hint: str) -> None:
+        assert self._conn is not None
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany("INSERT OR IGNORE INTO sealed_ids VALUES (?, ?)", [(s, batch) for s, _c in rows])
-                self._conn.executemany("INSERT OR IGNORE INTO sealed_codes VALUES (?, ?, ?)", [(c, s, batch) for s, c in rows])
+                work(self._conn)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):
-                raise BusyError("the seal register is locked by another seal", hint="run seal again to finish this batch") from None
+                raise BusyError("the seal register is locked by another seal", hint=hint) from None
             raise self._damaged(exc) from None
         except sqlite3.DatabaseError as exc:
             raise self._damaged(exc) from None
 
 
-__all__ = ["Register"]
+__all__ = ["Register", "SealedBatchRow"]

@@ -26,7 +26,8 @@ from typing import Any, BinaryIO
 import msgspec
 
 from cluetool.batch import sealstate
-from cluetool.batch.register import Register
+from cluetool.batch.done import stale_done, utc_stamp
+from cluetool.batch.register import Register, SealedBatchRow
 from cluetool.batch.reader import BatchFormatError, manifest_sha256_of
 from cluetool.config import (
     Home, Limits, fsync_dir, make_private_dir, path_text, pid_alive, remove_stale_temp_files, shown, text_path,
@@ -485,7 +486,10 @@ def _finish(home: Home, journal: sealstate.Journal) -> None:
     sealstate.save_state(home, sealstate.SealState(source=journal.source, sequence=journal.sequence, manifest_sha256=journal.manifest_sha256))
     if journal.sealed:
         with Register(home) as register:
-            register.record(Path(journal.batch_path).name, [(sid, code) for sid, code in journal.sealed])
+            name = Path(journal.batch_path).name
+            register.record(name, [(sid, code) for sid, code in journal.sealed], SealedBatchRow(
+                batch=name, source=journal.source, sequence=journal.sequence, manifest_sha256=journal.manifest_sha256,
+                done_dir=journal.done_dir, submissions=len(journal.sealed), sealed_at=journal.sealed_at))
     sealstate.drop_journal(home, journal.source)
 
 
@@ -554,8 +558,11 @@ def seal(
     limits: Limits | None = None,
     on_batch: Callable[[SealedBatch], None] | None = None,
     wait: float = 0.0,
+    warn_done_days: int | None = 7,
 ) -> SealReport:
     """Validate the spool; quarantine invalid submissions; seal the rest into batches.
+    ``report.stale_done`` lists batches left unconfirmed in ``done`` for more than
+    ``warn_done_days`` days.
 
     Raises:
         InputError: bad source, recipients or limits; the spool is unreadable.
@@ -681,7 +688,7 @@ def seal(
             journal = sealstate.Journal(
                 source=source, sequence=sequence, manifest_sha256=manifest_sha, batch_path=path_text(final),
                 done_dir=path_text(done / final.stem), submissions=[path_text(m.path) for m in members],
-                sealed=[[m.submission_id, m.query_code_sha256] for m in members],
+                sealed=[[m.submission_id, m.query_code_sha256] for m in members], sealed_at=utc_stamp(now),
             )
             sealstate.save_journal(home, journal)
             try:
@@ -703,6 +710,8 @@ def seal(
             report.warnings.extend(w for m in members for w in m.warnings)
             if on_batch:
                 on_batch(sealed)
+        if warn_done_days is not None:  # no receipt came for these (issue 23)
+            report.stale_done = stale_done(register, done, now=now, days=warn_done_days)
     report.ok = not report.quarantined
     return report
 

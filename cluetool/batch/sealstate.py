@@ -37,6 +37,7 @@ class Journal(msgspec.Struct, kw_only=True):
     submissions: list[str]  # absolute paths of the spool entries sealed in the batch
     # [submission id, query-code hash] of each, for the register (``cluetool.batch.register``)
     sealed: list[list[str]] = []
+    sealed_at: str = ""  # RFC 3339 UTC; for the register's batch row (issue 23)
 
 
 def _dir(home: Home) -> Path:

@@ -35,6 +35,7 @@ def run(
     max_reports: Annotated[int, typer.Option("--max-reports", help="At most N reports per batch.")] = 5000,
     max_bytes: Annotated[str, typer.Option("--max-bytes", help="At most SIZE of submissions per batch (e.g. 500M; a larger submission goes alone).")] = "1G",
     wait: Annotated[float, typer.Option("--wait", help="Seconds to wait while another seal of the spool or source runs (then exit 75).")] = 10.0,
+    warn_done_days: Annotated[int, typer.Option("--warn-done-days", help="Warn about batches in the done directory that no status-feed receipt confirmed after N days.", min=0)] = 7,
     passphrase_file: PassFileOpt = None,
     passphrase_env: PassEnvOpt = None,
     at: AtOpt = None,
@@ -62,6 +63,7 @@ def run(
         now=now_of(at), key=key,
         passphrase=read_passphrase(passphrase_file, passphrase_env),
         quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes), wait=wait,
+        warn_done_days=warn_done_days,
     )
     emit(report, fmt_of(fmt), rows="batches",
          columns=["batch", "sequence", "reports", "attachments", "payload_size", "payload_sha256"])
@@ -71,4 +73,7 @@ def run(
         warn(f'quarantined "{q.submission}": {", ".join(q.codes)} (see {q.path}/reason.json)')
     for w in report.warnings:  # identifying metadata: sealed all the same, but handlers should know
         warn(f'"{w.submission}" {w.path}: {w.code}: {w.message}')
+    for old in report.stale_done:
+        warn(f"batch {old.batch} sealed {old.days} days ago is still in {old.done_dir}: no status-feed receipt confirmed it "
+             "(carry a feed from the internal side and run feed import)")
     raise typer.Exit(0 if report.ok else 1)

@@ -8,6 +8,7 @@ from typing import Literal
 
 import msgspec
 
+from cluetool.model.feed import StaleDone
 from cluetool.model.findings import Finding
 
 BATCH_FORMAT = "cluetool-batch/1"
@@ -136,4 +137,6 @@ class SealReport(msgspec.Struct, kw_only=True):
     recovered: list[str] = msgspec.field(default_factory=list)
     # Identifying metadata in sealed attachments (EXIF GPS, serials, ...): not a failure.
     warnings: list[Finding] = msgspec.field(default_factory=list)
+    # Batches still in SPOOL.done/ with no receipt, older than --warn-done-days (issue 23).
+    stale_done: list[StaleDone] = msgspec.field(default_factory=list)
     schema: str = "cluetool.seal/1"

@@ -431,3 +431,21 @@ def _chunks(items: Iterable[str]) -> Iterator[list[str]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# -- the status feed (issue 23) -----------------------------------------------------------
+
+
+def iter_code_stages(db: Db) -> Iterator[tuple[str, str]]:
+    """(query-code hash, public stage) of every report, in no particular order (the feed
+    sorts them); one pass over ``reports`` and ``report_stages``."""
+    return iter(db.execute(
+        "SELECT r.query_code_sha256, s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id"
+    ))
+
+
+def list_imported_batches(db: Db) -> list[tuple[str, int, str]]:
+    """(source, sequence, manifest hash) of every imported batch, by source and sequence."""
+    return [(r[0], int(r[1]), r[2]) for r in db.execute(
+        "SELECT source, sequence, manifest_sha256 FROM batches ORDER BY source, sequence"
+    )]

@@ -1,0 +1,78 @@
+"""Two sides of the air gap for the status-feed tests: an intake that seals small spools
+and trusts the internal key for the feed source, and an internal home with a store that
+imports the batches and exports feeds. Times are fixed."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from cluetool import keys, services
+from cluetool.batch.seal import seal
+from cluetool.ingest import import_batches
+from cluetool.feed.service import import_feed
+from cluetool.model.feed import FeedExportReport, FeedImportReport
+from samples.make_samples import valid_submission, write_submission
+from tests.batch_helpers import NOW, SOURCE, KeyHome, make_home
+from tests.test_import import RECEIVER_KEY
+
+FEED_SOURCE = "internal"
+EXPORT_AT = NOW + timedelta(days=1)
+
+
+@dataclass
+class Sides:
+    root: Path
+    intake: KeyHome
+    internal: KeyHome
+    codes: dict[str, str] = field(default_factory=dict)  # submission id -> plain query code
+    batches: list[Path] = field(default_factory=list)
+    _spools: int = 0
+
+    @property
+    def done(self) -> Path:
+        return self.root / "spool.done"
+
+    def seal(self, count: int, *, seed: int, max_reports: int = 2, at: datetime = NOW, **kwargs: Any) -> list[Path]:
+        """Seal ``count`` new submissions (no attachments) into batches of ``max_reports``."""
+        spool = self.root / "spool"
+        spool.mkdir(exist_ok=True)
+        for i in range(count):
+            report, files, code = valid_submission(random.Random(seed * 100_003 + i), i, attachments=0)
+            write_submission(spool / report["submission_id"], report, files)
+            self.codes[report["submission_id"]] = code
+        sealed = seal(spool, home=self.intake.home, source=SOURCE, recipients=[self.internal.recipient],
+                      out_dir=self.root / "out", now=at, key=self.intake.name, max_reports=max_reports, **kwargs)
+        paths = [Path(b.path) for b in sealed.batches]
+        self.batches += paths
+        return paths
+
+    def import_(self, paths: list[Path]) -> None:
+        report = import_batches(paths, home=self.internal.home, identity=RECEIVER_KEY, now=NOW)
+        assert report.ok, report.problems
+
+    def export(self, *, at: datetime = EXPORT_AT, out: Path | None = None) -> FeedExportReport:
+        return services.export_feed(self.internal.home, source=FEED_SOURCE, out_dir=out or self.root / "feeds",
+                                    now=at, key=RECEIVER_KEY)
+
+    def import_feed(self, path: Path | str, **kwargs: object) -> FeedImportReport:
+        kwargs.setdefault("now", EXPORT_AT + timedelta(hours=1))
+        return import_feed(self.intake.home, Path(path), **kwargs)  # type: ignore[arg-type]
+
+    def done_dirs(self) -> list[str]:
+        return sorted(p.name for p in self.done.iterdir()) if self.done.is_dir() else []
+
+
+def make_sides(root: Path) -> Sides:
+    intake = make_home(root / "intake")
+    internal = make_home(root / "internal", RECEIVER_KEY)
+    keys.trust(internal.home, SOURCE, intake.pub)
+    services.init(internal.root, now=NOW)
+    keys.trust(intake.home, FEED_SOURCE, internal.pub)
+    return Sides(root=root, intake=intake, internal=internal)
+
+
+__all__ = ["EXPORT_AT", "FEED_SOURCE", "NOW", "Sides", "make_sides", "timezone"]
