@@ -62,6 +62,14 @@ class Sides:
         kwargs.setdefault("now", EXPORT_AT + timedelta(hours=1))
         return import_feed(self.intake.home, Path(path), **kwargs)  # type: ignore[arg-type]
 
+    def sids_in(self, batches: list[Path]) -> list[str]:
+        """The submission ids sealed in ``batches`` (from the intake's register)."""
+        from cluetool.batch.register import Register
+
+        names = {b.name for b in batches}
+        with Register(self.intake.home) as reg:
+            return [sid for sid in self.codes if reg.batch_of_id(sid) in names]
+
     def done_dirs(self) -> list[str]:
         return sorted(p.name for p in self.done.iterdir()) if self.done.is_dir() else []
 

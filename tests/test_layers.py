@@ -31,6 +31,7 @@ LAYER = {
     "audit": 7,
     "handling": 7,
     "ingest": 8,
+    "feed": 8,
     "services": 9,
     "backup": 9,
     "output": 9,

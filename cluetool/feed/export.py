@@ -103,10 +103,6 @@ def _write(path: Path, members: tuple[bytes, bytes, bytes, bytes]) -> None:
         raise
 
 
-def _signer_of(home: Home, source: str, key: minisign.SecretKey) -> list[tuple[str, minisign.PublicKey]]:
-    return [(source, key.public_key())]
-
-
 def _recover(home: Home, source: str, signer: minisign.SecretKey) -> str | None:
     d = _dir(home)
     journal = _load(d / f"{source}.journal.json", FeedJournal, "journal")
@@ -114,7 +110,7 @@ def _recover(home: Home, source: str, signer: minisign.SecretKey) -> str | None:
         return None
     path = Path(journal.path)
     try:
-        done = read_feed(path, _signer_of(home, source, signer)).manifest_sha256 == journal.manifest_sha256
+        done = read_feed(path, [(source, signer.public_key)]).manifest_sha256 == journal.manifest_sha256
     except (InputError, FeedFormatError):
         done = False
     if done:
