@@ -36,12 +36,13 @@ class Sides:
     def done(self) -> Path:
         return self.root / "spool.done"
 
-    def seal(self, count: int, *, seed: int, max_reports: int = 2, at: datetime = NOW, **kwargs: Any) -> list[Path]:
-        """Seal ``count`` new submissions (no attachments) into batches of ``max_reports``."""
+    def seal(self, count: int, *, seed: int, max_reports: int = 2, at: datetime = NOW, attachments: int = 0,
+             **kwargs: Any) -> list[Path]:
+        """Seal ``count`` new submissions into batches of ``max_reports``."""
         spool = self.root / "spool"
         spool.mkdir(exist_ok=True)
         for i in range(count):
-            report, files, code = valid_submission(random.Random(seed * 100_003 + i), i, attachments=0)
+            report, files, code = valid_submission(random.Random(seed * 100_003 + i), i, attachments=attachments)
             write_submission(spool / report["submission_id"], report, files)
             self.codes[report["submission_id"]] = code
         sealed = seal(spool, home=self.intake.home, source=SOURCE, recipients=[self.internal.recipient],
