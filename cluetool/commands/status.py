@@ -17,7 +17,8 @@ def run(
     """Show the public stage of a report (received, assigned, under_verification, closed).
 
     A mistyped code is refused by its check symbol (exit 2) before any lookup; an
-    unknown code exits 1. Never shows content, units or people.
+    unknown code exits 1. Never shows content, units or people. At the intake (a home
+    without a store) the latest status feed answers, with its time (as_of).
 
     Example: cluetool status 7K3M-Q9PX-2D4R-8TVW-5
     """
@@ -25,7 +26,8 @@ def run(
     from cluetool.output import emit
     from cluetool.services import status
 
-    emit(status(resolve_home(home_of(home)), code), fmt_of(fmt), columns=["stage"])
+    found = status(resolve_home(home_of(home)), code)
+    emit(found, fmt_of(fmt), columns=["stage", "as_of"] if hasattr(found, "as_of") else ["stage"])
 
 
 def new(fmt: FormatOpt = None) -> None:
