@@ -109,7 +109,7 @@ def status(home: Home, code: str) -> Status | FeedStatus:
         normal = querycode.check(code)
     except ValueError as exc:
         raise InputError(f"invalid query code: {exc}", hint="codes look like XXXX-XXXX-XXXX-XXXX-C") from None
-    if not home.store_file.exists():  # the intake: the status feed answers
+    if not has_store(home):  # the intake: the status feed answers
         found = intake_stage(home.check(), querycode.code_sha256(normal))
         if found is None:
             raise FindingsError("query code not found in the latest status feed")

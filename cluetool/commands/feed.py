@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, QuietOpt, fmt_of, home_of, now_of, quiet_of
-from cluetool.commands.keys import PassEnvOpt, PassFileOpt
+from cluetool.commands.common import (
+    AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, QuietOpt, fmt_of, home_of, now_of, quiet_of,
+)
 
 
 def export(
