@@ -361,3 +361,57 @@ def test_feed_export_recovers_interrupted_commit(sides: Sides) -> None:
         {"source": FEED_SOURCE, "sequence": 1, "manifest_sha256": first.manifest_sha256, "path": first.path}))
     second = s.export(at=EXPORT_AT + timedelta(hours=1))
     assert second.recovered == first.file and second.sequence == 2
+
+
+# --------------------------------------------------------------------------- one batch's trouble stops only it
+
+
+def test_feed_purge_failure_of_one_batch_leaves_it_whole_and_the_rest_purged(sides: Sides, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os as os_mod
+
+    from cluetool.batch import done as done_mod
+
+    s = sides
+    s.import_(s.batches)
+    path = s.export().path
+    before = tree(s.done / "intake-bj-00000002")
+    real_rename = os_mod.rename
+
+    def rename(src: object, dst: object) -> None:
+        if str(src).endswith("intake-bj-00000002"):
+            raise PermissionError(13, "Permission denied")
+        real_rename(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(done_mod.os, "rename", rename)
+    report = s.import_feed(path)
+    assert not report.ok and [p.code for p in report.problems] == ["purge.failed"]
+    assert "intake-bj-00000002.clue" in report.problems[0].message and "stays whole" in report.problems[0].message
+    assert [(b.batch, b.status) for b in report.batches] == [("intake-bj-00000001.clue", "purged"), ("intake-bj-00000003.clue", "purged")]
+    assert s.done_dirs() == ["intake-bj-00000002"] and tree(s.done / "intake-bj-00000002") == before
+    monkeypatch.setattr(done_mod.os, "rename", real_rename)
+    again = s.import_feed(path)  # fixed: the same feed again finishes it
+    assert again.ok and again.status == "already_imported" and [(b.batch, b.submissions) for b in again.batches] == [
+        ("intake-bj-00000002.clue", 2)]
+    assert s.done_dirs() == []
+
+
+def test_feed_batch_sealed_before_the_register_knew_batches_is_never_purged(sides: Sides) -> None:
+    import os as os_mod
+    import sqlite3
+
+    s = sides
+    register = s.intake.home.state_dir / "seal" / "register.db"
+    with sqlite3.connect(register) as conn:  # as sealed by an older cluetool: no sealed_batches row
+        conn.execute("DELETE FROM sealed_batches WHERE batch = 'intake-bj-00000001.clue'")
+    before = tree(s.done / "intake-bj-00000001")
+    s.import_(s.batches[:2])
+    report = s.import_feed(s.export().path)
+    assert report.ok and [b.batch for b in report.batches] == ["intake-bj-00000002.clue"]
+    assert tree(s.done / "intake-bj-00000001") == before
+    # seal dates it by the directory's modification time
+    from tests.feed_helpers import NOW
+
+    old = (NOW - timedelta(days=30)).timestamp()
+    os_mod.utime(s.done / "intake-bj-00000001", (old, old))
+    stale = _seal_more(s, at=NOW + timedelta(days=1), days=7)
+    assert [(x.batch, x.days, x.sealed_at) for x in stale] == [("intake-bj-00000001.clue", 31, "2026-10-25T02:00:00Z")]
