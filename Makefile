@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   := build/demo
 
-.PHONY: run test bench schemas samples clean
+.PHONY: run test bench schemas samples docs man clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ bench: $(STAMP)
 
 schemas: $(STAMP)
 	$(PY) -m cluetool.model.schemas --write schemas
+
+# docs/cli.md and the man page docs/cluetool.1, both from the commands' own help
+# (tests/test_clidoc.py fails when the committed copies are stale).
+docs: $(STAMP)
+	$(PY) -m cluetool.clidoc --markdown docs/cli.md --man docs/cluetool.1
+
+man: docs
+	@echo "read it with: man ./docs/cluetool.1 (install: cp docs/cluetool.1 ~/.local/share/man/man1/)"
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -24,7 +24,6 @@ from cluetool.output import Format, escape, set_quiet
 
 app = typer.Typer(
     name="cluetool",
-    help="Secure handling of clue packages: validate, seal, verify, import, assign, audit.",
     add_completion=True,  # Typer's completion support; `cluetool completion SHELL` prints the script
     cls=usage.RootGroup,  # usage errors as `cluetool: error:` + `cluetool: hint:`, exit 2
     no_args_is_help=True,
@@ -50,7 +49,9 @@ def root(
         None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """cluetool moves citizens' reports ("clues") one way from the intake to an isolated
+    """Secure handling of clue packages: validate, seal, verify, import, assign, audit.
+
+    cluetool moves citizens' reports ("clues") one way from the intake to an isolated
     network, signed and encrypted, and tracks them against legal deadlines.
 
     Exit status: 0 nothing wrong; 1 problems found; 2 usage or unreadable input; 3 home,
