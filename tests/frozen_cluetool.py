@@ -2,11 +2,17 @@
 
 The demo test runs ``samples/demo.sh`` with ``CLUETOOL`` pointing here, to show that the
 demo's result does not depend on the date it runs on.
+
+With ``$CLUETOOL_TEST_CLOCK_COUNTER`` (a file) each run starts
+``$CLUETOOL_TEST_CLOCK_STEP`` seconds (default 60) after the previous one, so that a
+sequence of commands (the README tour) sees time pass in order on any date.
 """
 
 import importlib
 import os
 import pkgutil
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import msgspec
 from freezegun import freeze_time
@@ -27,6 +33,19 @@ for _mod in pkgutil.walk_packages(cluetool.__path__, "cluetool."):
                 except TypeError:
                     pass  # a generic or abstract Struct
 
+
+
+def _clock() -> datetime:
+    start = datetime.fromisoformat(os.environ["CLUETOOL_TEST_CLOCK"])
+    counter = os.environ.get("CLUETOOL_TEST_CLOCK_COUNTER")
+    if not counter:
+        return start
+    path = Path(counter)
+    runs = int(path.read_text()) if path.exists() else 0
+    path.write_text(str(runs + 1))
+    return start + timedelta(seconds=runs * float(os.environ.get("CLUETOOL_TEST_CLOCK_STEP", "60")))
+
+
 if __name__ == "__main__":
-    with freeze_time(os.environ["CLUETOOL_TEST_CLOCK"], tick=True):
+    with freeze_time(_clock(), tick=True):
         main()
