@@ -49,7 +49,9 @@ def test_readme_proof_recipe_runs_as_written(home: Path, tmp_path: Path) -> None
     env.pop("CLUETOOL_DEBUG", None)
     scratch = tmp_path / "auditor"  # an auditor's directory holding the log's public key
     scratch.mkdir()
-    (scratch / "main.pub").write_bytes((home / "keys" / "main.pub").read_bytes())
+    key_path = scratch / re.search(r"--key (\S+)", recipe.group(1)).group(1)  # where the README keeps it
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.write_bytes((home / "keys" / "main.pub").read_bytes())
     done = subprocess.run(["bash", "-e", "-c", recipe.group(1)], cwd=scratch, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
