@@ -180,6 +180,11 @@ for _name, _fn in _calendar.COMMANDS.items():
     _register(calendar_app, _name, _fn)
 app.add_typer(calendar_app, name="calendar")
 
+# -- supervision: callback sample, statistics, HTML report (issue 23, docs/supervision.md) --
+from cluetool.commands import supervision as _supervision  # noqa: E402
+
+_register(app, "sample", _supervision.sample)
+
 
 def main() -> None:
     """Console-script entry point."""

@@ -58,7 +58,7 @@ from cluetool.rules.from_report import facts_from_report
 from cluetool.store import Store
 from cluetool.store import held as held_q
 from cluetool.store import queries as q
-from cluetool.store.audit_entries import NewEntry, append_entries, append_entry
+from cluetool.store.audit_entries import NewEntry, append_entries, append_entry, format_time
 from cluetool.handling.obligations import import_deadline_context, materialise_import_obligations
 from cluetool.store.db import Tx
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports
@@ -467,6 +467,8 @@ class _ChunkWriter:
             NewEntry(at=now, actor=ACTOR, action="report.import", object=r.submission_id,
                      details={"batch": obj, "report_sha256": r.report_sha256,
                               "attachments": [a.sha256 for a in r.attachments],
+                              # The callback sample's eligibility, derivable from the log (issue 23).
+                              "received_at": format_time(r.received_at), "callback": r.real_name or r.reporter_has_contact,
                               IMAGE_KEY: changed_images({}, images.get(rid, {}))})
             for r, rid in zip(part, ids, strict=True)
         ] + [

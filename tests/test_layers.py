@@ -32,6 +32,7 @@ LAYER = {
     "handling": 7,
     "ingest": 8,
     "feed": 8,
+    "supervision": 8,
     "services": 9,
     "backup": 9,
     "output": 9,

@@ -163,6 +163,13 @@ SEED[6] = [
 ]
 # Tables a later version drops (their rows are not expected after the migration).
 _DROPPED = {"report_eras", "key_filter", "key_filter_coverage"}
+# Supervision (issue 23): the same data plus a report's codes and a callback draw.
+SEED[7] = [
+    *SEED[6],
+    ("INSERT INTO report_codes VALUES (1, 'target', 'T08', '2025-12-31T12:00:00.000000Z')", ()),
+    ("INSERT INTO sample_draws (month, drawn_at, audit_seq, draw) VALUES ('2025-12', ?, 0, ?)",
+     ("2026-01-02T00:00:00.000000Z", b'{"x":1}')),
+]
 
 
 def seed(path: Path, version: int) -> dict[str, int]:

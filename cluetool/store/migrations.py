@@ -74,6 +74,13 @@ Schema notes (version 6, see the comment above ``_V6``)
   ``reports.query_code_sha256`` are plain ``UNIQUE`` columns, fingerprints are keyed by
   ``(value, report_id)``, and ``duplicates`` refers to ``reports (submission_id)`` again.
   Uniqueness is the database's, whoever writes (docs/decisions.md, issue 18).
+
+Schema notes (version 7, supervision, see the comment above ``_V_SUPERVISION``)
+-------------------------------------------------------------------------------
+- ``reports_callback`` (partial) and ``reports_received`` index the receipt time for the
+  callback sample and the statistics; ``report_codes`` holds each report's crime-target
+  and industry codes (derived at import, with the receipt time copied) and
+  ``sample_draws`` the monthly callback draws (issue 23, docs/supervision.md).
 """
 
 from __future__ import annotations
@@ -640,6 +647,69 @@ CREATE INDEX duplicates_of ON duplicates (duplicate_of);
 CREATE INDEX duplicates_state ON duplicates (state);
 """
 
+# Supervision (issue 23): the callback sample and the statistics are range queries on the
+# receipt time; these indexes serve them without reading a report row (2 KiB each):
+# - ``reports_callback``: the reports whose reporter left a real name or a contact, by
+#   receipt time (partial: the sample reads nothing else);
+# - ``reports_received``: receipt time, kind, region and contact, for the counts and the backlog;
+# - ``report_codes``: the multi-select codes (crime targets, industries) of each report,
+#   with its receipt time copied, derived at import from the same facts the rules see;
+#   rows of older reports are derived here from ``facts`` (or, where that is NULL, from
+#   the report's own fields);
+# - ``events_event_report``: which reports had an event (assigned, contacted, closed) by
+#   a time, without reading the event rows;
+# - ``sample_draws``: each callback draw (month, the canonical JSON of the draw file and
+#   the audit entry that records it), so that a second draw of a month is found at once.
+_V_SUPERVISION = """
+CREATE INDEX reports_callback ON reports (received_at, submission_id)
+    WHERE real_name = 1 OR reporter_has_contact = 1;
+CREATE INDEX reports_received ON reports (received_at, kind, region, reporter_has_contact);
+CREATE INDEX events_event_report ON events (event, report_id, at);
+
+CREATE TABLE report_codes (
+    report_id   INTEGER NOT NULL REFERENCES reports (id),
+    dim         TEXT NOT NULL CHECK (dim IN ('target', 'industry')),
+    code        TEXT NOT NULL,
+    received_at TEXT NOT NULL,  -- the report's, copied
+    PRIMARY KEY (report_id, dim, code)
+);
+CREATE INDEX report_codes_received ON report_codes (received_at, dim, code);
+
+INSERT OR IGNORE INTO report_codes (report_id, dim, code, received_at)
+    SELECT r.id, 'target', j.value, r.received_at
+    FROM reports r, json_each(CAST(r.facts AS TEXT), '$.targets') j
+    WHERE r.facts IS NOT NULL;
+INSERT OR IGNORE INTO report_codes (report_id, dim, code, received_at)
+    SELECT r.id, 'industry', j.value, r.received_at
+    FROM reports r, json_each(CAST(r.facts AS TEXT), '$.industries') j
+    WHERE r.facts IS NOT NULL;
+INSERT OR IGNORE INTO report_codes (report_id, dim, code, received_at)
+    SELECT r.id, 'target', j.value, r.received_at
+    FROM reports r, json_each(CAST(r.report_json AS TEXT), '$.facts.targets') j
+    WHERE r.facts IS NULL AND r.kind = 'gang_crime';
+INSERT OR IGNORE INTO report_codes (report_id, dim, code, received_at)
+    SELECT r.id, 'industry', j.value, r.received_at
+    FROM reports r, json_each(CAST(r.report_json AS TEXT), '$.facts.industries') j
+    WHERE r.facts IS NULL AND r.kind = 'gang_crime';
+INSERT OR IGNORE INTO report_codes (report_id, dim, code, received_at)
+    SELECT r.id, 'industry', json_extract(CAST(r.report_json AS TEXT), '$.facts.industry'), r.received_at
+    FROM reports r
+    WHERE r.facts IS NULL AND r.kind = 'industry_disorder';
+INSERT OR IGNORE INTO report_codes (report_id, dim, code, received_at)
+    SELECT r.id, 'industry', j.value, r.received_at
+    FROM reports r, json_each(CAST(r.report_json AS TEXT), '$.facts.secondary_industries') j
+    WHERE r.facts IS NULL AND r.kind = 'industry_disorder';
+
+CREATE TABLE sample_draws (
+    id        INTEGER PRIMARY KEY,
+    month     TEXT NOT NULL CHECK (length(month) = 7),
+    drawn_at  TEXT NOT NULL,
+    audit_seq INTEGER NOT NULL,
+    draw      BLOB NOT NULL
+);
+CREATE INDEX sample_draws_month ON sample_draws (month, id);
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration(version=1, name="initial schema", script=_V1),
     Migration(version=2, name="integer report ids, narrow stages, fewer random-key indexes", script=_V2),
@@ -647,6 +717,8 @@ MIGRATIONS: list[Migration] = [
     Migration(version=4, name="reports held at import for a person to settle", script=_V4),
     Migration(version=5, name="obligations name the unknown calendar years they depend on", script=_V5),
     Migration(version=6, name="plain UNIQUE submission ids and query codes, no eras, no key filter", script=_V6),
+    Migration(version=7, name="supervision: callback and receipt-time indexes, report codes, sample draws",
+              script=_V_SUPERVISION),
 ]
 
 

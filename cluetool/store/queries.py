@@ -30,6 +30,7 @@ from cluetool.model.store import (
     SourceState,
 )
 from cluetool.store.audit_entries import format_time
+from cluetool.store.supervision import insert_report_codes
 
 if TYPE_CHECKING:
     from cluetool.store.db import Store, Tx
@@ -274,6 +275,7 @@ def insert_reports(
         " ON CONFLICT (value, report_id) DO NOTHING",
         ((value, rid, kind) for rid, value, kind in fingerprints),
     )
+    insert_report_codes(tx, ids, reports)  # for stats (issue 23)
     return ids
 
 

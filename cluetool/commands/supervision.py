@@ -1,0 +1,56 @@
+"""``cluetool sample``, ``stats`` and ``report`` (issue 23, docs/supervision.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, QuietOpt, fmt_of, home_of, now_of, quiet_of
+
+WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for a store locked by another process.")]
+AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Count as of the end of this local date, YYYY-MM-DD (default: today).", show_default=False)]
+
+
+def sample(
+    month: Annotated[Optional[str], typer.Option("--month", help="The month of receipt to draw from, YYYY-MM.", show_default=False)] = None,
+    size: Annotated[Optional[int], typer.Option("--size", help="Draw this many clues.", show_default=False)] = None,
+    rate: Annotated[Optional[str], typer.Option("--rate", help="Draw this fraction of the eligible clues (rounded up), e.g. 0.05.", show_default=False)] = None,
+    redraw: Annotated[bool, typer.Option("--redraw", help="Draw a month again (needs --reason).")] = False,
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why the month is drawn again (the audit log keeps its HMAC).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write the draw file (for the auditor) here.", show_default=False)] = None,
+    show: Annotated[bool, typer.Option("--show", help="Show the month's latest draw again instead of drawing.")] = False,
+    verify: Annotated[Optional[Path], typer.Option("--verify", help="Recompute this draw file offline (with --export and --key).", show_default=False)] = None,
+    export: Annotated[Optional[Path], typer.Option("--export", help="The audit export to recompute the draw from.", show_default=False)] = None,
+    key: Annotated[Optional[list[Path]], typer.Option("--key", help="The audit log's public key, obtained out of band (repeatable).", show_default=False)] = None,
+    at: AtOpt = None,
+    wait: WaitOpt = 10.0,
+    quiet: QuietOpt = False,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Draw the monthly callback sample of clues whose reporter left a real name or a
+    contact, seeded from the latest signed audit checkpoint, or check a draw offline.
+
+    The draw is an audit entry; a month is drawn once unless --redraw --reason. An
+    auditor recomputes it from an audit export with --verify (exit 1 on any difference).
+
+    Example: cluetool sample --month 2026-10 --size 20 --out draw-2026-10.json
+    """
+    from cluetool.output import emit, info
+    from cluetool.supervision import sampling
+
+    quiet_of(quiet)
+    if verify is not None:
+        check = sampling.verify_draw_files(verify, export, list(key or []))
+        emit(check, fmt_of(fmt), rows="findings", columns=["code", "message"])
+        info(f"draw of {check.month}: {check.drawn} of {check.eligible} eligible; "
+             + ("recomputed, the same" if check.ok else f"{len(check.findings)} finding(s)"))
+        raise typer.Exit(0 if check.ok else 1)
+    if show:
+        result = sampling.show_draw(home_of(home), month=month or "", out=out, wait=wait)
+    else:
+        result = sampling.draw_sample(home_of(home), month=month or "", size=size, rate=rate, now=now_of(at),
+                                      redraw=redraw, reason=reason, out=out, wait=wait)
+    emit(result, fmt_of(fmt), rows="clues", columns=["rank", "clue", "unit", "phone"])
