@@ -184,6 +184,7 @@ app.add_typer(calendar_app, name="calendar")
 from cluetool.commands import supervision as _supervision  # noqa: E402
 
 _register(app, "sample", _supervision.sample)
+_register(app, "stats", _supervision.stats)
 
 
 def main() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, QuietOpt, fmt_of, home_of, now_of, quiet_of
+from cluetool.output import Format
 
 WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for a store locked by another process.")]
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="Count as of the end of this local date, YYYY-MM-DD (default: today).", show_default=False)]
@@ -54,3 +56,47 @@ def sample(
         result = sampling.draw_sample(home_of(home), month=month or "", size=size, rate=rate, now=now_of(at),
                                       redraw=redraw, reason=reason, out=out, wait=wait)
     emit(result, fmt_of(fmt), rows="clues", columns=["rank", "clue", "unit", "phone"])
+
+
+def stats(
+    as_of: AsOfOpt = None,
+    months: Annotated[int, typer.Option("--months", help="Monthly counts for this many months up to --as-of.")] = 12,
+    soon: Annotated[int, typer.Option("--soon", help="due_soon: due within this many days.")] = 2,
+    wait: WaitOpt = 10.0,
+    quiet: QuietOpt = False,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Backlog by age per unit and region, obligations by state per unit and rule, and
+    monthly counts by kind, crime target, industry and region with the change on the
+    month before.
+
+    Example: cluetool stats --as-of 2026-11-30 --format json
+    """
+    from cluetool.supervision.stats import compute_stats
+
+    quiet_of(quiet)
+    result = compute_stats(home_of(home), now=now_of(None), as_of=as_of, months=months, soon_days=soon, wait=wait)
+    _render_stats(result, fmt_of(fmt))
+
+
+_STATS_TABLES = (
+    ("backlog", "backlog (open clues by age)", ["category", "unit", "region", "region_name", "bucket", "count"]),
+    ("obligations", "obligations by state", ["unit", "rule", "state", "count"]),
+    ("monthly", "reports received per month", ["month", "dimension", "code", "count", "previous", "change", "change_pct"]),
+)
+
+
+def _render_stats(result: object, fmt: Format) -> None:
+    from cluetool.output import emit, render_table
+
+    if fmt is Format.json:
+        emit(result, fmt)  # type: ignore[arg-type]
+        return
+    for rows, title, columns in _STATS_TABLES:
+        if fmt is Format.jsonl:
+            emit(result, fmt, rows=rows)  # type: ignore[arg-type]
+            continue
+        print(f"== {title}, as of {result.as_of} ==")  # type: ignore[attr-defined]
+        render_table(getattr(result, rows), columns, sys.stdout)
+        print()
