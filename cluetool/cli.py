@@ -185,6 +185,7 @@ from cluetool.commands import supervision as _supervision  # noqa: E402
 
 _register(app, "sample", _supervision.sample)
 _register(app, "stats", _supervision.stats)
+_register(app, "report", _supervision.report)
 
 
 def main() -> None:

@@ -100,3 +100,25 @@ def _render_stats(result: object, fmt: Format) -> None:
         print(f"== {title}, as of {result.as_of} ==")  # type: ignore[attr-defined]
         render_table(getattr(result, rows), columns, sys.stdout)
         print()
+
+
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write index.html and the charts (*.svg) into.")],
+    as_of: AsOfOpt = None,
+    months: Annotated[int, typer.Option("--months", help="Monthly figures for this many months up to --as-of.")] = 12,
+    wait: WaitOpt = 10.0,
+    quiet: QuietOpt = False,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Write the statistics as a static HTML page with bar and line charts (inline SVG; no
+    JavaScript, nothing loaded from the network), for reading in any browser.
+
+    Example: cluetool report --out reports/2026-11 --as-of 2026-11-30
+    """
+    from cluetool.output import emit
+    from cluetool.supervision.html import write_report
+
+    quiet_of(quiet)
+    result = write_report(home_of(home), out, now=now_of(None), as_of=as_of, months=months, wait=wait)
+    emit(result, fmt_of(fmt), columns=["directory", "as_of", "charts"])
