@@ -656,15 +656,18 @@ CREATE INDEX duplicates_state ON duplicates (state);
 #   with its receipt time copied, derived at import from the same facts the rules see;
 #   rows of older reports are derived here from ``facts`` (or, where that is NULL, from
 #   the report's own fields);
-# - ``events_event_report``: which reports had an event (assigned, contacted, closed) by
-#   a time, without reading the event rows;
+# - ``events_event_at_report``: which reports had an event (assigned, contacted, closed)
+#   before a time, without reading the event rows;
+# - ``obligations_rule_unit``: the obligations' states per rule and unit as of a date,
+#   in index order (no sort, no row read);
 # - ``sample_draws``: each callback draw (month, the canonical JSON of the draw file and
 #   the audit entry that records it), so that a second draw of a month is found at once.
 _V_SUPERVISION = """
 CREATE INDEX reports_callback ON reports (received_at, submission_id)
     WHERE real_name = 1 OR reporter_has_contact = 1;
 CREATE INDEX reports_received ON reports (received_at, kind, region, reporter_has_contact);
-CREATE INDEX events_event_report ON events (event, report_id, at);
+CREATE INDEX events_event_at_report ON events (event, at, report_id);
+CREATE INDEX obligations_rule_unit ON obligations (rule_id, unit, state, due_date, met_at, created_at);
 
 CREATE TABLE report_codes (
     report_id   INTEGER NOT NULL REFERENCES reports (id),

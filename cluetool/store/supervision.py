@@ -208,18 +208,22 @@ def obligation_states(db: Db, *, cutoff: str, as_of: str, soon: str) -> list[tup
     """``(unit, rule, state, count)`` of the obligations created before ``cutoff`` (UTC
     text), judged on the local date ``as_of``: one met at or after the cutoff counts as
     unmet then; ``overdue`` is unmet and due before ``as_of``, ``due_soon`` due by
-    ``soon``, ``open`` later; ``met``, ``met_late`` and ``cancelled`` as stored."""
+    ``soon``, ``open`` later; ``met``, ``met_late`` and ``cancelled`` as stored. One pass
+    over the index ``obligations_rule_unit`` (conditional counts, no sort)."""
+    unmet = "state <> 'cancelled' AND NOT (state IN ('met', 'met_late') AND met_at < :cutoff)"
     cur = db.execute(
         "SELECT unit, rule_id,"
-        "  CASE WHEN state = 'cancelled' THEN 'cancelled'"
-        "       WHEN state IN ('met', 'met_late') AND met_at < ? THEN state"
-        "       WHEN due_date < ? THEN 'overdue'"
-        "       WHEN due_date <= ? THEN 'due_soon'"
-        "       ELSE 'open' END, count(*)"
-        " FROM obligations WHERE created_at < ? GROUP BY 1, 2, 3",
-        (cutoff, as_of, soon, cutoff),
+        f" count(CASE WHEN {unmet} AND due_date < :as_of THEN 1 END),"
+        f" count(CASE WHEN {unmet} AND due_date >= :as_of AND due_date <= :soon THEN 1 END),"
+        f" count(CASE WHEN {unmet} AND due_date > :soon THEN 1 END),"
+        " count(CASE WHEN state = 'met' AND met_at < :cutoff THEN 1 END),"
+        " count(CASE WHEN state = 'met_late' AND met_at < :cutoff THEN 1 END),"
+        " count(CASE WHEN state = 'cancelled' THEN 1 END)"
+        " FROM obligations WHERE created_at < :cutoff GROUP BY rule_id, unit",
+        {"cutoff": cutoff, "as_of": as_of, "soon": soon},
     )
-    return [(r[0], r[1], r[2], int(r[3])) for r in cur.fetchall()]
+    states = ("overdue", "due_soon", "open", "met", "met_late", "cancelled")
+    return [(r[0], r[1], state, int(n)) for r in cur.fetchall() for state, n in zip(states, r[2:]) if n]
 
 
 def overdue_rows(db: Db, *, cutoff: str, as_of: str, buckets: Sequence[str],
