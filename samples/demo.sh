@@ -74,6 +74,11 @@ ok_or_findings $bin --home "$internal" deadlines --as-of 2026-11-24 --fail-on ov
 step "the transfer ledger"
 $bin --home "$internal" ledger
 
+step "supervision: the monthly callback sample (seeded from the latest signed checkpoint), statistics, HTML report"
+$bin --home "$internal" sample --month 2026-10 --size 2 --out "$demo/draw-2026-10.json" --at 2026-11-05T10:00:00+08:00
+$bin --home "$internal" stats --as-of 2026-11-24 --months 3 > "$demo/stats.txt"
+rm -rf "$demo/report" && $bin --home "$internal" report --out "$demo/report" --as-of 2026-11-24
+
 step "audit: sign a checkpoint, verify the whole log, export it for an auditor"
 $bin --home "$internal" audit checkpoint --key internal --quiet
 $bin --home "$internal" audit verify --key internal
@@ -82,6 +87,7 @@ $bin --home "$internal" audit export --key internal --out "$demo/audit-export"
 step "an auditor verifies the export with the log's key obtained out of band (not the export's own key.pub), then cosigns it"
 cp "$internal/keys/internal.pub" "$demo/log-key.pub"  # in real life: handed over in person
 env -u CLUETOOL_HOME $bin audit verify --export "$demo/audit-export" --key "$demo/log-key.pub"
+env -u CLUETOOL_HOME $bin sample --verify "$demo/draw-2026-10.json" --export "$demo/audit-export" --key "$demo/log-key.pub"
 rm -rf "$demo/auditor-home" "$demo/auditor.state" && $bin --home "$demo/auditor-home" init && $bin --home "$demo/auditor-home" -q keys generate auditor >/dev/null
 env -u CLUETOOL_HOME $bin -f json audit witness --export "$demo/audit-export" --key "$demo/auditor-home/keys/auditor.key" \
   --state "$demo/auditor.state" --log-key "$demo/log-key.pub" --out "$demo/cosigned.txt" \
