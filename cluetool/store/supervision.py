@@ -210,17 +210,18 @@ def obligation_states(db: Db, *, cutoff: str, as_of: str, soon: str) -> list[tup
     unmet then; ``overdue`` is unmet and due before ``as_of``, ``due_soon`` due by
     ``soon``, ``open`` later; ``met``, ``met_late`` and ``cancelled`` as stored. One pass
     over the index ``obligations_rule_unit`` (conditional counts, no sort)."""
-    unmet = "state <> 'cancelled' AND NOT (state IN ('met', 'met_late') AND met_at < :cutoff)"
+    # Positional parameters only (the PostgreSQL adapter translates ``?``).
+    unmet = "state <> 'cancelled' AND NOT (state IN ('met', 'met_late') AND met_at < ?)"
     cur = db.execute(
         "SELECT unit, rule_id,"
-        f" count(CASE WHEN {unmet} AND due_date < :as_of THEN 1 END),"
-        f" count(CASE WHEN {unmet} AND due_date >= :as_of AND due_date <= :soon THEN 1 END),"
-        f" count(CASE WHEN {unmet} AND due_date > :soon THEN 1 END),"
-        " count(CASE WHEN state = 'met' AND met_at < :cutoff THEN 1 END),"
-        " count(CASE WHEN state = 'met_late' AND met_at < :cutoff THEN 1 END),"
+        f" count(CASE WHEN {unmet} AND due_date < ? THEN 1 END),"
+        f" count(CASE WHEN {unmet} AND due_date >= ? AND due_date <= ? THEN 1 END),"
+        f" count(CASE WHEN {unmet} AND due_date > ? THEN 1 END),"
+        " count(CASE WHEN state = 'met' AND met_at < ? THEN 1 END),"
+        " count(CASE WHEN state = 'met_late' AND met_at < ? THEN 1 END),"
         " count(CASE WHEN state = 'cancelled' THEN 1 END)"
-        " FROM obligations WHERE created_at < :cutoff GROUP BY rule_id, unit",
-        {"cutoff": cutoff, "as_of": as_of, "soon": soon},
+        " FROM obligations WHERE created_at < ? GROUP BY rule_id, unit",
+        (cutoff, as_of, cutoff, as_of, soon, cutoff, soon, cutoff, cutoff, cutoff),
     )
     states = ("overdue", "due_soon", "open", "met", "met_late", "cancelled")
     return [(r[0], r[1], state, int(n)) for r in cur.fetchall() for state, n in zip(states, r[2:]) if n]
