@@ -19,7 +19,7 @@ import msgspec
 
 from cluetool.config import Home, write_private_file
 from cluetool.errors import InputError
-from cluetool.store.audit import format_time
+from cluetool.store.audit_entries import format_time
 from cluetool.supervision import svg
 from cluetool.supervision.stats import BUCKETS, CATEGORIES, OBLIGATION_STATES, Stats, compute_stats
 

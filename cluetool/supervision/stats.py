@@ -21,9 +21,9 @@ import msgspec
 from cluetool.config import Home, resolve_home
 from cluetool.errors import InputError
 from cluetool.model.codes import INDUSTRIES, KINDS, TARGETS
-from cluetool.store import Store
+from cluetool.home import open_store
 from cluetool.store import supervision as q
-from cluetool.store.audit import format_time
+from cluetool.store.audit_entries import format_time
 from cluetool.validate.regions import lookup
 
 STATS_SCHEMA = "cluetool.stats/1"
@@ -146,7 +146,6 @@ def compute_stats(home: Home | Path | None, *, now: datetime, as_of: date | str 
     if soon_days < 0:
         raise InputError("--soon must not be negative")
     home = home if isinstance(home, Home) else resolve_home(home)
-    home.check()
     tz = home.config().timezone
     zone = ZoneInfo(tz)
     day = as_of if as_of is not None else now.astimezone(zone).date()
@@ -157,7 +156,7 @@ def compute_stats(home: Home | Path | None, *, now: datetime, as_of: date | str 
     spans = [(m.strftime("%Y-%m"), _local_midnight(m, zone),
               min(_local_midnight((m + timedelta(days=32)).replace(day=1), zone), cutoff))
              for m in _months_back(day, months + 1)]
-    with Store.open(home.store_file, wait=wait, blobs_dir=home.blobs_dir) as store, store.read() as tx:
+    with open_store(home, wait=wait, readonly=True) as store, store.read() as tx:
         backlog = [BacklogRow(category=cat, unit=unit, region=region, region_name=region_label(region),
                               bucket=labels[b], count=n)
                    for cat, unit, region, b, n in q.backlog_rows(tx, cutoff=cutoff, buckets=bounds)]
