@@ -20,7 +20,7 @@ from cluetool.commands import common, held, import_, init, inspect, keys, seal, 
 from cluetool.commands import completion, usage
 from cluetool.commands.version import text as version_text
 from cluetool.errors import ClueError, ExitCode
-from cluetool.output import Format, escape, set_quiet
+from cluetool.output import Format, error_lines, set_quiet
 
 app = typer.Typer(
     name="cluetool",
@@ -66,9 +66,7 @@ def root(
 
 
 def _fail(message: str, hint: str | None, code: int) -> typer.Exit:
-    print(f"cluetool: error: {escape(message)}", file=sys.stderr)
-    if hint:
-        print(f"cluetool: hint: {escape(hint)}", file=sys.stderr)
+    print(error_lines(message, hint), file=sys.stderr)
     return typer.Exit(code)
 
 

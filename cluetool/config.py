@@ -11,7 +11,7 @@ from pathlib import Path
 
 import msgspec
 
-from cluetool.errors import InputError, StateError
+from cluetool.errors import StateError
 
 HOME_ENV = "CLUETOOL_HOME"
 SHIPPED_RULES = Path(__file__).resolve().parent / "data" / "rules"
@@ -92,7 +92,7 @@ class Home:
         """Load ``config.toml`` (defaults when the file is absent).
 
         Raises:
-            InputError: the file is not valid TOML or has unknown or mistyped settings.
+            StateError: the file is not valid TOML or has unknown or mistyped settings.
         """
         return load_config(self.config_file)
 
@@ -112,7 +112,7 @@ def load_config(path: Path) -> Config:
     """Read a ``config.toml``; defaults for whatever it does not set.
 
     Raises:
-        InputError: unreadable, not TOML, or wrong settings.
+        StateError: unreadable, not TOML, or wrong settings (the home is unusable, exit 3).
     """
     try:
         raw = path.read_bytes()
@@ -123,10 +123,13 @@ def load_config(path: Path) -> Config:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
         return msgspec.convert(data, Config)
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f'cannot read config "{path}": {exc}') from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:  # the home is unusable: exit 3, as the README says
+        raise StateError(f'cannot read config "{path}": {exc}', hint=_CONFIG_HINT) from None
     except msgspec.ValidationError as exc:
-        raise InputError(f'invalid config "{path}": {exc}') from None
+        raise StateError(f'invalid config "{path}": {exc}', hint=_CONFIG_HINT) from None
+
+
+_CONFIG_HINT = "fix config.toml (or restore it from a backup); `cluetool init` writes a default one if it is missing"
 
 
 def resolve_home(home: Path | None) -> Home:
@@ -153,8 +156,14 @@ def optional_home(home: Path | None, *, required: bool) -> Home | None:
     Raises:
         StateError: a home is required but not given, or the one named is missing.
     """
-    if home is None and not os.environ.get(HOME_ENV) and not required:
-        return None
+    if home is None and not os.environ.get(HOME_ENV):
+        if not required:
+            return None
+        raise StateError(  # this is verify: an auditor has no home, and needs no init
+            "no cluetool home given, and no --signer key",
+            hint=f"an auditor needs no home: pass the signer's public key with --signer FILE; to use a home "
+                 f"(and its identities for --decrypt), --home DIR or {HOME_ENV}",
+        )
     return resolve_home(home).check()
 
 

@@ -7,6 +7,7 @@ is written as a ``\\uXXXX`` escape, which is also valid inside JSON strings.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum
@@ -33,6 +34,24 @@ def set_quiet(quiet: bool) -> None:
     _quiet = quiet
 
 
+def is_quiet() -> bool:
+    return _quiet
+
+
+def paint(label: str, style: str) -> str:
+    """``label`` in ``style`` (an ANSI SGR code, e.g. "1;31") when stderr is a terminal and
+    ``NO_COLOR`` is unset (or empty); as is otherwise, so pipes and logs get plain text."""
+    if not sys.stderr.isatty() or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return label
+    return f"\033[{style}m{label}\033[0m"
+
+
+def error_lines(message: str, hint: str | None) -> str:
+    """The ``cluetool: error: …`` line and its optional ``cluetool: hint: …`` line."""
+    text = f"cluetool: {paint('error:', '1;31')} {escape(message)}"
+    return text + (f"\ncluetool: {paint('hint:', '1;36')} {escape(hint)}" if hint else "")
+
+
 def info(message: str) -> None:
     """An informational line on stderr (silenced by ``--quiet``)."""
     if not _quiet:
@@ -40,7 +59,7 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    print(f"cluetool: warning: {escape(message)}", file=sys.stderr)
+    print(f"cluetool: {paint('warning:', '1;33')} {escape(message)}", file=sys.stderr)
 
 
 def advise(message: str) -> None:

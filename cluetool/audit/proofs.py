@@ -68,16 +68,19 @@ def prove_inclusion(store: Store, seq: int, *, cache_dir: Path | None | Literal[
 
     Raises:
         StateError: no checkpoint yet.
-        InputError: ``seq`` is not covered by the latest checkpoint.
+        InputError: no entry ``seq`` in the log, or one newer than the latest checkpoint.
         FindingsError: the stored log no longer matches the checkpoint.
     """
     with store.read() as tx:
         cp = _latest(tx)  # type: ignore[arg-type]
         if not isinstance(seq, int) or not 0 <= seq < cp.size:
-            raise InputError(
-                f"entry {seq} is not covered by the latest checkpoint ({cp.size} entries)",
-                hint="run: cluetool audit checkpoint" if seq >= cp.size else None,
-            )
+            bounds = sql.seq_bounds(tx)  # type: ignore[arg-type]
+            if isinstance(seq, int) and bounds is not None and cp.size <= seq <= bounds[1]:
+                raise InputError(f"entry {seq} is newer than the latest checkpoint ({cp.size} entries)",
+                                 hint="sign a new one first: cluetool audit checkpoint")
+            last = bounds[1] if bounds is not None else -1
+            raise InputError(f"there is no audit entry {seq}: the log has {last + 1} entries, 0 to {last}",
+                             hint="find an entry's number with: cluetool audit log")
         entry = sql.get_entry(tx, seq)  # type: ignore[arg-type]
         if entry is None:
             raise _mismatch(f"entry {seq} is missing")

@@ -578,7 +578,11 @@ def seal(
     signer = load_signing_key(home, key, passphrase)
     limits = limits or home.config().limits
     if not spool.is_dir():
-        raise InputError(f'cannot read spool "{spool}": not a directory')
+        if not spool.exists():
+            raise InputError(f'cannot read spool "{spool}": no such directory',
+                             hint="give the directory the intake writes submissions into")
+        raise InputError(f'cannot read spool "{spool}": not a directory',
+                         hint="give the spool directory that holds the submission folders")
     spool = spool.resolve()
     out_dir = out_dir.resolve()
     quarantine = (quarantine or spool.with_name(spool.name + ".quarantine")).resolve()

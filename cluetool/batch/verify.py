@@ -231,10 +231,27 @@ def _decrypt_check(
         for code, message in inner:
             problem(code, message)
     except age.NoIdentityMatchError:
-        tried = f" (tried {', '.join(labels)})" if labels else ""
-        problem("payload.identity", f"no given identity can decrypt payload.age{tried}")
+        problem("payload.identity", _no_identity(manifest, identities, labels))
     except (age.AgeError, ustar.UstarError) as exc:
         problem("payload.decrypt", f"payload.age: {exc}")
+
+
+def _short(recipient: str) -> str:
+    return recipient if len(recipient) <= 24 else f"{recipient[:14]}…{recipient[-6:]}"
+
+
+def _no_identity(m: Manifest, identities: Sequence[age.KeyIdentity], labels: Sequence[str]) -> str:
+    """Names both sides: the recipients the batch was sealed to, the identities tried
+    (their public recipients only), and the way out."""
+    tried = []
+    for i, identity in enumerate(identities):
+        name = labels[i] if i < len(labels) else f"identity {i + 1}"
+        recipient = getattr(identity, "recipient", None)  # the public half; never str(identity)
+        tried.append(f"{name} ({_short(str(recipient))})" if recipient is not None else name)
+    sealed_to = ", ".join(_short(r) for r in m.recipients) or "no recipient listed in the manifest"
+    return (f"no given identity can decrypt payload.age: it is sealed to {sealed_to}; tried "
+            f"{', '.join(tried) or 'none'}; the sender must seal to this home's recipient "
+            "(cluetool keys export NAME --age), or pass the identity that matches with --identity NAME")
 
 
 def _fill(check: BatchCheck, m: Manifest) -> None:
@@ -246,7 +263,8 @@ def _fill(check: BatchCheck, m: Manifest) -> None:
 def _check_signature(b: OpenedBatch, m: Manifest, signers: SignerLookup, problem: Callable[[str, str], None]) -> None:
     keys = list(signers(m.source))
     if not keys:
-        problem("signature.untrusted", f"no trusted signer key for source {m.source}")
+        problem("signature.untrusted", f"no trusted signer key for source {m.source}: trust its public key with "
+                f"`cluetool keys trust {m.source} FILE`, or without a home pass it with --signer FILE")
         return
     try:
         sig = minisign.verify(keys, b.manifest_bytes, b.signature, prehashed_only=True)
@@ -257,7 +275,9 @@ def _check_signature(b: OpenedBatch, m: Manifest, signers: SignerLookup, problem
         except minisign.MinisignError:
             sid = None
         if sid is not None and sid not in known:
-            problem("signature.untrusted", f"signed by key {sid}, which is not trusted for source {m.source}")
+            problem("signature.untrusted", f"signed by key {sid}, which is not trusted for source {m.source}: after a "
+                    f"rotation, `cluetool keys trust {m.source} NEW.pub --rotation {m.source}.rotation.minisig` "
+                    "(without a home: --signer OLD.pub --rotation STATEMENT --new NEW.pub)")
         else:
             problem("signature.invalid", "manifest.json signature does not verify")
         return

@@ -3,32 +3,17 @@ witness, key generate, cosignatures import (DESIGN §9)."""
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_of, proof_format
+from cluetool.commands.progress import working
 
 _FINDING_COLUMNS = ["code", "seq", "checkpoint", "severity", "message"]
 _LOG_COLUMNS = ["seq", "at", "actor", "action", "object", "details"]
-
-
-def _progress() -> Callable[[int, int], None] | None:
-    # Progress only for a person watching: never in a pipe, a log file or cron.
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        pct = 100 * done // total if total else 100
-        sys.stderr.write(f"\rcluetool: verifying the audit trail: {pct:3d}%")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
 
 
 def _emit_report(report: Any, fmt: Any, ok_message: str) -> None:
@@ -92,7 +77,8 @@ def verify(
                                           trust_export_key=trust_export_key)
         if warning:
             warn(warning)
-        report = audit.verify_export(export_dir, keys, previous=previous, against=seen, progress=_progress())
+        with working("verifying the audit trail") as progress:
+            report = audit.verify_export(export_dir, keys, previous=previous, against=seen, progress=progress)
     else:
         if key_fingerprint or trust_export_key:
             raise InputError("--key-fingerprint and --trust-export-key apply only with --export")
@@ -100,8 +86,8 @@ def verify(
         keys = audit.TrustedKeys()
         for name in key or [audit.checkpoint_key_name(h)]:
             keys.raw += audit.home_keys(h, name).raw
-        with open_store(h) as store:
-            report = audit.verify_store(store, keys, against=seen + audit.cosigned_checkpoints(h), progress=_progress())
+        with open_store(h) as store, working("verifying the audit trail") as progress:
+            report = audit.verify_store(store, keys, against=seen + audit.cosigned_checkpoints(h), progress=progress)
         if state:
             report = audit.replay.with_state(report, audit.replay.replay_home(h))
     _emit_report(report, fmt_of(fmt), f"audit trail verified: {report.summary.entries} entries, "
@@ -177,7 +163,7 @@ def prove(
     with --out FILE, it is the proof file check-proof reads (JSON); on a terminal, a table
     unless --format says otherwise.
 
-    Example: cluetool audit prove 42 --out entry-42.proof.json
+    Example: cluetool audit prove 7 --out entry-7.proof.json
     """
     from cluetool import audit
     from cluetool.home import open_store
@@ -222,7 +208,7 @@ def check_proof(
     checkpoint by --key (or, with --no-key, the Merkle proof alone). Exit 1 if it does
     not verify, 2 without --key or --no-key.
 
-    Example: cluetool audit check-proof entry-42.proof.json --key home.pub
+    Example: cluetool audit check-proof entry-7.proof.json --key home.pub
     """
     from cluetool import audit
     from cluetool.home import open_store
@@ -282,7 +268,7 @@ def confirm_text(
     under the home's audit secret; exit 1 if it is not). The text is read from a file,
     never from the command line.
 
-    Example: cluetool audit confirm-text 42 --text-file note.txt
+    Example: cluetool audit confirm-text 14 --text-file reason.txt
     """
     from cluetool import audit
     from cluetool.home import open_store

@@ -49,7 +49,7 @@ def assign(
     calendar source knows is counted Mon-Fri and marked provisional (exit 4 only with
     --strict-calendar).
 
-    Example: cluetool assign 3f2a9c1e bj.police --reason "gang clue, police lead"
+    Example: cluetool assign 0025e529 bj.police --reason "gang clue, police lead"
     """
     from cluetool.handling.service import assign as run_assign
     from cluetool.output import emit
@@ -81,7 +81,7 @@ def record(
 ) -> None:
     """Record a handling event on a clue; impossible sequences are refused (exit 2).
 
-    Example: cluetool record 3f2a9c1e transferred --to bj.police --at 2026-03-02T09:00:00+08:00
+    Example: cluetool record 0025e529 transferred --to bj.procuratorate --at 2026-11-03T09:00:00+08:00
     """
     from cluetool.handling.service import record as run_record
     from cluetool.output import emit
@@ -113,7 +113,7 @@ def deadlines(
     A due date counted across a year no calendar source knows is shown as provisional
     with the year it waits for; --strict-calendar exits 4 while there is one.
 
-    Example: cluetool deadlines --as-of 2026-03-02 --fail-on overdue
+    Example: cluetool deadlines --as-of 2026-11-24 --fail-on overdue
     """
     from cluetool.handling.service import deadlines as run_deadlines
     from cluetool.output import emit
@@ -148,7 +148,7 @@ def ledger(
 ) -> None:
     """The transfer ledger: assignments and transfers, both ends, from the events.
 
-    Example: cluetool ledger --unit bj.police --direction in --from 2026-03-01 --to 2026-03-31
+    Example: cluetool ledger --unit bj.police --direction in --from 2026-11-01 --to 2026-11-30
     """
     from cluetool.handling.service import ledger as run_ledger
     from cluetool.output import emit

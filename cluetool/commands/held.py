@@ -39,7 +39,7 @@ def resolve(
 ) -> None:
     """Settle a held report: --keep-both or --discard, with a --reason; audited.
 
-    Example: cluetool held resolve 3 --discard --reason "intake re-sent a corrected copy"
+    Example: cluetool held resolve 1 --discard --reason "intake re-sent a corrected copy"
     """
     from cluetool.config import resolve_home
     from cluetool.errors import InputError

@@ -31,22 +31,23 @@ def run(
     id or query code collides with a different stored report is held for `held resolve`
     and the rest of its batch is imported.
 
-    Example: cluetool import inbox/intake-bj-00000042.clue
+    Example: cluetool import inbox/intake-bj-00000001.clue
     """
     from cluetool.config import resolve_home
     from cluetool.errors import InputError
     from cluetool.ingest import import_batches
     from cluetool.keys import read_passphrase
+    from cluetool.commands.progress import working
     from cluetool.output import emit
 
     if allow_gap != (reason is not None):
         raise InputError("--allow-gap and --reason go together")
     quiet_of(quiet)
     now = now_of(at)
-    report = import_batches(
-        batches, home=resolve_home(home_of(home)), now=now, identity=identity,
-        passphrase=read_passphrase(passphrase_file, passphrase_env), wait=wait, allow_gap_reason=reason,
-    )
+    passphrase = read_passphrase(passphrase_file, passphrase_env)
+    with working(f"importing {len(batches)} batch(es)"):  # a spinner on a terminal only
+        report = import_batches(batches, home=resolve_home(home_of(home)), now=now, identity=identity,
+                                passphrase=passphrase, wait=wait, allow_gap_reason=reason)
     calendar_notice(home, now)
     emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",
          columns=["batch", "status", "sequence", "reports", "attachments", "duplicates", "resent", "held", "decrypted_by"] if report.ok else ["batch", "code", "message"])

@@ -93,8 +93,12 @@ def export(
     as_age: bool = typer.Option(False, "--age", help="Print the age recipient (age1…)."),
     as_minisign: bool = typer.Option(False, "--minisign", help="Print the minisign public key file (default)."),
     home: HomeOpt = None,
+    fmt: FormatOpt = None,
 ) -> None:
     """Print a public key: the minisign public key file (default) or the age recipient.
+
+    With --format, the key's record instead (as keys show: key id, minisign public key,
+    age recipient).
 
     Example: cluetool keys export intake-bj --minisign > intake-bj.pub
     """
@@ -103,6 +107,11 @@ def export(
 
     if as_age and as_minisign:
         raise InputError("give --age or --minisign, not both")
+    from cluetool.commands.common import GLOBALS
+
+    if fmt is not None or GLOBALS.fmt_given:
+        show(name, home, fmt)
+        return
     typer.echo(keys.export_public(_home(home), name, kind="age" if as_age else "minisign"), nl=False)
 
 
@@ -202,7 +211,7 @@ def destroy(
     cluetool cannot know whether batches sealed to the retired identity are still in
     flight; once it is gone they can never be decrypted, so --yes is required.
 
-    Example: cluetool keys destroy main --id 9F3A0C2E11D84B7A --yes
+    Example: cluetool keys destroy intake-bj --id 9F3A0C2E11D84B7A --yes
     """
     from cluetool.output import emit
     from cluetool.services import destroy_key

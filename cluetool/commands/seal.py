@@ -51,20 +51,22 @@ def run(
     was quarantined. A batch holds at most
     --max-reports reports (default 5000) and --max-bytes of submissions (default 1G).
 
-    Example: cluetool seal spool/ --source intake-bj --to age1… --out outbox/
+    Example: cluetool seal spool/ --source intake-bj --key intake-bj --to recipients.txt --out outbox/
     """
     from cluetool.batch.seal import seal
     from cluetool.config import resolve_home
     from cluetool.keys import read_passphrase
+    from cluetool.commands.progress import working
     from cluetool.output import Format, emit, warn
 
-    report = seal(
-        spool, home=resolve_home(home_of(home)), source=source, recipients=to, out_dir=out,
-        now=now_of(at), key=key,
-        passphrase=read_passphrase(passphrase_file, passphrase_env),
-        quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes), wait=wait,
-        warn_done_days=warn_done_days,
-    )
+    passphrase = read_passphrase(passphrase_file, passphrase_env)
+    with working(f'sealing "{spool}"'):  # a spinner on a terminal only
+        report = seal(
+            spool, home=resolve_home(home_of(home)), source=source, recipients=to, out_dir=out,
+            now=now_of(at), key=key, passphrase=passphrase,
+            quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes), wait=wait,
+            warn_done_days=warn_done_days,
+        )
     emit(report, fmt_of(fmt), rows="batches",
          columns=["batch", "sequence", "reports", "attachments", "payload_size", "payload_sha256"])
     if report.quarantined and fmt_of(fmt) is not Format.json:

@@ -10,7 +10,7 @@ from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
 
 
 def run(
-    code: Annotated[str, typer.Argument(help="The reporter's query code, XXXX-XXXX-XXXX-XXXX-C.", show_default=False)],
+    code: Annotated[str, typer.Argument(help="The reporter's query code, XXXX-XXXX-XXXX-XXXX-C; quote it (C may be * ~ $ =).", show_default=False)],
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
@@ -18,9 +18,10 @@ def run(
 
     A mistyped code is refused by its check symbol (exit 2) before any lookup; an
     unknown code exits 1. Never shows content, units or people. At the intake (a home
-    without a store) the latest status feed answers, with its time (as_of).
+    without a store) the latest status feed answers, with its time (as_of). Quote the
+    code in a shell: its check symbol may be * ~ $ or =.
 
-    Example: cluetool status 7K3M-Q9PX-2D4R-8TVW-5
+    Example: cluetool status '2C77-B793-V5PJ-46SP-$'
     """
     from cluetool.config import resolve_home
     from cluetool.output import emit

@@ -48,9 +48,11 @@ def check(
     """
     from cluetool.config import resolve_home
     from cluetool.output import Format, emit, info
+    from cluetool.commands.progress import working
     from cluetool.services import store_check
 
-    report = store_check(resolve_home(home_of(home)), replay=replay, repair=repair)
+    with working("checking the store"):  # a spinner on a terminal only
+        report = store_check(resolve_home(home_of(home)), replay=replay, repair=repair)
     if fmt_of(fmt) is not Format.json:  # json carries them in "removed"
         for path in report.removed:
             info(f"removed {path}")

@@ -15,7 +15,7 @@ from typing import IO, Any
 import typer
 from typer.core import TyperGroup
 
-from cluetool.output import escape
+from cluetool.output import error_lines
 
 # Click's UsageError: the base of Typer's public BadParameter.
 _UsageError: type[Exception] = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
@@ -34,8 +34,7 @@ class UsageLine(typer.BadParameter):
         return self.message
 
     def show(self, file: IO[Any] | None = None) -> None:  # noqa: ARG002 - always stderr
-        typer.echo(f"cluetool: error: {escape(self.message)}", err=True)
-        typer.echo(f"cluetool: hint: {escape(self.hint)}", err=True)
+        typer.echo(error_lines(self.message, self.hint), err=True)
 
 
 def _reword(exc: Exception) -> UsageLine:
@@ -56,7 +55,14 @@ def _is_usage(exc: Exception) -> bool:
 
 
 class RootGroup(TyperGroup):
-    """The root ``cluetool`` group: usage errors at any level come out as one line."""
+    """The root ``cluetool`` group: usage errors at any level come out as one line, and
+    every command gets the one option style (``commands/style.py``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from cluetool.commands.style import one_option_style
+
+        one_option_style(self)
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:

@@ -36,17 +36,19 @@ def run(
     one --rotation/--new pair per rotation of a chain, in order; --decrypt tries the
     current identity, then the retired ones, and says which one decrypted.
 
-    Example: cluetool verify inbox/intake-bj-00000042.clue --chain --format json
+    Example: cluetool verify inbox/intake-bj-00000001.clue --chain --format json
     """
     from cluetool.services import verify
     from cluetool.keys import read_passphrase
+    from cluetool.commands.progress import working
     from cluetool.output import emit
 
-    report = verify(
-        batches, home=home_of(home), signer_files=signer or [], rotations=rotation or [], new_keys=new or [], chain=chain,
-        identity=identity if decrypt or identity else None, decrypt=decrypt,
-        passphrase=read_passphrase(passphrase_file, passphrase_env),
-    )
+    passphrase = read_passphrase(passphrase_file, passphrase_env)
+    with working(f"verifying {len(batches)} batch(es)"):  # a spinner on a terminal only
+        report = verify(
+            batches, home=home_of(home), signer_files=signer or [], rotations=rotation or [], new_keys=new or [], chain=chain,
+            identity=identity if decrypt or identity else None, decrypt=decrypt, passphrase=passphrase,
+        )
     emit(report, fmt_of(fmt), rows="problems", columns=["batch", "code", "message"])
     if fmt_of(fmt).value == "table" and report.ok:
         from cluetool.output import info
