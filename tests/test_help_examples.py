@@ -79,6 +79,13 @@ WORLD: list[tuple[str, str, int]] = [
            "cluetool -q import outbox-sh/intake-sh-00000001.clue > /dev/null", 0),
     ("ex", "held list", 0),
     ("ex", "held resolve", 0),
+    # the status feed back to the intake (docs/feed.md)
+    ("ex", "feed export", 0),
+    ("sh", "cp outbox/internal-00000001.status inbox/ && "
+           "cluetool --home srv/cluetool -q keys trust internal internal/keys/main.pub > /dev/null && "
+           "export CLUETOOL_HOME=$W/srv/cluetool", 0),
+    ("ex", "feed import", 0),
+    ("sh", "export CLUETOOL_HOME=$W/internal", 0),
     ("ex", "assign", 0),
     ("sh", "export CLUETOOL_TEST_CLOCK=2026-11-03T09:00:00+08:00 && echo 0 > \"$CLUETOOL_TEST_CLOCK_COUNTER\"  # the next day", 0),
     ("ex", "record", 0),

@@ -59,7 +59,7 @@ def import_(
     feed already imported is a no-op that finishes an interrupted purge (exit 0).
     Each purge is logged (stderr and state/feed/purge.log) with its batch and count.
 
-    Example: cluetool feed import inbox/internal-00000007.status
+    Example: cluetool feed import inbox/internal-00000001.status
     """
     from cluetool.services import import_feed
     from cluetool.config import resolve_home
