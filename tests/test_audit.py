@@ -222,7 +222,7 @@ def test_audit_prove_inclusion_round_trip(store: Store, sk: minisign.SecretKey) 
         assert json.loads(proof.entry)["seq"] == seq
         result = audit.check_proof(msgspec.json.encode(proof), keys_of(sk))
         assert result.ok and result.signature_checked, result.findings
-    with pytest.raises(InputError, match="not covered"):
+    with pytest.raises(InputError, match="newer than the latest checkpoint"):
         audit.prove_inclusion(store, signed)
 
 

@@ -141,7 +141,7 @@ def test_cli_keys_list_retired_and_destroy_needs_yes_and_is_audited(tmp_path: Pa
     assert r.exit_code == 1
     problems = json.loads(r.stdout)["problems"]
     assert [p["code"] for p in problems] == ["payload.identity"]
-    assert f"(tried {RECEIVER_KEY})" in problems[0]["message"]
+    assert f"tried {RECEIVER_KEY} (age1" in problems[0]["message"]
 
 
 # --------------------------------------------------------------------------- trust list
