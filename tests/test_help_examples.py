@@ -98,6 +98,10 @@ WORLD: list[tuple[str, str, int]] = [
     ("ex", "store check", 0),
     # audit trail
     ("ex", "audit checkpoint", 0),
+    # supervision: the callback sample (seeded from the checkpoint), statistics, the report
+    ("ex", "sample", 0),
+    ("ex", "stats", 0),
+    ("ex", "report", 0),
     ("ex", "audit log", 0),
     ("ex", "audit prove", 0),
     ("sh", "cp internal/keys/main.pub home.pub && cp internal/keys/main.pub log.pub", 0),
@@ -105,7 +109,7 @@ WORLD: list[tuple[str, str, int]] = [
     ("ex", "audit export", 0),
     ("sh", "cp audit-2026-11/checkpoint.txt seen/checkpoint.txt", 0),
     ("ex", "audit verify", 0),
-    # entry 14 of this world is the held report's discard; its reason is the held resolve example's
+    # entry 15 of this world is the held report's discard; its reason is the held resolve example's
     ("sh", "printf 'intake re-sent a corrected copy' > reason.txt", 0),
     ("ex", "audit confirm-text", 0),
     ("sh", "cluetool --home auditor -q init && cluetool --home auditor -q keys generate auditor > /dev/null && "

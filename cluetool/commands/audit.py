@@ -268,7 +268,7 @@ def confirm_text(
     under the home's audit secret; exit 1 if it is not). The text is read from a file,
     never from the command line.
 
-    Example: cluetool audit confirm-text 14 --text-file reason.txt
+    Example: cluetool audit confirm-text 15 --text-file reason.txt
     """
     from cluetool import audit
     from cluetool.home import open_store
