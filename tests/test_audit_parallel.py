@@ -71,3 +71,35 @@ def test_check_block_reports_out_of_order(tmp_path: Path) -> None:
     result = parallel.check_block(str(store.path), 0, 512, [])
     assert result.in_order is False
     assert parallel.check_block(str(store.path), 512, 600 + MIGRATED, []).in_order is True
+
+
+@pytest.mark.parametrize("at", ["2026-11-24T02:00:00Z", "2026-11-24T02:00:00.000000+00:00", "2026-11-24T02:00:0\u0663.000000Z"])
+def test_parallel_verify_names_an_at_not_in_the_writers_form(tmp_path: Path, small_blocks: None, at: str) -> None:
+    # The bulk check's template comparison sends the chunk to the per-entry path, which
+    # names the entry (also for a non-ASCII digit, which is no digit of the form).
+    import hashlib
+    import json
+
+    sk = minisign.SecretKey.generate()
+    store = make_store(tmp_path)
+    add_entries(store, 900)
+    seq = MIGRATED + 400
+    with store.read() as tx:
+        entry = json.loads(bytes(tx.execute("SELECT entry FROM audit_log WHERE seq = ?", (seq,)).fetchone()[0]))
+    entry["at"] = at
+    raw = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    tamper(store, ("UPDATE audit_log SET entry = ?, leaf_hash = ? WHERE seq = ?",
+                   (raw, hashlib.sha256(b"\0" + raw).digest(), seq)))
+    fast, slow = both(store, keys_of(sk))
+    assert fast.findings == slow.findings and fast.summary == slow.summary
+    errors = [f for f in fast.findings if f.severity == "error"]
+    assert [(f.code, f.seq) for f in errors] == [("audit.noncanonical", seq)] and "RFC 3339" in errors[0].message
+
+
+def test_check_block_reports_a_missing_last_row(tmp_path: Path) -> None:
+    # Rows are counted, not their seq read: one row short of the range is out of order.
+    store = make_store(tmp_path)
+    add_entries(store, 600)
+    tamper(store, ("DELETE FROM audit_log WHERE seq = 511",))
+    assert parallel.check_block(str(store.path), 0, 512, []).in_order is False
+    assert parallel.check_block(str(store.path), 256, 511, []).in_order is True
