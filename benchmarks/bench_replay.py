@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import resource
 import shutil
 import sys
 import tempfile
@@ -94,6 +95,12 @@ def build(store: Store, clues: int) -> None:
             append_entries(tx, entries)
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (a large log is replayed by two processes)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def baseline(store: Store) -> float:
     t0 = time.perf_counter()
     decode = msgspec.json.decode
@@ -119,16 +126,17 @@ def main() -> int:
         build(store, clues)
         print(f"built {clues:,} clues in {time.perf_counter() - t0:.1f} s")
         base = baseline(store)
-        t0, c0 = time.perf_counter(), time.process_time()
+        t0, c0 = time.perf_counter(), _cpu()
         report = replay_state(work / "store.db", secret=SECRET, scratch_dir=work)
-        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        took, cpu = time.perf_counter() - t0, _cpu() - c0
         if not report.ok:
             print("replay found differences in a consistent store:", report.differences[:3])
             return 2
         per_million = took * 1_000_000 / clues
         print(f"replay of {report.entries:,} entries: {took:.1f} s ({per_million:.0f} s per 1,000,000 clues; "
               f"target < 60 s {'OK' if per_million < 60 else 'MISS'}); baseline read {base:.1f} s, ratio {took / base:.1f}; "
-              f"CPU {cpu:.1f} s ({cpu * 1_000_000 / clues:.0f} s per 1,000,000 clues: the time on an idle core)")
+              f"CPU of all processes {cpu:.1f} s ({cpu * 1_000_000 / clues:.0f} s per 1,000,000 clues; a large log is replayed "
+              f"by two processes, so on two idle cores the wall time is about half of that)")
         store.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)

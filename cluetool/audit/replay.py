@@ -30,8 +30,8 @@ submission id, ``events``/``obligations`` by id, and the columns that differ (or
 
 Speed: a large log is replayed by two processes at once, each reading the whole log on
 its own read-only snapshot into a scratch database of its own: one rebuilds and compares
-stages, events and assignments, the other the obligations (their images, the final rows,
-the comparison). Each part decodes only the detail fields it reads. A small log takes one
+stages, events and assignments, the other the obligations (each image an upsert of its
+row, then the comparison). Each part decodes only the detail fields it reads. A small log takes one
 pass (both parts on one connection).
 """
 
@@ -171,22 +171,21 @@ CREATE TABLE assignments (sid TEXT PRIMARY KEY, unit TEXT, assigned_at TEXT, rul
                           event_id INTEGER) WITHOUT ROWID;
 """,
     OBLIGATIONS: """
-CREATE TABLE images (n INTEGER PRIMARY KEY, id INTEGER, sid TEXT, rule_id TEXT, unit TEXT, trigger_event_id INTEGER,
-                     due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER, at TEXT);
 CREATE TABLE obligations (id INTEGER PRIMARY KEY, sid TEXT, rule_id TEXT, unit TEXT, trigger_event_id INTEGER,
                           due_date TEXT, provisional INTEGER, state TEXT, met_at TEXT, met_event_id INTEGER,
                           created_at TEXT, loose INTEGER NOT NULL DEFAULT 0, last_n INTEGER);
 CREATE TABLE no_images (sid TEXT PRIMARY KEY) WITHOUT ROWID;
 """,
 }
-# The obligations as the log leaves them: each row's last image, created at its first,
-# loose when still open at a recomputation that recorded no images.
-_FINAL = """
-INSERT INTO obligations
-SELECT i.id, i.sid, i.rule_id, i.unit, i.trigger_event_id, i.due_date, i.provisional, i.state, i.met_at,
-       i.met_event_id, f.at, i.state = 'open' AND i.n < ?, i.n
-FROM (SELECT id, min(n) AS first, max(n) AS last FROM images GROUP BY id) g
-JOIN images i ON i.n = g.last JOIN images f ON f.n = g.first
+# The obligations as the log leaves them: each image in log order replaces the row's
+# fields (last_n: the number of the image, counting all images), and the row keeps the
+# created_at of its first image.
+_IMAGE = f"""
+INSERT INTO obligations (id, sid, rule_id, unit, trigger_event_id, due_date, provisional, state, met_at, met_event_id,
+                         created_at, last_n) VALUES ({", ".join("?" * 12)})
+ON CONFLICT (id) DO UPDATE SET sid = excluded.sid, rule_id = excluded.rule_id, unit = excluded.unit,
+    trigger_event_id = excluded.trigger_event_id, due_date = excluded.due_date, provisional = excluded.provisional,
+    state = excluded.state, met_at = excluded.met_at, met_event_id = excluded.met_event_id, last_n = excluded.last_n
 """
 
 
@@ -258,14 +257,14 @@ class _ObligationBuilder:
         self.conn = conn
         self.images: list[tuple[Any, ...]] = []
         self.no_images: list[tuple[str]] = []
-        self.n = 0  # images so far (the images table's n)
+        self.n = 0  # images so far (an obligation's last_n is its last image's number)
         self.loose_below = 0  # images before the last recomputation that recorded none
         # Recomputed due dates and cancellations, applied after the images: (n, ...).
         self.due_changes: list[tuple[str, int, int, int]] = []
         self.cancels: list[tuple[int, int]] = []
 
     def flush(self) -> None:
-        self.conn.executemany("INSERT INTO images VALUES (" + ",".join("?" * 12) + ")", self.images)
+        self.conn.executemany(_IMAGE, self.images)
         self.images = []
 
     def entry(self, e: Any) -> None:
@@ -295,8 +294,8 @@ class _ObligationBuilder:
                 if len(f) != 9:
                     raise ValueError("malformed obligation image")
                 n += 1
-                append((n, int(f[0]), sid, f[1], f[2] or None, int(f[3]) if f[3] else None, f[4],
-                        int(f[5]), f[6], f[7] or None, int(f[8]) if f[8] else None, at))
+                append((int(f[0]), sid, f[1], f[2] or None, int(f[3]) if f[3] else None, f[4],
+                        int(f[5]), f[6], f[7] or None, int(f[8]) if f[8] else None, at, n))
             self.n = n
             if len(self.images) >= 50000:
                 self.flush()
@@ -304,7 +303,9 @@ class _ObligationBuilder:
     def finish(self) -> None:
         self.flush()
         self.conn.executemany("INSERT OR IGNORE INTO no_images VALUES (?)", self.no_images)
-        self.conn.execute(_FINAL, (self.loose_below,))
+        if self.loose_below:
+            # Loose: still open at a recomputation that recorded no images (as its last image left it).
+            self.conn.execute("UPDATE obligations SET loose = 1 WHERE state = 'open' AND last_n < ?", (self.loose_below,))
         # A recomputation changes rows whose last image came before it (n counts images).
         self.conn.executemany("UPDATE obligations SET due_date = ?, provisional = ? WHERE id = ? AND last_n <= ?",
                               self.due_changes)
@@ -426,7 +427,9 @@ def _replay_part(store_path: str, directory: str, parts: tuple[str, ...], secret
         count = 0
         cur = conn.execute("SELECT seq, CAST(entry AS BLOB) FROM store.audit_log ORDER BY seq")
         cur.arraysize = 8192
-        with no_gc():  # millions of short-lived, acyclic objects
+        # Millions of acyclic objects (decoded entries, the builders' rows): the cyclic
+        # collector would walk them again and again, also while the builders finish.
+        with no_gc():
             while rows := cur.fetchmany():
                 for seq, raw in rows:
                     try:
@@ -436,8 +439,9 @@ def _replay_part(store_path: str, directory: str, parts: tuple[str, ...], secret
                     except (msgspec.DecodeError, msgspec.ValidationError, ValueError, TypeError):
                         return _PartResult(bad_seq=seq)
                 count += len(rows)
-        for b in builders:
-            b.finish()
+            for b in builders:
+                b.finish()
+            del builders, apply
         out: list[StateDifference] = []
         over = 0
 
