@@ -5,7 +5,7 @@
    ``transfer_gang_to_police``, received evenly from 2025-01-01 to 2026-11-18; of the last
    45 days' duties half are still open, of older ones 0.5 % (the overdue backlog): per
    1,000,000 clues about 68,500 unmet obligations, 46,500 of them overdue. Then times
-   ``cluetool.handling.service.deadlines(fail_on="overdue")`` (rules check, query of
+   ``cluetool.api.deadlines(fail_on="overdue")`` (rules check, query of
    every unmet obligation, counts) plus rendering it as jsonl, which is what the command
    does, best of --repeat; and the same with ``--state overdue``. The baseline is the
    floor: one raw ``SELECT count(*)`` of the overdue range with ``sqlite3``. The reports'
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import msgspec  # noqa: E402
 
 from cluetool.config import init_home  # noqa: E402
-from cluetool.handling.service import assign, deadlines  # noqa: E402
+from cluetool.api import assign, deadlines  # noqa: E402
 from cluetool.output import Format, emit  # noqa: E402
 from cluetool.rules.from_report import facts_from_json  # noqa: E402
 from cluetool.store import Store  # noqa: E402
@@ -115,7 +115,7 @@ def bench_deadlines(workdir: Path, clues: int, repeat: int) -> bool:
     t = time.perf_counter()
     home = _home(workdir / "deadlines", clues, templates=None, obligations_per_clue=3)
     print(f"deadlines: store with {clues:,} clues, {3 * clues:,} obligations built in {time.perf_counter() - t:.1f} s")
-    deadlines(home.root, now=NOW)  # first run records the rules in force (rules.changed)
+    deadlines(home, now=NOW)  # first run records the rules in force (rules.changed)
     conn = sqlite3.connect(home.store_file)
     best_base = min(_timed(lambda: conn.execute(
         "SELECT count(*) FROM obligations WHERE state = 'open' AND due_date < ?", (AS_OF.isoformat(),)).fetchone())
@@ -123,7 +123,7 @@ def bench_deadlines(workdir: Path, clues: int, repeat: int) -> bool:
     conn.close()
 
     def run(states: tuple[str, ...]) -> tuple[int, int]:
-        rep = deadlines(home.root, now=NOW, as_of=AS_OF, fail_on="overdue", states=states)
+        rep = deadlines(home, now=NOW, as_of=AS_OF, fail_on="overdue", states=states)
         emit(rep, Format.jsonl, rows="obligations", out=io.StringIO())
         return len(rep.obligations), rep.counts["overdue"]
 
@@ -146,9 +146,9 @@ def bench_assign(workdir: Path, clues: int) -> bool:
     t = time.perf_counter()
     home = _home(workdir / "assign", clues, templates=templates, obligations_per_clue=1)
     print(f"assign: store with {clues:,} unassigned clues built in {time.perf_counter() - t:.1f} s")
-    deadlines(home.root, now=NOW)  # records the rules in force, as any earlier command would have
-    base = _timed(lambda: assign(home.root, now=NOW, dry_run=True))
-    took = _timed(lambda: assign(home.root, now=NOW))
+    deadlines(home, now=NOW)  # records the rules in force, as any earlier command would have
+    base = _timed(lambda: assign(home, now=NOW, dry_run=True))
+    took = _timed(lambda: assign(home, now=NOW))
     rate = clues / took
     with Store.open(home.store_file) as store:
         assigned = store.execute("SELECT count(*) FROM assignments").fetchone()[0]

@@ -50,7 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cluetool import keys, services  # noqa: E402
+from cluetool import api, keys  # noqa: E402
 from cluetool.config import Home, init_home  # noqa: E402
 from cluetool.formats import age, canonical, minisign, ustar  # noqa: E402
 from cluetool.ingest import import_batches  # noqa: E402
@@ -164,7 +164,7 @@ class Bench:
         self.receiver = init_home(work / "internal")
         info = keys.generate(self.receiver, "internal", now=NOW)
         keys.trust(self.receiver, SOURCE, sender.keys_dir / "main.pub")
-        services.init(self.receiver.root, now=NOW)
+        api.init(self.receiver, now=NOW)
         (work / "out").mkdir()
         self.writer = Writer(sender, info.age_recipient, work / "out")
 

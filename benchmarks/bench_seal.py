@@ -510,9 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  large spool: {nsubs} submissions, {nfiles} MP4 attachments, {lf} files, {_mib(lbytes)} MiB")
         print(f"  small spool: {small} submissions, {sf} files, {_mib(sbytes)} MiB "
               f"({sbytes / small / 1024:.1f} KiB each)")
-        imports = [sys.executable, "-c", "import cluetool.cli, cluetool.batch.seal, cluetool.batch.service"]
+        imports = [sys.executable, "-c", "import cluetool.cli, cluetool.api"]
         startup = min((_run(imports, work, _env()) for _ in range(repeat)), key=lambda t: t.seconds)
-        print(f"  cluetool start-up (interpreter + imports of seal/verify): {startup.seconds:.2f} s, "
+        print(f"  cluetool start-up (interpreter + imports of the api): {startup.seconds:.2f} s, "
               "included in every cluetool time")
         sys.stdout.flush()
 

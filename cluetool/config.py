@@ -149,24 +149,6 @@ def resolve_home(home: Path | None) -> Home:
     return Home(home)
 
 
-def optional_home(home: Path | None, *, required: bool) -> Home | None:
-    """The checked home named by ``--home`` or ``CLUETOOL_HOME``; ``None`` when neither
-    is given and the caller can do without one (an auditor with signer keys only).
-
-    Raises:
-        StateError: a home is required but not given, or the one named is missing.
-    """
-    if home is None and not os.environ.get(HOME_ENV):
-        if not required:
-            return None
-        raise StateError(  # this is verify: an auditor has no home, and needs no init
-            "no cluetool home given, and no --signer key",
-            hint=f"an auditor needs no home: pass the signer's public key with --signer FILE; to use a home "
-                 f"(and its identities for --decrypt), --home DIR or {HOME_ENV}",
-        )
-    return resolve_home(home).check()
-
-
 def make_private_dir(path: Path) -> None:
     """Create ``path`` (and parents) with mode 0700; tighten it if it exists."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)

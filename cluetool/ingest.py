@@ -39,7 +39,7 @@ import msgspec
 
 from cluetool.batch.chain import ChainStart, check_chain
 from cluetool.batch.reader import BatchFormatError, open_batch
-from cluetool.batch.service import signer_lookup
+from cluetool.batch.signers import signer_lookup
 from cluetool.batch.verify import InnerVisitor, authenticate, decrypt_checked
 from cluetool.config import Home, Limits
 from cluetool.home import open_store

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from cluetool import keys, services
+from cluetool import api, keys
 from cluetool.batch.seal import seal
 from cluetool.ingest import import_batches
 from cluetool.feed.service import import_feed
@@ -56,7 +56,7 @@ class Sides:
         assert report.ok, report.problems
 
     def export(self, *, at: datetime = EXPORT_AT, out: Path | None = None) -> FeedExportReport:
-        return services.export_feed(self.internal.home, source=FEED_SOURCE, out_dir=out or self.root / "feeds",
+        return api.feed_export(self.internal.home, source=FEED_SOURCE, out_dir=out or self.root / "feeds",
                                     now=at, key=RECEIVER_KEY)
 
     def import_feed(self, path: Path | str, **kwargs: object) -> FeedImportReport:
@@ -79,7 +79,7 @@ def make_sides(root: Path) -> Sides:
     intake = make_home(root / "intake")
     internal = make_home(root / "internal", RECEIVER_KEY)
     keys.trust(internal.home, SOURCE, intake.pub)
-    services.init(internal.root, now=NOW)
+    api.init(internal.home, now=NOW)
     keys.trust(intake.home, FEED_SOURCE, internal.pub)
     return Sides(root=root, intake=intake, internal=internal)
 

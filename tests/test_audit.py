@@ -335,7 +335,8 @@ def _pii(value: object, key: str = "") -> set[str]:
 
 
 def test_audit_entries_of_sample_run_hold_no_report_content(tmp_path: Path, sample_spool: Path) -> None:
-    from cluetool import services
+    from cluetool import api
+    from cluetool.config import Home
     from cluetool.ingest import import_batches
     from tests.batch_helpers import SOURCE, KeyHome, seal_spool
 
@@ -349,7 +350,7 @@ def test_audit_entries_of_sample_run_hold_no_report_content(tmp_path: Path, samp
             secrets |= _pii(json.loads((sub / "report.json").read_text(encoding="utf-8")))
         except (OSError, ValueError):
             continue  # an invalid sample that is not JSON: quarantined, never imported
-    home = services.init(tmp_path / "home", now=NOW)
+    home = api.init(Home(tmp_path / "home"), now=NOW)
     info = keys.generate(home, "main", now=NOW)
     kh = KeyHome(home=home, name="main", info=info)
     seal_spool(kh, spool, tmp_path / "out", max_reports=25)

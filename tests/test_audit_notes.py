@@ -15,7 +15,7 @@ import pytest
 from cluetool.audit import confirm_text
 from cluetool.config import Home
 from cluetool.errors import InputError, StateError
-from cluetool.handling.service import record
+from cluetool.api import record
 from cluetool.keys.audit_secret import audit_secret, keyed_text, load_audit_secret, secret_path
 from cluetool.store import Store, append_entry
 from tests.test_handling_assign import audit
@@ -49,7 +49,7 @@ def test_note_hmac_differs_between_stores_and_is_not_the_plain_hash(tmp_path: Pa
     values = []
     for name in ("one", "two"):
         home, sid = gang_clue(tmp_path / name)
-        record(home.root, sid, "contacted", channel="phone", at=at(5), now=NOW, note=NOTE)
+        record(home, sid, "contacted", channel="phone", at=at(5), now=NOW, note=NOTE)
         seq, value = _note_entry(home)
         values.append(value)
         assert value == keyed_text(load_audit_secret(home), NOTE)
@@ -60,7 +60,7 @@ def test_note_hmac_differs_between_stores_and_is_not_the_plain_hash(tmp_path: Pa
 
 def test_confirm_text_with_the_secret(tmp_path: Path) -> None:
     home, sid = gang_clue(tmp_path)
-    record(home.root, sid, "contacted", channel="phone", at=at(5), now=NOW, note=NOTE)
+    record(home, sid, "contacted", channel="phone", at=at(5), now=NOW, note=NOTE)
     seq, _ = _note_entry(home)
     with Store.open(home.store_file) as store:
         good = confirm_text(home, store, seq, NOTE)
@@ -88,7 +88,7 @@ def test_cli_audit_confirm_text_exit_codes(tmp_path: Path) -> None:
     from cluetool.cli import app
 
     home, sid = gang_clue(tmp_path)
-    record(home.root, sid, "contacted", channel="phone", at=at(5), now=NOW, note=NOTE)
+    record(home, sid, "contacted", channel="phone", at=at(5), now=NOW, note=NOTE)
     seq, _ = _note_entry(home)
     (tmp_path / "good.txt").write_text(NOTE + "\n", encoding="utf-8")
     (tmp_path / "bad.txt").write_text("someone else\n", encoding="utf-8")

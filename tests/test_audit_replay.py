@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cluetool import keys, services
+from cluetool import api, keys
 from cluetool.audit.replay import replay_home
 from cluetool.cli import app
 from cluetool.config import Home
-from cluetool.handling.service import assign, record
+from cluetool.api import assign, record
 from cluetool.ingest import import_batches
 from cluetool.store import Store
 from tests.batch_helpers import SOURCE, KeyHome, sample_spool, seal_spool  # noqa: F401  (fixture)
@@ -32,7 +32,7 @@ def handled(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path) -> Pat
     root = tmp_path_factory.mktemp("replay")
     spool = root / "spool"
     shutil.copytree(sample_spool, spool)
-    home = services.init(root / "home", now=NOW)
+    home = api.init(Home(root / "home"), now=NOW)
     info = keys.generate(home, "main", now=NOW)
     kh = KeyHome(home=home, name="main", info=info)
     seal_spool(kh, spool, root / "out", max_reports=25)
@@ -40,17 +40,17 @@ def handled(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path) -> Pat
     result = import_batches(sorted((root / "out").glob("*.clue")), home=home, now=NOW, identity="main")
     assert result.ok, result.problems
     later = NOW + timedelta(hours=1)
-    done = assign(home.root, now=later)
+    done = assign(home, now=later)
     held = [r for r in done.results if r.status == "assigned"]
     assert len(held) >= 3
     a, b = held[0], held[1]
-    record(home.root, a.clue, "contacted", channel="phone", now=later + timedelta(hours=1),
+    record(home, a.clue, "contacted", channel="phone", now=later + timedelta(hours=1),
            note="reporter reached on 13800138000")
-    record(home.root, a.clue, "verified", now=later + timedelta(hours=2))
+    record(home, a.clue, "verified", now=later + timedelta(hours=2))
     other = next(u for u in ("cn.police", "cn.ago", "cn.discipline") if u != b.unit)
-    assign(home.root, b.clue, other, reason="local jurisdiction", now=later + timedelta(hours=3))
+    assign(home, b.clue, other, reason="local jurisdiction", now=later + timedelta(hours=3))
     target = next(u for u in ("cn.procuratorate", "cn.court") if u != other)
-    record(home.root, b.clue, "transferred", to=target, now=later + timedelta(hours=4))
+    record(home, b.clue, "transferred", to=target, now=later + timedelta(hours=4))
     return home.root
 
 

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner, Result
 
-from cluetool import audit, keys, services
+from cluetool import api, audit, keys
 from cluetool.cli import app
 from cluetool.config import Home
 from cluetool.formats import minisign
@@ -105,7 +105,7 @@ def run_json(args: list[str], home: Path | None, code: int = 0) -> dict:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    h = services.init(tmp_path / "home", now=NOW)
+    h = api.init(Home(tmp_path / "home"), now=NOW)
     keys.generate(h, "main", now=NOW)
     with Store.open(h.store_file) as store:
         add_entries(store, 40)
@@ -310,7 +310,7 @@ def test_import_leaves_checkpoints_to_the_checkpoint_key(tmp_path: Path, sample_
 
     spool = tmp_path / "spool"
     shutil.copytree(sample_spool, spool)
-    h = services.init(tmp_path / "home", now=NOW)
+    h = api.init(Home(tmp_path / "home"), now=NOW)
     info = keys.generate(h, "main", now=NOW)
     kh = KeyHome(home=h, name="main", info=info)
     seal_spool(kh, spool, tmp_path / "out", max_reports=25)

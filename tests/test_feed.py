@@ -15,7 +15,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from cluetool import keys, services
+from cluetool import api, keys
 from cluetool.batch.register import Register
 from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.feed import service as feed_service
@@ -112,19 +112,19 @@ def test_feed_status_at_intake_from_feed(sides: Sides) -> None:
     imported = s.sids_in(s.batches[:2])
     assert len(imported) == 4
     for sid in imported:
-        got = services.status(s.intake.home, s.codes[sid])
+        got = api.status(s.intake.home, s.codes[sid])
         assert (got.stage, getattr(got, "as_of", None)) == ("received", "2026-11-25T02:00:00Z")
-        assert services.status(s.internal.home, s.codes[sid]).stage == "received"  # the store's own answer
+        assert api.status(s.internal.home, s.codes[sid]).stage == "received"  # the store's own answer
     [sealed_not_imported, _] = s.sids_in(s.batches[2:])
     with pytest.raises(FindingsError):
-        services.status(s.intake.home, s.codes[sealed_not_imported])
+        api.status(s.intake.home, s.codes[sealed_not_imported])
     with pytest.raises(InputError):  # the check symbol still comes first
-        services.status(s.intake.home, s.codes[imported[0]][:-1] + ("0" if s.codes[imported[0]][-1] != "0" else "1"))
+        api.status(s.intake.home, s.codes[imported[0]][:-1] + ("0" if s.codes[imported[0]][-1] != "0" else "1"))
 
 
 def test_feed_status_at_intake_without_feed_is_state_error(sides: Sides) -> None:
     with pytest.raises(StateError, match="no store and no status feed"):
-        services.status(sides.intake.home, next(iter(sides.codes.values())))
+        api.status(sides.intake.home, next(iter(sides.codes.values())))
 
 
 def test_feed_codes_file_holds_hashes_and_stages_only(sides: Sides) -> None:
@@ -195,7 +195,7 @@ def test_feed_chain_replay_of_older_feed_refused(sides: Sides) -> None:
     replay = s.import_feed(first.path)
     assert not replay.ok and [p.code for p in replay.problems] == ["chain.replay"]
     assert intake_picture(s) == before
-    assert services.status(s.intake.home, s.codes[s.sids_in(s.batches[:1])[0]]).stage == "received"  # the newer snapshot stays
+    assert api.status(s.intake.home, s.codes[s.sids_in(s.batches[:1])[0]]).stage == "received"  # the newer snapshot stays
 
 
 def test_feed_chain_fork_refused(sides: Sides, tmp_path: Path) -> None:
@@ -270,7 +270,7 @@ def test_feed_signed_by_untrusted_key_refused(sides: Sides, tmp_path: Path) -> N
     s = sides
     stranger = make_home(tmp_path / "stranger", "internal")
     s.internal = stranger  # the same names, another key
-    services.init(stranger.root, now=EXPORT_AT)
+    api.init(stranger.home, now=EXPORT_AT)
     path = Path(s.export().path)
     report = s.import_feed(path)
     assert [p.code for p in report.problems] == ["signature.untrusted"]

@@ -23,7 +23,7 @@ import pytest
 from cluetool.config import Home, init_home
 from cluetool.errors import InputError, StateError
 from cluetool.handling.obligations import materialise_import_obligations
-from cluetool.handling.service import assign
+from cluetool.api import assign
 from cluetool.keys.audit_secret import keyed_text, load_audit_secret
 from cluetool.model import codes
 from cluetool.model.report import decode_report
@@ -178,7 +178,7 @@ def test_facts_from_json_full_width_region_is_normalised() -> None:
 def test_assign_rule_dimension_routes_to_unit(tmp_path: Path, spec: dict[str, Any], unit: str, rule: str) -> None:
     home = make_home(tmp_path)
     (sid,) = add_reports(home, [report(0, **spec)])
-    rep = assign(home.root, now=NOW)
+    rep = assign(home, now=NOW)
     assert rep.ok and rep.assigned == 1 and rep.unmatched == 0
     (res,) = rep.results
     assert (res.clue, res.status, res.unit, res.rule) == (sid, "assigned", unit, rule)
@@ -196,7 +196,7 @@ def test_assign_meets_assign_imported_and_starts_assigned_duties(tmp_path: Path)
     # Imported Mon 03-02: 5 working days -> Mon 03-09 (Tue 3, Wed 4, Thu 5, Fri 6, Mon 9).
     assert sql(home, "SELECT rule_id, due_date, state FROM obligations") == [("assign_imported", "2026-03-09", "open")]
     late = datetime(2026, 3, 10, 2, 0, tzinfo=timezone.utc)  # Tue 03-10 in Beijing: one day late
-    assign(home.root, now=late)
+    assign(home, now=late)
     rows = sql(home, "SELECT rule_id, unit, due_date, state FROM obligations ORDER BY id")
     # Assigned Tue 03-10 to bj.ago (anti-gang office): contact within 30 calendar days ->
     # Thu 04-09; transfers to police and discipline within 5 working days -> Tue 03-17.
@@ -215,7 +215,7 @@ def test_assign_no_contact_and_police_holder_skip_duties(tmp_path: Path) -> None
     # police is not owed by the police, and an anonymous reporter without contact
     # details is not contacted.
     add_reports(home, [report(0, "gang_crime", region="440103", umbrella="no", contact=False)])
-    assign(home.root, now=NOW)
+    assign(home, now=NOW)
     assert sql(home, "SELECT rule_id FROM obligations WHERE state = 'open'") == []
 
 
@@ -230,14 +230,14 @@ def test_assign_unmatched_clue_is_listed_and_stays_unassigned(tmp_path: Path) ->
     _no_catch_all(home)
     matched, unmatched = add_reports(home, [report(0, "gang_crime", region="110105"),
                                              report(1, "gang_crime", region="530102")])
-    rep = assign(home.root, now=NOW)
+    rep = assign(home, now=NOW)
     assert not rep.ok and (rep.assigned, rep.unmatched) == (1, 1)
     assert [(r.clue, r.status, r.unit) for r in rep.results] == [(unmatched, "unmatched", None),
                                                                   (matched, "assigned", "bj.ago")]
     assert sql(home, "SELECT submission_id FROM assignments") == [(matched,)]
     assert sql(home, "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id WHERE r.submission_id = ?", (unmatched,)) == [("received",)]
     # A second run still lists it, and assigns nothing new.
-    again = assign(home.root, now=NOW)
+    again = assign(home, now=NOW)
     assert [(r.clue, r.status) for r in again.results] == [(unmatched, "unmatched")]
 
 
@@ -250,7 +250,7 @@ def test_assign_stored_facts_and_facts_derived_from_report_route_alike(tmp_path:
         home = make_home(tmp_path / str(store_facts))
         add_reports(home, reports, store_facts=store_facts)
         assert sql(home, "SELECT count(*) FROM reports WHERE facts IS NULL") == [(0 if store_facts else len(reports),)]
-        routed.append([(r.clue, r.unit, r.rule) for r in assign(home.root, now=NOW).results])
+        routed.append([(r.clue, r.unit, r.rule) for r in assign(home, now=NOW).results])
     assert routed[0] == routed[1] and all(unit for _, unit, _ in routed[0])
 
 
@@ -260,7 +260,7 @@ def test_assign_damaged_stored_facts_is_a_state_error_naming_the_report(tmp_path
     with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store, store.write() as tx:
         tx.execute("UPDATE reports SET facts = ? WHERE submission_id = ?", (b'{"kind":', sid))
     with pytest.raises(StateError, match=f"facts of report {sid} cannot be read") as info:
-        assign(home.root, now=NOW)
+        assign(home, now=NOW)
     assert info.value.exit_code == 3
     assert sql(home, "SELECT count(*) FROM assignments") == [(0,)]
 
@@ -269,7 +269,7 @@ def test_assign_dry_run_changes_nothing(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     (sid,) = add_reports(home, [report(0, "police_misconduct", region="310101")])
     before = audit(home)
-    rep = assign(home.root, now=NOW, dry_run=True)
+    rep = assign(home, now=NOW, dry_run=True)
     assert rep.dry_run and [(r.clue, r.status, r.unit) for r in rep.results] == [(sid, "would_assign", "sh.discipline")]
     assert sql(home, "SELECT count(*) FROM assignments") == [(0,)]
     assert sql(home, "SELECT count(*) FROM events") == [(0,)]
@@ -279,7 +279,7 @@ def test_assign_dry_run_changes_nothing(tmp_path: Path) -> None:
 def test_assign_writes_one_audit_entry_per_clue_with_ids_only(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     ids = add_reports(home, [report(i, "gang_crime", region="110105") for i in range(3)])
-    assign(home.root, now=NOW)
+    assign(home, now=NOW)
     entries = [e for e in audit(home) if e["action"] == "clue.assign"]
     assert sorted(e["object"] for e in entries) == sorted(f"report:{i}" for i in ids)
     for e in entries:
@@ -294,10 +294,10 @@ def test_assign_writes_one_audit_entry_per_clue_with_ids_only(tmp_path: Path) ->
 def test_assign_by_hand_then_reassign_records_previous_unit(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     (sid,) = add_reports(home, [report(0, "gang_crime", region="110105")])
-    first = assign(home.root, sid[:8], "bj.ago", reason="initial routing", now=NOW)
+    first = assign(home, sid[:8], "bj.ago", reason="initial routing", now=NOW)
     assert [(r.status, r.unit, r.previous_unit) for r in first.results] == [("assigned", "bj.ago", None)]
     later = NOW + timedelta(days=1)
-    second = assign(home.root, sid, "bj.police", reason="police already investigating", now=later)
+    second = assign(home, sid, "bj.police", reason="police already investigating", now=later)
     assert [(r.status, r.unit, r.previous_unit) for r in second.results] == [("reassigned", "bj.police", "bj.ago")]
     assert sql(home, "SELECT event, unit, to_unit, note FROM events ORDER BY id") == [
         ("assigned", None, "bj.ago", "initial routing"),
@@ -329,10 +329,10 @@ def test_assign_by_hand_then_reassign_records_previous_unit(tmp_path: Path) -> N
 def test_assign_by_hand_bad_request_is_refused(tmp_path: Path, args: tuple[str], message: str) -> None:
     home = make_home(tmp_path)
     (sid,) = add_reports(home, [report(0, "gang_crime", region="110105")])
-    assign(home.root, sid, "bj.ago", reason="first", now=NOW)
+    assign(home, sid, "bj.ago", reason="first", now=NOW)
     unit, reason = {"UNIT-NOT-THERE": ("nope.unit", "x"), "same": ("bj.ago", "x"), "empty-reason": ("bj.police", " ")}[args[0]]
     with pytest.raises(InputError, match=message):
-        assign(home.root, sid, unit, reason=reason, now=NOW)
+        assign(home, sid, unit, reason=reason, now=NOW)
 
 
 def test_assign_by_hand_ambiguous_prefix_lists_candidates(tmp_path: Path) -> None:
@@ -341,9 +341,9 @@ def test_assign_by_hand_ambiguous_prefix_lists_candidates(tmp_path: Path) -> Non
     b = "0badc0de-0000-4000-8000-000000000002"
     add_reports(home, [report(0, submission_id=a), report(1, submission_id=b)])
     with pytest.raises(InputError, match=f"ambiguous: it matches {a}, {b}"):
-        assign(home.root, "0badc0de", "bj.ago", reason="x", now=NOW)
+        assign(home, "0badc0de", "bj.ago", reason="x", now=NOW)
     with pytest.raises(InputError, match="too short"):
-        assign(home.root, "0badc0", "bj.ago", reason="x", now=NOW)
+        assign(home, "0badc0", "bj.ago", reason="x", now=NOW)
 
 
 # --------------------------------------------------------------------------- rule files
@@ -369,6 +369,6 @@ def test_assign_malformed_rule_file_is_one_line_input_error(
     path = home.rules_dir / file
     path.write_text(path.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
     with pytest.raises(InputError, match=expect) as info:
-        assign(home.root, now=NOW)
+        assign(home, now=NOW)
     assert "\n" not in info.value.message
     assert sql(home, "SELECT count(*) FROM assignments") == [(0,)]

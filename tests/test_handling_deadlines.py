@@ -26,7 +26,7 @@ from freezegun import freeze_time
 
 from cluetool.config import Home
 from cluetool.errors import CalendarError
-from cluetool.handling.service import assign, deadlines, record
+from cluetool.api import assign, deadlines, record
 from tests.test_handling_assign import CST, add_reports, audit, make_home, report, sql
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -49,7 +49,7 @@ def filed_clue(tmp_path: Path, received: datetime, *, strict: bool = False, cale
     if calendar is not None:
         (home.rules_dir / "calendar.toml").write_text(calendar, encoding="utf-8")
     (sid,) = add_reports(home, [report(0, "gang_crime", region="110105", received_at=received)], imported_at=received)
-    assign(home.root, sid, "bj.police", reason="routing", now=received, strict_calendar=strict)
+    assign(home, sid, "bj.police", reason="routing", now=received, strict_calendar=strict)
     return home, sid
 
 
@@ -94,7 +94,7 @@ def test_deadlines_trigger_late_utc_counts_from_beijing_date(tmp_path: Path) -> 
 )
 def test_deadlines_working_days_across_holidays(tmp_path: Path, filed: datetime, due: str) -> None:
     home, sid = filed_clue(tmp_path, filed - timedelta(days=3))
-    record(home.root, sid, "filed", at=filed, now=filed + timedelta(hours=1))
+    record(home, sid, "filed", at=filed, now=filed + timedelta(hours=1))
     assert due_of(home, sid, "notify_discipline_after_filing") == (due, 0)
 
 
@@ -104,7 +104,7 @@ def test_deadlines_calendar_days_ending_on_holiday_move_to_next_workday(tmp_path
     (sid,) = add_reports(home, [report(0, received_at=received)], imported_at=received)
     # Assigned Fri 2026-01-16: + 30 days = Sun 02-15, first rest day of Spring Festival;
     # the next working day is Tue 02-24.
-    assign(home.root, sid, "bj.ago", reason="routing", now=bj(2026, 1, 16))
+    assign(home, sid, "bj.ago", reason="routing", now=bj(2026, 1, 16))
     assert due_of(home, sid, "contact_reporter") == ("2026-02-24", 0)
 
 
@@ -116,14 +116,14 @@ def test_deadlines_states_as_of_dates(tmp_path: Path) -> None:
     received = bj(2026, 3, 2, 9)
     a, b, c = add_reports(home, [report(i, received_at=received) for i in range(3)], imported_at=received)
     for sid in (a, b, c):
-        assign(home.root, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
+        assign(home, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
     # transfer_gang_to_police due Mon 03-09 for all three.
-    record(home.root, a, "transferred", to="bj.police", at=bj(2026, 3, 6), now=bj(2026, 3, 20))
-    record(home.root, b, "transferred", to="bj.police", at=bj(2026, 3, 11), now=bj(2026, 3, 20))
+    record(home, a, "transferred", to="bj.police", at=bj(2026, 3, 6), now=bj(2026, 3, 20))
+    record(home, b, "transferred", to="bj.police", at=bj(2026, 3, 11), now=bj(2026, 3, 20))
     now = bj(2026, 3, 20)
 
     def state_of(as_of: date, sid: str, **kw: object) -> str:
-        rep = deadlines(home.root, now=now, as_of=as_of, rule="transfer_gang_to_police",
+        rep = deadlines(home, now=now, as_of=as_of, rule="transfer_gang_to_police",
                         states=("open", "due_soon", "overdue", "met", "met_late"), **kw)  # type: ignore[arg-type]
         return {o.clue: o.state for o in rep.obligations}[sid]
 
@@ -135,28 +135,28 @@ def test_deadlines_states_as_of_dates(tmp_path: Path) -> None:
     assert state_of(date(2026, 3, 10), c) == "overdue"
     assert state_of(date(2026, 3, 5), c, soon_days=4) == "due_soon"
 
-    rep = deadlines(home.root, now=now, as_of=date(2026, 3, 10), fail_on="overdue", unit="bj.ago")
+    rep = deadlines(home, now=now, as_of=date(2026, 3, 10), fail_on="overdue", unit="bj.ago")
     # Only c's transfer is overdue; everyone's contact duty (due 04-01) is still open.
     assert rep.failed and rep.counts == {"overdue": 1, "due_soon": 0, "open": 3}
     assert [(o.clue, o.rule) for o in rep.obligations if o.state == "overdue"] == [(c, "transfer_gang_to_police")]
-    assert not deadlines(home.root, now=now, as_of=date(2026, 3, 9), fail_on="overdue").failed
+    assert not deadlines(home, now=now, as_of=date(2026, 3, 9), fail_on="overdue").failed
 
 
 def test_deadlines_fail_on_due_soon_and_filters(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     received = bj(2026, 3, 2, 9)
     (sid,) = add_reports(home, [report(0, umbrella="no", received_at=received)], imported_at=received)
-    assign(home.root, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
+    assign(home, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
     now = bj(2026, 3, 20)
-    quiet = deadlines(home.root, now=now, as_of=date(2026, 3, 3), fail_on="due_soon")
+    quiet = deadlines(home, now=now, as_of=date(2026, 3, 3), fail_on="due_soon")
     assert not quiet.failed and quiet.counts == {"overdue": 0, "due_soon": 0, "open": 2}
-    soon = deadlines(home.root, now=now, as_of=date(2026, 3, 8), fail_on="due_soon")
+    soon = deadlines(home, now=now, as_of=date(2026, 3, 8), fail_on="due_soon")
     assert soon.failed and [o.rule for o in soon.obligations if o.state == "due_soon"] == ["transfer_gang_to_police"]
-    only = deadlines(home.root, now=now, as_of=date(2026, 3, 8), rule="contact_reporter")
+    only = deadlines(home, now=now, as_of=date(2026, 3, 8), rule="contact_reporter")
     assert [(o.rule, o.due, o.state) for o in only.obligations] == [("contact_reporter", "2026-04-01", "open")]
-    assert deadlines(home.root, now=now, as_of=date(2026, 3, 8), unit="bj.police").obligations == []
+    assert deadlines(home, now=now, as_of=date(2026, 3, 8), unit="bj.police").obligations == []
     # as_of defaults to today's Beijing date at ``now``.
-    assert deadlines(home.root, now=datetime(2026, 3, 9, 17, 0, tzinfo=timezone.utc)).as_of == "2026-03-10"
+    assert deadlines(home, now=datetime(2026, 3, 9, 17, 0, tzinfo=timezone.utc)).as_of == "2026-03-10"
 
 
 # --------------------------------------------------------------------------- rule changes
@@ -167,14 +167,14 @@ def test_deadlines_rule_change_recomputes_open_keeps_met(tmp_path: Path) -> None
     received = bj(2026, 3, 2, 9)
     a, b = add_reports(home, [report(i, received_at=received) for i in range(2)], imported_at=received)
     for sid in (a, b):
-        assign(home.root, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
-    record(home.root, a, "transferred", to="bj.police", at=bj(2026, 3, 6), now=bj(2026, 3, 6, 12))
+        assign(home, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
+    record(home, a, "transferred", to="bj.police", at=bj(2026, 3, 6), now=bj(2026, 3, 6, 12))
     path = home.rules_dir / "deadlines.toml"
     text = path.read_text(encoding="utf-8")
     start = text.index('id = "transfer_gang_to_police"')
     path.write_text(text[:start] + text[start:].replace("days = 5", "days = 3", 1), encoding="utf-8")
     now = bj(2026, 3, 7)
-    rep = deadlines(home.root, now=now, as_of=date(2026, 3, 7), rule="transfer_gang_to_police",
+    rep = deadlines(home, now=now, as_of=date(2026, 3, 7), rule="transfer_gang_to_police",
                     states=("open", "due_soon", "overdue", "met"))
     # Local variant: 3 working days from Mon 03-02 -> Thu 03-05; a stays met (judged
     # under the old rule), b is now overdue.
@@ -183,7 +183,7 @@ def test_deadlines_rule_change_recomputes_open_keeps_met(tmp_path: Path) -> None
     assert len(changes) == 2 and changes[-1]["details"]["old"] == changes[0]["details"]["new"]
     assert changes[-1]["details"]["recomputed"] == 1
     # A second run finds nothing changed: no new entry.
-    deadlines(home.root, now=now)
+    deadlines(home, now=now)
     assert [e["action"] for e in audit(home)].count("rules.changed") == 2
 
 
@@ -191,13 +191,13 @@ def test_deadlines_removed_rule_cancels_open_obligations(tmp_path: Path) -> None
     home = make_home(tmp_path)
     received = bj(2026, 3, 2, 9)
     (sid,) = add_reports(home, [report(0, received_at=received)], imported_at=received)
-    assign(home.root, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
+    assign(home, sid, "bj.ago", reason="routing", now=bj(2026, 3, 2))
     path = home.rules_dir / "deadlines.toml"
     text = path.read_text(encoding="utf-8")
     start = text.index('[[deadline]]\nid = "contact_reporter"')
     end = text.index("[[deadline]]", start + 5)
     path.write_text(text[:start] + text[end:], encoding="utf-8")
-    deadlines(home.root, now=bj(2026, 3, 3))
+    deadlines(home, now=bj(2026, 3, 3))
     assert sql(home, "SELECT state FROM obligations WHERE rule_id = 'contact_reporter'") == [("cancelled",)]
 
 
@@ -210,7 +210,7 @@ def test_deadlines_unknown_year_at_import_is_provisional_not_blocking(tmp_path: 
     (sid,) = add_reports(home, [report(0, received_at=received)], imported_at=bj(2027, 1, 5))
     # Mon-Fri assumed: Tue 2027-01-05 + 5 weekdays -> Tue 01-12, provisional.
     assert due_of(home, sid, "assign_imported") == ("2027-01-12", 1)
-    rep = deadlines(home.root, now=bj(2027, 1, 6), as_of=date(2027, 1, 6))
+    rep = deadlines(home, now=bj(2027, 1, 6), as_of=date(2027, 1, 6))
     assert [(o.rule, o.flag, o.provisional) for o in rep.obligations] == [("assign_imported", "PROVISIONAL", True)]
     assert rep.provisional == 1
 
@@ -219,22 +219,22 @@ def test_deadlines_unknown_year_event_provisional_or_exits_4_when_strict(tmp_pat
     home, sid = filed_clue(tmp_path, bj(2027, 2, 22))
     filed_at, now = bj(2027, 3, 1), bj(2027, 3, 1, 12)
     with pytest.raises(CalendarError, match="working-day calendar for 2027 is unknown") as info:
-        record(home.root, sid, "filed", at=filed_at, now=now, strict_calendar=True)
+        record(home, sid, "filed", at=filed_at, now=now, strict_calendar=True)
     assert info.value.exit_code == 4
     assert sql(home, "SELECT count(*) FROM events WHERE event = 'filed'") == [(0,)]
     # By default: Mon 03-01 + 5 weekdays -> Mon 03-08, provisional, waiting for 2027.
-    done = record(home.root, sid, "filed", at=filed_at, now=now)
+    done = record(home, sid, "filed", at=filed_at, now=now)
     assert [(c.rule, c.due, c.provisional, c.unknown_years) for c in done.created] == [
         ("notify_discipline_after_filing", "2027-03-08", True, [2027])]
-    rep = deadlines(home.root, now=now, rule="notify_discipline_after_filing")
+    rep = deadlines(home, now=now, rule="notify_discipline_after_filing")
     assert [(o.flag, o.unknown_years) for o in rep.obligations] == [("PROVISIONAL", [2027])]
     with pytest.raises(CalendarError, match="2027") as info:
-        deadlines(home.root, now=now, rule="notify_discipline_after_filing", strict_calendar=True)
+        deadlines(home, now=now, rule="notify_discipline_after_filing", strict_calendar=True)
     assert info.value.exit_code == 4
     # The operator enters 2027's schedule (test data, not the real one): Wed 03-03 off.
     (home.rules_dir / "calendar.toml").write_text(
         '[[year]]\nyear = 2027\nsource = "test schedule"\nholidays = ["2027-01-01", "2027-03-03"]\n', encoding="utf-8")
-    rep = deadlines(home.root, now=now, rule="notify_discipline_after_filing")
+    rep = deadlines(home, now=now, rule="notify_discipline_after_filing")
     assert [(o.due, o.flag) for o in rep.obligations] == [("2027-03-09", "")]
     assert audit(home)[-1]["action"] == "rules.changed"
 
@@ -242,23 +242,23 @@ def test_deadlines_unknown_year_event_provisional_or_exits_4_when_strict(tmp_pat
 def test_deadlines_override_file_gives_unknown_year(tmp_path: Path) -> None:
     home, sid = filed_clue(tmp_path, bj(2027, 2, 22), calendar=(
         '[[year]]\nyear = 2027\nsource = "test schedule"\nholidays = ["2027-03-02"]\nworkdays = ["2027-03-06"]\n'))
-    record(home.root, sid, "filed", at=bj(2027, 3, 1), now=bj(2027, 3, 1, 12))
+    record(home, sid, "filed", at=bj(2027, 3, 1), now=bj(2027, 3, 1, 12))
     # Mon 03-01: Tue 02 off, Wed 03 (1), Thu 04 (2), Fri 05 (3), Sat 06 make-up (4), Mon 08 (5).
     assert due_of(home, sid, "notify_discipline_after_filing") == ("2027-03-08", 0)
 
 
 def test_deadlines_rule_change_into_unknown_year_provisional_or_exits_4_when_strict(tmp_path: Path) -> None:
     home, sid = filed_clue(tmp_path, bj(2026, 11, 20))
-    record(home.root, sid, "filed", at=bj(2026, 12, 1), now=bj(2026, 12, 1, 12))
+    record(home, sid, "filed", at=bj(2026, 12, 1), now=bj(2026, 12, 1, 12))
     assert due_of(home, sid, "notify_discipline_after_filing") == ("2026-12-08", 0)
     path = home.rules_dir / "deadlines.toml"
     text = path.read_text(encoding="utf-8")
     start = text.index('id = "notify_discipline_after_filing"')
     path.write_text(text[:start] + text[start:].replace("days = 5", "days = 40", 1), encoding="utf-8")
     with pytest.raises(CalendarError, match="2027"):
-        deadlines(home.root, now=bj(2026, 12, 2), strict_calendar=True)
+        deadlines(home, now=bj(2026, 12, 2), strict_calendar=True)
     assert due_of(home, sid, "notify_discipline_after_filing") == ("2026-12-08", 0)
-    deadlines(home.root, now=bj(2026, 12, 2))
+    deadlines(home, now=bj(2026, 12, 2))
     due, provisional = due_of(home, sid, "notify_discipline_after_filing")
     # 40 working days from Tue 2026-12-01: 22 in December 2026 (Wed 02 .. Thu 31), then
     # 2027 counted Mon-Fri (New Year's Day unknown, so a weekday): Fri 01-01 (23),

@@ -11,7 +11,7 @@ import pytest
 
 from cluetool.config import Home
 from cluetool.errors import InputError
-from cluetool.handling.service import assign, record
+from cluetool.api import assign, record
 from tests.cli.test_cli_handling import cli
 from tests.test_handling_assign import CST, add_reports, make_home, report
 
@@ -25,32 +25,32 @@ def _clue(tmp_path: Path, *, assigned: bool) -> tuple[Home, str]:
     home = make_home(tmp_path)
     (sid,) = add_reports(home, [report(0, "gang_crime", region="110105", received_at=RECEIVED)], imported_at=IMPORTED)
     if assigned:
-        assign(home.root, sid, "bj.ago", reason="routing", now=ASSIGNED)
+        assign(home, sid, "bj.ago", reason="routing", now=ASSIGNED)
     return home, sid
 
 
 def test_record_before_import_is_refused(tmp_path: Path) -> None:
     home, sid = _clue(tmp_path, assigned=False)
     with pytest.raises(InputError, match="before the clue was imported") as exc:
-        record(home.root, sid, "duplicate", of=sid, at=datetime(2026, 3, 2, 12, 0, tzinfo=CST), now=NOW)
+        record(home, sid, "duplicate", of=sid, at=datetime(2026, 3, 2, 12, 0, tzinfo=CST), now=NOW)
     assert exc.value.hint is not None and "--at" in exc.value.hint
 
 
 def test_record_unit_event_before_assignment_is_refused_after_it_accepted(tmp_path: Path) -> None:
     home, sid = _clue(tmp_path, assigned=True)
     with pytest.raises(InputError, match=r"before the clue was first assigned \(2026-03-04T02:00:00.000000Z\)"):
-        record(home.root, sid, "accepted", at=datetime(2026, 3, 3, 12, 0, tzinfo=CST), now=NOW)
-    done = record(home.root, sid, "accepted", at=ASSIGNED, now=NOW)
+        record(home, sid, "accepted", at=datetime(2026, 3, 3, 12, 0, tzinfo=CST), now=NOW)
+    done = record(home, sid, "accepted", at=ASSIGNED, now=NOW)
     assert done.unit == "bj.ago"
 
 
 def test_record_after_a_transfer_the_first_assignment_still_bounds(tmp_path: Path) -> None:
     home, sid = _clue(tmp_path, assigned=True)
-    record(home.root, sid, "transferred", to="bj.police", at=datetime(2026, 3, 6, 10, 0, tzinfo=CST), now=NOW)
+    record(home, sid, "transferred", to="bj.police", at=datetime(2026, 3, 6, 10, 0, tzinfo=CST), now=NOW)
     # An event of the first holder between assignment and transfer is still possible.
-    record(home.root, sid, "accepted", unit="bj.ago", at=datetime(2026, 3, 5, 10, 0, tzinfo=CST), now=NOW)
+    record(home, sid, "accepted", unit="bj.ago", at=datetime(2026, 3, 5, 10, 0, tzinfo=CST), now=NOW)
     with pytest.raises(InputError, match="before the clue was first assigned"):
-        record(home.root, sid, "contacted", channel="phone", at=datetime(2026, 3, 4, 9, 0, tzinfo=CST), now=NOW)
+        record(home, sid, "contacted", channel="phone", at=datetime(2026, 3, 4, 9, 0, tzinfo=CST), now=NOW)
 
 
 def test_cli_record_before_import_exits_2_with_hint(tmp_path: Path) -> None:

@@ -28,10 +28,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from cluetool import keys, services
+from cluetool import api, keys
 from cluetool.batch import seal as seal_mod
 from cluetool.batch.verify import InnerVisitor, check_batch
+from cluetool.config import Home
 from cluetool.errors import BusyError, InputError, StateError
+from cluetool.home import open_store
 from cluetool.formats import age, canonical, minisign, ustar
 from cluetool.ingest import ImportReport, fingerprints, import_batches
 from cluetool.model.batch import Manifest, PayloadInfo, key_id_hex16
@@ -88,7 +90,7 @@ def make_pair(root: Path) -> Pair:
     sender = make_home(root / "intake")
     receiver = make_home(root / "internal", RECEIVER_KEY)
     keys.trust(receiver.home, SOURCE, sender.pub)
-    services.init(receiver.root, now=NOW)
+    api.init(receiver.home, now=NOW)
     return Pair(root=root, sender=sender, receiver=receiver)
 
 
@@ -231,28 +233,28 @@ def samples_imported(tmp_path_factory: pytest.TempPathFactory, sample_spool: Pat
 
 
 def test_init_new_home_store_wal_foreign_keys_private_modes(tmp_path: Path) -> None:
-    home = services.init(tmp_path / "home", now=NOW)
+    home = api.init(Home(tmp_path / "home"), now=NOW)
     assert home.store_file.is_file() and home.blobs_dir.is_dir() and home.rules_dir.is_dir()
     assert any(home.rules_dir.glob("*.toml"))
     with connect(home) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA user_version").fetchone()[0] == latest_version() >= 1
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 2048
-    with services.open_store(home) as store:
+    with open_store(home) as store:
         assert store.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     for path in [home.root, *home.root.rglob("*")]:
         mode = stat.S_IMODE(path.lstat().st_mode)
         assert mode == (0o700 if path.is_dir() else 0o600), (str(path), oct(mode))
-    again = services.init(tmp_path / "home", now=NOW)  # idempotent
+    again = api.init(Home(tmp_path / "home"), now=NOW)  # idempotent
     assert again.store_file == home.store_file and table_counts(home)["audit_log"] >= 1
 
 
 def test_init_store_newer_schema_state_error_with_hint(tmp_path: Path) -> None:
-    home = services.init(tmp_path / "home", now=NOW)
+    home = api.init(Home(tmp_path / "home"), now=NOW)
     with connect(home) as conn:
         conn.execute(f"PRAGMA user_version = {latest_version() + 1}")
     with pytest.raises(StateError) as err:
-        services.init(home.root, now=NOW)
+        api.init(home, now=NOW)
     assert "newer" in err.value.message and err.value.hint
 
 
@@ -283,7 +285,7 @@ def test_import_three_batches_stores_everything_in_ledger_and_state(pair: Pair, 
     spool_reports = {p.read_bytes() for p in (pair.root / "spool.done").rglob("report.json")}
     assert set(stored) == spool_reports
     assert reports_per_batch(pair.home) == [(i, 2, 2) for i in (1, 2, 3)]
-    assert services.store_check(pair.home).ok
+    assert api.store_check(pair.home).ok
 
 
 def test_import_every_batch_writes_batch_and_report_audit_entries(pair: Pair, three: list[Path]) -> None:
@@ -378,7 +380,7 @@ def _untrusted_and_tampered(pair: Pair, three: list[Path]) -> list[Path]:
                          ids=lambda f: f.__name__.strip("_"))
 def test_import_bad_batch_same_problems_as_verify_chain_nothing_stored(pair: Pair, three: list[Path], make: Any) -> None:
     paths = make(pair, three)
-    expected = services.verify(paths, home=pair.receiver.root, chain=True)
+    expected = api.verify(paths, home=pair.receiver.home, chain=True)
     assert not expected.ok
     if make is _untrusted_and_tampered:
         assert {"signature.untrusted", "payload.sha256"} <= {p.code for p in expected.problems}
@@ -576,7 +578,7 @@ def test_import_rebuilt_batch_resigned_with_invalid_report_rejected(pair: Pair) 
     rebuilt.parent.mkdir()
     rebuilt.write_bytes(assemble_files([("manifest.json", manifest_bytes), ("manifest.json.minisig", sig),
                                         ("payload.age", payload.getvalue())]))
-    assert services.verify([rebuilt], home=pair.receiver.root, chain=True, decrypt=True, identity=RECEIVER_KEY).ok
+    assert api.verify([rebuilt], home=pair.receiver.home, chain=True, decrypt=True, identity=RECEIVER_KEY).ok
     before = snapshot(pair.home)
     result = pair.import_([rebuilt])
     assert codes(result) == {"report.invalid"} and sid in result.problems[0].message
@@ -630,12 +632,12 @@ def test_import_store_locked_busy_then_succeeds_after_release(pair: Pair, three:
     # (issue 16); store check calls them harmless and --repair removes them.
     after = snapshot(pair.home)
     assert after.counts == before.counts and after.dump == before.dump
-    orphans = {p.object for p in services.store_check(pair.home).problems if p.code == "blob.orphan"}
+    orphans = {p.object for p in api.store_check(pair.home).problems if p.code == "blob.orphan"}
     assert {str(pair.home.blobs_dir / b) for b in after.blobs - before.blobs} == orphans
     locker.release()
     result = pair.import_(three, wait=0.5)
     assert result.ok and table_counts(pair.home)["reports"] == 6
-    assert services.store_check(pair.home).ok
+    assert api.store_check(pair.home).ok
 
 
 def _tree(root: Path, skip: Path) -> dict[str, int]:
@@ -716,7 +718,7 @@ def test_import_samples_status_and_ledger_consistent(samples_imported: tuple[Pai
     assert [n for _, n, stored in reports_per_batch(pair.home) if n == stored] == [25, 25, 10]
     with connect(pair.home) as conn:
         assert {r[0] for r in conn.execute("SELECT stage FROM report_stages")} == {"received"}
-    assert services.store_check(pair.home).ok
+    assert api.store_check(pair.home).ok
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -735,7 +737,7 @@ def test_import_shared_subject_id_across_batches_linked_not_merged(pair: Pair) -
     assert pair.import_([one]).batches[0].duplicates == 0
     result = pair.import_([two])
     assert result.ok and result.batches[0].duplicates == 1
-    [link] = services.duplicates(pair.home).duplicates
+    [link] = api.duplicates(pair.home).duplicates
     assert (link.submission_id, link.duplicate_of, link.state) == (b["submission_id"], a["submission_id"], "open")
     assert "subject id" in link.reason
     with connect(pair.home) as conn:
@@ -753,7 +755,7 @@ def test_import_same_attachment_across_batches_one_blob_two_reports_linked(pair:
     [one] = pair.seal(pair.root / "spool-1")
     [two] = pair.seal(pair.root / "spool-2")
     assert pair.import_([one, two]).ok
-    [link] = services.duplicates(pair.home).duplicates
+    [link] = api.duplicates(pair.home).duplicates
     assert link.submission_id == b["submission_id"] and link.duplicate_of == a["submission_id"]
     assert link.reason == "same attachment"
     counts = table_counts(pair.home)
@@ -780,7 +782,7 @@ def test_fingerprints_normalise_id_numbers_and_names() -> None:
 
 def test_store_check_tampered_and_missing_blob_found(pair: Pair, three: list[Path]) -> None:
     assert pair.import_(three).ok
-    assert services.store_check(pair.home).ok
+    assert api.store_check(pair.home).ok
     with connect(pair.home) as conn:
         shas = sorted(r[0] for r in conn.execute("SELECT sha256 FROM attachments"))
     tampered = pair.home.blobs_dir / shas[0][:2] / shas[0]
@@ -791,7 +793,7 @@ def test_store_check_tampered_and_missing_blob_found(pair: Pair, three: list[Pat
         f.write(bytes([byte[0] ^ 0xFF]))
     missing = pair.home.blobs_dir / shas[1][:2] / shas[1]
     missing.unlink()
-    report = services.store_check(pair.home)
+    report = api.store_check(pair.home)
     assert not report.ok
     found = {(p.code, p.severity) for p in report.problems}
     assert ("blob.tampered", "error") in found and ("blob.missing", "error") in found

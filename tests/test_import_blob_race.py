@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import cluetool.ingest as ingest
-from cluetool import services
+from cluetool import api
 from cluetool.ingest import import_batch
 from cluetool.keys import load_identity
 from cluetool.model.batch import BatchProblem
@@ -63,7 +63,7 @@ def test_import_blob_race_failed_import_keeps_blob_of_committed_report(
     assert a.status == "imported" and not a_problems
     blobs = [p for p in pair.home.blobs_dir.rglob("*") if p.is_file()]
     assert len(blobs) == 1, "the failed import removed a blob a committed report references"
-    check = services.store_check(pair.home)
+    check = api.store_check(pair.home)
     assert check.ok, [(p.code, p.object) for p in check.problems]
 
 

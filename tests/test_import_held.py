@@ -15,7 +15,7 @@ import pytest
 from freezegun import freeze_time
 from typer.testing import CliRunner
 
-from cluetool import keys, services
+from cluetool import api, keys
 from cluetool.cli import app
 from cluetool.errors import InputError
 from samples.make_samples import valid_submission, write_submission
@@ -84,23 +84,23 @@ def test_import_colliding_report_held_rest_imported_chain_moves_on_then_kept(pai
     assert result.ok, result.problems
     assert [(r.status, r.reports, r.held) for r in result.batches] == [("imported", 2, 1), ("imported", 1, 0)]
     assert set(_stored(pair)) == {report["submission_id"], *fresh, *later}
-    [held] = services.held_list(pair.home).held
+    [held] = api.held_list(pair.home).held
     assert (held.submission_id, held.reason, held.collides_with, held.state) == (
         report["submission_id"], "submission_id.collision", report["submission_id"], "held")
     assert held.batch == f"{OTHER}-00000001.clue"
     assert "report.held" in [e["action"] for e in audit_entries(pair.home)]
     # the held report's attachment stays referenced: store check finds no orphan
-    check = services.store_check(pair.home)
+    check = api.store_check(pair.home)
     assert check.ok and not [p for p in check.problems if p.code == "blob.orphan"], check.problems
 
-    kept = services.held_resolve(pair.home, held.id, keep=True, reason="a second, different report", now=NOW)
-    assert kept.state == "kept" and services.held_list(pair.home).held == []
-    assert [h.state for h in services.held_list(pair.home, all_states=True).held] == ["kept"]
+    kept = api.held_resolve(pair.home, held.id, keep=True, reason="a second, different report", now=NOW)
+    assert kept.state == "kept" and api.held_list(pair.home).held == []
+    assert [h.state for h in api.held_list(pair.home, all_states=True).held] == ["kept"]
     entry = [e for e in audit_entries(pair.home) if e["action"] == "held.kept"][0]
     assert entry["object"] == report["submission_id"] and "reason_hmac_sha256" in entry["details"]
     assert "a second" not in json.dumps(entry)
     with pytest.raises(InputError):
-        services.held_resolve(pair.home, held.id, keep=False, reason="again", now=NOW)
+        api.held_resolve(pair.home, held.id, keep=False, reason="again", now=NOW)
 
 
 def test_import_query_code_collision_held_then_discarded(pair: Pair, other: KeyHome) -> None:
@@ -114,7 +114,7 @@ def test_import_query_code_collision_held_then_discarded(pair: Pair, other: KeyH
     assert pair.import_([a]).ok
     result = pair.import_([b])
     assert result.ok and result.batches[0].held == 1 and result.batches[0].reports == 0
-    [held] = services.held_list(pair.home).held
+    [held] = api.held_list(pair.home).held
     assert (held.reason, held.collides_with) == ("query_code.collision", a_rep["submission_id"])
 
     runner = CliRunner()

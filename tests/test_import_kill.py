@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from cluetool import keys, services
+from cluetool import api, keys
 from cluetool.batch.reader import manifest_sha256_of
 from cluetool.config import Home
 from cluetool.ingest import import_batches
@@ -171,7 +171,7 @@ def test_import_sigkill_at_random_moments_all_or_nothing_then_completes(tmp_path
 
         stored = _state(home / "store.db", sealed)
         partial += 0 < stored < BATCHES + 1
-        check = services.store_check(Home(home))
+        check = api.store_check(Home(home))
         assert check.ok, [(p.code, p.object) for p in check.problems if p.severity == "error"]
         strays += sum(p.code == "blob.stray" for p in check.problems)
 
@@ -184,7 +184,7 @@ def test_import_sigkill_at_random_moments_all_or_nothing_then_completes(tmp_path
         with sqlite3.connect(home / "store.db") as conn:
             ids = [r[0] for r in conn.execute("SELECT submission_id FROM reports")]
         assert len(ids) == len(sealed.every) and set(ids) == sealed.every
-        assert services.store_check(Home(home)).ok
+        assert api.store_check(Home(home)).ok
         trial += 1
 
     cli = subprocess.run([sys.executable, "-m", "cluetool", "--home", str(home), "-f", "json", "store", "check"],

@@ -16,7 +16,7 @@ import pytest
 from freezegun import freeze_time
 
 from cluetool import keys
-from cluetool.batch.service import verify
+from cluetool.api import verify
 from cluetool.config import Home, init_home
 from cluetool.errors import ClueError, InputError, StateError
 from cluetool.formats import age, minisign
@@ -228,7 +228,7 @@ def test_keys_protected_key_seals_and_decrypts(protected: KeyHome, tmp_path: Pat
     write_spool(tmp_path / "spool", 1, seed=301)
     report = seal_spool(protected, tmp_path / "spool", tmp_path / "out", passphrase=PASSPHRASE)
     path = Path(report.batches[0].path)
-    result = verify([path], home=protected.root, signer_files=[protected.pub], decrypt=True, identity="guarded",
+    result = verify([path], home=protected.home, signer_files=[protected.pub], decrypt=True, identity="guarded",
                     passphrase=PASSPHRASE)
     assert result.ok and result.batches[0].decrypted
 
@@ -297,7 +297,7 @@ def test_keys_trust_rotation_accepted_and_new_batches_verify(rotated: tuple[KeyH
     receiver = make_receiver(tmp_path / "receiver", SOURCE, old_pub)
     write_spool(tmp_path / "spool", 1, seed=302)
     (batch,) = seal_spool(kh, tmp_path / "spool", tmp_path / "out").batches
-    before = verify([Path(batch.path)], home=receiver.root)
+    before = verify([Path(batch.path)], home=receiver)
     assert [p.code for p in before.problems] == ["signature.untrusted"]
 
     result = keys.trust(receiver, SOURCE, kh.pub, rotation=kh.home.keys_dir / "main.rotation.minisig")
@@ -306,7 +306,7 @@ def test_keys_trust_rotation_accepted_and_new_batches_verify(rotated: tuple[KeyH
     assert sorted(p.name for p in trusted.iterdir()) == sorted(
         [f"{old.key_id}.pub", f"{old.key_id}.json", f"{kh.info.key_id}.pub", f"{kh.info.key_id}.json",
          f"{kh.info.key_id}.rotation.minisig"])
-    assert verify([Path(batch.path)], home=receiver.root).ok
+    assert verify([Path(batch.path)], home=receiver).ok
 
 
 def test_keys_batches_across_a_rotation_form_one_chain(kh: KeyHome, tmp_path: Path) -> None:
@@ -323,7 +323,7 @@ def test_keys_batches_across_a_rotation_form_one_chain(kh: KeyHome, tmp_path: Pa
     (second,) = seal_spool(kh, tmp_path / "spool", tmp_path / "out").batches
     assert second.sequence == 2
     with freeze_time(NOW + timedelta(days=6)):
-        report = verify([Path(first.path), Path(second.path)], home=receiver.root, chain=True)
+        report = verify([Path(first.path), Path(second.path)], home=receiver, chain=True)
     assert report.ok, report.problems
     assert [c.signer for c in report.batches] == [old_id, kh.info.key_id] and old_id != kh.info.key_id
 

@@ -17,7 +17,7 @@ from freezegun import freeze_time
 from typer.testing import CliRunner, Result
 
 from cluetool import keys
-from cluetool.batch.service import verify
+from cluetool.api import verify
 from cluetool.cli import app
 from cluetool.config import Home
 from cluetool.errors import InputError, StateError
@@ -218,7 +218,7 @@ def test_untrust_revokes_and_is_audited(tmp_path: Path) -> None:
     # batches signed by the revoked key are no longer trusted
     write_spool(tmp_path / "spool", 1, seed=1915)
     (batch,) = pair.seal(tmp_path / "spool")
-    assert [p.code for p in verify([batch], home=pair.receiver.root).problems] == ["signature.untrusted"]
+    assert [p.code for p in verify([batch], home=pair.receiver.home).problems] == ["signature.untrusted"]
     # and the key cannot simply be trusted again
     line = one_error_line(invoke(["keys", "trust", SOURCE, pair.sender.pub], pair.receiver.root), 2)
     assert "was revoked" in line

@@ -33,7 +33,6 @@ LAYER = {
     "ingest": 8,
     "feed": 8,
     "supervision": 8,
-    "services": 9,
     "backup": 9,
     "output": 9,
     "api": 10,
@@ -88,6 +87,22 @@ def test_layers_imports_only_downward(path: Path) -> None:
             continue
         assert target in LAYER, f"unknown part {target}"
         assert LAYER[target] < LAYER[part], f"{path.relative_to(PKG)} imports {name} (upward)"
+
+
+# What a command may import of cluetool (issue 18, "one library face"): the api, the
+# rendering of its results, the error types (for an option check's InputError and the
+# exit codes), and the other command modules (shared options). Everything else of the
+# library is reached through cluetool.api.
+COMMAND_IMPORTS = ("cluetool.api", "cluetool.output", "cluetool.errors", "cluetool.commands")
+
+
+@pytest.mark.parametrize("path", sorted((PKG / "commands").rglob("*.py")), ids=lambda p: p.name)
+def test_layers_commands_call_only_the_api(path: Path) -> None:
+    for name in _imports(path):
+        if name.split(".")[0] != "cluetool" or name == "cluetool":
+            continue  # "from cluetool import api" also names cluetool.api
+        assert name in COMMAND_IMPORTS or name.startswith(tuple(m + "." for m in COMMAND_IMPORTS)), (
+            f"commands/{path.name} imports {name}: call cluetool.api instead")
 
 
 def test_layers_commands_touch_no_sql_or_formats() -> None:
@@ -225,3 +240,14 @@ def test_layers_store_opened_in_one_place() -> None:
             if (isinstance(node, ast.Attribute) and node.attr in ("open", "create")
                     and isinstance(node.value, ast.Name) and node.value.id == "Store"):
                 assert False, f"{rel}:{node.lineno} opens a store itself (use cluetool.home.open_store)"
+
+
+def test_layers_package_reexports_the_api() -> None:
+    import cluetool
+    from cluetool import api
+
+    public = [n for n in api.__all__ if not (PKG / n).is_dir()]  # cluetool.validate is a package
+    assert set(public) <= set(cluetool.__all__), set(public) - set(cluetool.__all__)
+    for name in public:
+        assert getattr(cluetool, name) is getattr(api, name), name
+    assert not (PKG / "services.py").exists() and not (PKG / "handling" / "service.py").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from cluetool import services
+from cluetool import api
 from cluetool.errors import ExitCode, FindingsError, InputError, StateError
 from cluetool.model import querycode
 from cluetool.output import Format, emit
@@ -41,12 +41,12 @@ def mistype(code: str) -> str:
 
 
 def test_code_new_format_and_sha256() -> None:
-    made = {services.new_code().code for _ in range(50)}
+    made = {api.new_code().code for _ in range(50)}
     assert len(made) == 50
     for code in made:
         assert CODE_RE.match(code), code
         assert querycode.check(code) == code.replace("-", "")
-    one = services.new_code()
+    one = api.new_code()
     assert one.sha256 == hashlib.sha256(one.code.replace("-", "").encode("ascii")).hexdigest()
     assert one.sha256 == querycode.code_sha256(one.code)
 
@@ -54,15 +54,15 @@ def test_code_new_format_and_sha256() -> None:
 def test_status_sample_code_public_stage_received(imported: tuple[Pair, dict[str, str]]) -> None:
     pair, codes = imported
     for sid, code in list(codes.items())[:5]:
-        assert services.status(pair.home, code).stage == "received"
+        assert api.status(pair.home, code).stage == "received"
         # any spelling a reporter may type
-        assert services.status(pair.home, code.lower().replace("-", " ")).stage == "received"
+        assert api.status(pair.home, code.lower().replace("-", " ")).stage == "received"
 
 
 def test_status_json_holds_only_the_stage(imported: tuple[Pair, dict[str, str]], capsys: pytest.CaptureFixture[str]) -> None:
     pair, codes = imported
     sid, code = next(iter(codes.items()))
-    emit(services.status(pair.home, code), Format.json)
+    emit(api.status(pair.home, code), Format.json)
     doc = json.loads(capsys.readouterr().out)
     assert doc == {"stage": "received", "schema": "cluetool.status/1"}
     text = json.dumps(doc, ensure_ascii=False)
@@ -73,31 +73,31 @@ def test_status_mistyped_code_input_error(imported: tuple[Pair, dict[str, str]])
     pair, codes = imported
     code = next(iter(codes.values()))
     with pytest.raises(InputError) as err:
-        services.status(pair.home, mistype(code))
+        api.status(pair.home, mistype(code))
     assert err.value.exit_code == ExitCode.USAGE and "\n" not in err.value.message
 
 
 def test_status_mistyped_code_refused_before_store_access(tmp_path: Path) -> None:
     pair = make_pair(tmp_path)
-    code = services.new_code().code
+    code = api.new_code().code
     for suffix in ("", "-wal", "-shm"):
         Path(f"{pair.home.store_file}{suffix}").unlink(missing_ok=True)
     # the store is gone: a well-formed code reaches the lookup and fails on the store...
     with pytest.raises(StateError):
-        services.status(pair.home, code)
+        api.status(pair.home, code)
     # ...a mistyped one never gets that far
     with pytest.raises(InputError):
-        services.status(pair.home, mistype(code))
+        api.status(pair.home, mistype(code))
     assert not pair.home.store_file.exists()
 
 
 def test_status_unknown_wellformed_code_not_found(imported: tuple[Pair, dict[str, str]]) -> None:
     pair, _ = imported
     with pytest.raises(FindingsError) as err:
-        services.status(pair.home, services.new_code().code)
+        api.status(pair.home, api.new_code().code)
     assert err.value.exit_code == ExitCode.FINDINGS and "not found" in err.value.message
 
 
 def test_status_struct_has_no_content_fields() -> None:
-    fields = {f.name for f in msgspec.structs.fields(services.Status)}
+    fields = {f.name for f in msgspec.structs.fields(api.Status)}
     assert fields == {"stage", "schema"}

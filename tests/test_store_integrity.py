@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cluetool import services
+from cluetool import api
 from cluetool.cli import app
 from cluetool.store import Store
 from tests.batch_helpers import write_spool
@@ -27,7 +27,7 @@ def imported(pair: Pair) -> Pair:
     write_spool(pair.root / "spool", 3, seed=8163, attachments=1)
     batches = pair.seal(pair.root / "spool")
     assert pair.import_(batches).ok
-    assert services.store_check(pair.home).ok
+    assert api.store_check(pair.home).ok
     return pair
 
 
@@ -46,7 +46,7 @@ def test_store_check_report_byte_changed_names_report(imported: Pair) -> None:
     sid, data = _first_report(imported)
     with connect(imported.home) as conn:
         conn.execute("UPDATE reports SET report_json = ? WHERE submission_id = ?", (_flip(data), sid))
-    report = services.store_check(imported.home)
+    report = api.store_check(imported.home)
     assert not report.ok
     assert [(p.code, p.object) for p in report.problems if p.severity == "error"] == [("report.changed", sid)]
 
@@ -57,7 +57,7 @@ def test_store_check_report_and_hash_changed_mismatch_with_audit_entry(imported:
     with connect(imported.home) as conn:
         conn.execute("UPDATE reports SET report_json = ?, report_sha256 = ? WHERE submission_id = ?",
                      (changed, hashlib.sha256(changed).hexdigest(), sid))
-    report = services.store_check(imported.home)
+    report = api.store_check(imported.home)
     assert not report.ok
     assert [(p.code, p.object) for p in report.problems if p.severity == "error"] == [("report.audit_mismatch", sid)]
     cli = CliRunner().invoke(app, ["--home", str(imported.home.root), "store", "check"], catch_exceptions=False)
@@ -83,7 +83,7 @@ def test_store_check_repair_removes_stray_temp_files_and_orphans(imported: Pair)
     live_state.write_bytes(b"{")
     with connect(home) as conn:
         referenced = {r[0] for r in conn.execute("SELECT sha256 FROM attachments")}
-    before = services.store_check(home)
+    before = api.store_check(home)
     assert before.ok and any(p.code == "blob.orphan" for p in before.problems)
 
     cli = CliRunner().invoke(app, ["--home", str(home.root), "-f", "json", "store", "check", "--repair"],
@@ -95,7 +95,7 @@ def test_store_check_repair_removes_stray_temp_files_and_orphans(imported: Pair)
     assert live_tmp.exists() and live_state.exists()
     assert {p.name for p in blobs.glob("*/*")} == referenced  # every referenced blob kept
     assert not any(p["code"] in ("blob.orphan",) for p in doc["problems"])
-    assert services.store_check(home).ok
+    assert api.store_check(home).ok
 
 
 def test_store_check_held_report_byte_changed_names_it(tmp_path: Path) -> None:
@@ -116,10 +116,10 @@ def test_store_check_held_report_byte_changed_names_it(tmp_path: Path) -> None:
     [a] = pair.seal(pair.root / "spool-a")
     [b] = pair.seal(pair.root / "spool-b", pair.root / "out-b", sender=other, source=OTHER)
     assert pair.import_([a, b]).ok
-    assert services.store_check(pair.home).ok
+    assert api.store_check(pair.home).ok
     with connect(pair.home) as conn:
         held_id, data = conn.execute("SELECT id, report_json FROM held_reports").fetchone()
         conn.execute("UPDATE held_reports SET report_json = ? WHERE id = ?", (_flip(bytes(data)), held_id))
-    report_ = services.store_check(pair.home)
+    report_ = api.store_check(pair.home)
     assert [(p.code, p.object) for p in report_.problems if p.severity == "error"] == [
         ("report.changed", f"held/{held_id} ({report['submission_id']})")]

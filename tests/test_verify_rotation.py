@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cluetool import keys
-from cluetool.batch.service import verify
+from cluetool.api import verify
 from cluetool.errors import InputError
 from tests.batch_helpers import NOW, make_home, seal_spool, write_spool
 

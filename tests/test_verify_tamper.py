@@ -394,7 +394,7 @@ def test_tamper_wrong_signer_untrusted(world: World, tmp_path: Path) -> None:
 
 
 def test_tamper_wrong_signer_rejected_by_receiver_home(world: World, tmp_path: Path) -> None:
-    from cluetool.batch.service import verify
+    from cluetool.api import verify
 
     intruder = make_home(tmp_path / "intruder")
     receiver = make_home(tmp_path / "receiver")
@@ -404,13 +404,13 @@ def test_tamper_wrong_signer_rejected_by_receiver_home(world: World, tmp_path: P
     members, manifest = edited_manifest(world, signer=intruder.info.key_id)
     forged = tmp_path / world.batch.name
     forged.write_bytes(resign(members, manifest, intruder.secret_key()))
-    assert verify([world.batch], home=receiver.root).ok
-    report = verify([forged], home=receiver.root)
+    assert verify([world.batch], home=receiver.home).ok
+    report = verify([forged], home=receiver.home)
     assert [p.code for p in report.problems] == ["signature.untrusted"]
     assert intruder.info.key_id in report.problems[0].message
     # trusted for another source only: still untrusted for this one
     keys.trust(receiver.home, "intake-other", intruder.pub)
-    assert [p.code for p in verify([forged], home=receiver.root).problems] == ["signature.untrusted"]
+    assert [p.code for p in verify([forged], home=receiver.home).problems] == ["signature.untrusted"]
 
 
 @pytest.mark.parametrize("field,value,code", [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cluetool import services
+from cluetool import api
 from cluetool.batch import sealstate
 from cluetool.config import Home
 from tests.batch_helpers import SOURCE, KeyHome, make_home, write_spool
@@ -115,7 +115,7 @@ def test_import_full_disk_exit_3_nothing_stored(pair: Pair, tmp_path: Path) -> N
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
         counts = {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
     assert counts == before
-    check = services.store_check(Home(after))
+    check = api.store_check(Home(after))
     assert check.ok, [(p.code, p.object) for p in check.problems if p.severity == "error"]
 
 

@@ -29,8 +29,8 @@ import msgspec
 
 from cluetool.audit.engine import check_entries
 from cluetool.audit.tree import AuditTree
-from cluetool.config import Home, resolve_home
-from cluetool.keys import generate, load_signing_key, read_passphrase
+from cluetool.config import Home
+from cluetool.keys import generate
 from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.formats import minisign
 from cluetool.formats.merkle import decompose
@@ -314,46 +314,6 @@ def generate_checkpoint_key(home: Home, *, now: datetime, passphrase: bytes | No
     pub = minisign.PublicKey.parse((home.keys_dir / f"{CHECKPOINT_KEY}.pub").read_text(encoding="utf-8"))
     return CheckpointKey(name=CHECKPOINT_KEY, key_id=info.key_id, fingerprint=key_fingerprint(pub.key),
                          public_key_file=str(home.keys_dir / f"{CHECKPOINT_KEY}.pub"), protected=info.protected)
-
-
-def new_checkpoint_key(home: Path | None, *, unprotected: bool, passphrase_file: Path | None,
-                       passphrase_env: str | None, now: datetime) -> CheckpointKey:
-    """``audit key generate``: a passphrase is required unless ``unprotected``.
-
-    Raises:
-        InputError: no passphrase (and not unprotected), or both.
-        StateError: no home.
-    """
-    h = resolve(home)
-    passphrase = read_passphrase(passphrase_file, passphrase_env)
-    if passphrase is None and not unprotected:
-        raise InputError("the checkpoint key needs a passphrase (--passphrase-file FILE or --passphrase-env VAR)",
-                         hint="or --unprotected, which lets anyone with a copy of the home sign checkpoints")
-    if passphrase is not None and unprotected:
-        raise InputError("a passphrase was given with --unprotected")
-    return generate_checkpoint_key(h, now=now, passphrase=passphrase)
-
-
-# --------------------------------------------------------------------------- homes
-
-
-def resolve(home: Path | None) -> Home:
-    """The home named by ``--home`` or ``CLUETOOL_HOME``, checked.
-
-    Raises:
-        StateError: none given, or not a home.
-    """
-    return resolve_home(home).check()
-
-
-def signing_key(home: Home, name: str, *, passphrase_file: Path | None = None,
-                passphrase_env: str | None = None) -> minisign.SecretKey:
-    """The home's signing key NAME (a protected key needs a passphrase file or variable).
-
-    Raises:
-        StateError, InputError: as ``cluetool.keys.load_signing_key``.
-    """
-    return load_signing_key(home, name, read_passphrase(passphrase_file, passphrase_env))
 
 
 def public_key_text(home: Home, name: str) -> str:

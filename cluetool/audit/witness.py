@@ -35,7 +35,6 @@ from cluetool.errors import InputError, StateError
 from cluetool.formats import minisign
 from cluetool.formats.cosignature import CosignatureSigner, CosignatureVerifier
 from cluetool.formats.note import NoteError
-from cluetool.keys import read_passphrase
 from cluetool.model.batch import key_id_hex16
 
 COSIGNED_DIR = "cosigned"
@@ -156,8 +155,7 @@ def import_cosignature_file(home: Home, file: Path, *, witness_key: Path, key_na
     return import_cosignature(home, note, keys, read_witness_key(witness_key))
 
 
-def read_witness_secret_key(path: Path, *, passphrase_file: Path | None = None,
-                            passphrase_env: str | None = None) -> minisign.SecretKey:
+def read_witness_secret_key(path: Path, passphrase: bytes | None = None) -> minisign.SecretKey:
     """The witness's minisign secret key file (``minisign -G`` or ``cluetool keys generate``).
 
     Raises:
@@ -168,7 +166,7 @@ def read_witness_secret_key(path: Path, *, passphrase_file: Path | None = None,
     except (OSError, UnicodeDecodeError):
         raise InputError(f'cannot read witness key "{path}"') from None
     try:
-        return minisign.SecretKey.parse(text, read_passphrase(passphrase_file, passphrase_env))
+        return minisign.SecretKey.parse(text, passphrase)
     except minisign.MinisignError as exc:
         raise InputError(f'cannot use witness key "{path}": {exc}',
                          hint="a protected key needs --passphrase-file FILE or --passphrase-env VAR") from None

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_of, proof_format
+from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_arg, home_of, proof_format
 from cluetool.commands.progress import working
 
 _FINDING_COLUMNS = ["code", "seq", "checkpoint", "severity", "message"]
@@ -62,34 +62,14 @@ def verify(
 
     Example: cluetool audit verify --export audit-2026-11 --key log.pub --against seen/checkpoint.txt
     """
-    from cluetool import audit
-    from cluetool.home import open_store
-    from cluetool.errors import InputError
+    from cluetool import api
     from cluetool.output import warn
 
-    if previous is not None and export_dir is None:
-        raise InputError("--previous needs --export")
-    if state and export_dir is not None:
-        raise InputError("--state checks the home's store, not an export")
-    seen = audit.read_against(against or [])
-    if export_dir is not None:
-        keys, warning = audit.export_keys(export_dir, [Path(k) for k in key or []], fingerprints=key_fingerprint or [],
-                                          trust_export_key=trust_export_key)
-        if warning:
-            warn(warning)
-        with working("verifying the audit trail") as progress:
-            report = audit.verify_export(export_dir, keys, previous=previous, against=seen, progress=progress)
-    else:
-        if key_fingerprint or trust_export_key:
-            raise InputError("--key-fingerprint and --trust-export-key apply only with --export")
-        h = audit.checkpoints.resolve(home_of(home))
-        keys = audit.TrustedKeys()
-        for name in key or [audit.checkpoint_key_name(h)]:
-            keys.raw += audit.home_keys(h, name).raw
-        with open_store(h) as store, working("verifying the audit trail") as progress:
-            report = audit.verify_store(store, keys, against=seen + audit.cosigned_checkpoints(h), progress=progress)
-        if state:
-            report = audit.replay.with_state(report, audit.replay.replay_home(h))
+    h = api.optional_home(home_of(home)) if export_dir is None else None
+    with working("verifying the audit trail") as progress:
+        report = api.audit_verify(h, export_dir=export_dir, previous=previous, against=against or [], keys=key or [],
+                                  key_fingerprints=key_fingerprint or [], trust_export_key=trust_export_key,
+                                  state=state, progress=progress, warn=warn)
     _emit_report(report, fmt_of(fmt), f"audit trail verified: {report.summary.entries} entries, "
                  f"{report.summary.checkpoints} checkpoints, {report.summary.witnessed_checkpoints} witnessed")
 
@@ -108,13 +88,11 @@ def log(
 
     Example: cluetool audit log --action 'batch.*' --since 2026-11-01 --format jsonl
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.output import emit
 
-    h = audit.checkpoints.resolve(home_of(home))
-    with open_store(h) as store:
-        result = audit.list_entries(store, object=object_, action=action, actor=actor, since=since, until=until, limit=limit)
+    result = api.audit_log(home_arg(home), object=object_, action=action, actor=actor, since=since, until=until,
+                           limit=limit)
     emit(result, fmt_of(fmt), rows="entries", columns=_LOG_COLUMNS)
 
 
@@ -137,15 +115,12 @@ def checkpoint(
 
     Example: cluetool audit checkpoint --quiet
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.output import emit
 
-    h = audit.checkpoints.resolve(home_of(home))
-    sk = audit.checkpoints.signing_key(h, key or audit.checkpoint_key_name(h), passphrase_file=passphrase_file,
-                                       passphrase_env=passphrase_env)
-    with open_store(h) as store:
-        info = audit.checkpoint(store, sk, now=datetime.now(timezone.utc), origin=origin)
+    h = home_arg(home).check()
+    info = api.audit_checkpoint(h, now=datetime.now(timezone.utc), key=key, origin=origin,
+                                passphrase=api.read_passphrase(passphrase_file, passphrase_env))
     if not quiet:
         emit(info, fmt_of(fmt), columns=["id", "size", "root", "origin", "at", "created"])
 
@@ -165,32 +140,20 @@ def prove(
 
     Example: cluetool audit prove 7 --out entry-7.proof.json
     """
-    from cluetool import audit
-    from cluetool.home import open_store
-    from cluetool.errors import InputError
+    from cluetool import api
     from cluetool.output import emit
 
-    if (seq is None) == (from_ is None):
-        raise InputError("give either SEQ or --from N [--to M]")
-    if to is not None and from_ is None:
-        raise InputError("--to needs --from")
-    h = audit.checkpoints.resolve(home_of(home))
-    with open_store(h) as store:
-        if seq is not None:
-            proof: Any = audit.prove_inclusion(store, seq)
-            columns = ["leaf_index", "tree_size", "leaf_hash", "proof"]
-        else:
-            proof = audit.prove_consistency(store, from_, to)  # type: ignore[arg-type]
-            columns = ["from_size", "to_size", "from_root", "to_root", "proof"]
+    proof = api.audit_prove(home_arg(home), seq=seq, from_size=from_, to_size=to)
+    columns = (["leaf_index", "tree_size", "leaf_hash", "proof"] if seq is not None
+               else ["from_size", "to_size", "from_root", "to_root", "proof"])
     if out is not None:  # issue 21: the proof file format, whatever --format says
         import io
 
-        from cluetool.config import write_private_file
         from cluetool.output import Format, info
 
         buf = io.StringIO()
         emit(proof, Format.json, out=buf)
-        write_private_file(out, buf.getvalue().encode(), mode=0o644)
+        api.write_private_file(out, buf.getvalue().encode(), mode=0o644)
         info(f'proof written to "{out}"; check it with: cluetool audit check-proof {out} --key KEY.pub')
         return
     emit(proof, proof_format(fmt), columns=columns)
@@ -210,8 +173,7 @@ def check_proof(
 
     Example: cluetool audit check-proof entry-7.proof.json --key home.pub
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.errors import InputError
     from cluetool.output import Format, emit, info
 
@@ -219,12 +181,7 @@ def check_proof(
         data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as exc:
         raise InputError(f'cannot read proof "{file}": {exc.strerror}') from None
-    if not key and not no_key:
-        raise InputError("no --key: the checkpoint's signature cannot be checked",
-                         hint="pass --key FILE (the log's public key, obtained by another channel), "
-                              "or --no-key to check the Merkle proof alone")
-    keys = audit.read_key_files([Path(k) for k in key]) if key else None
-    result = audit.check_proof(data, keys)
+    result = api.audit_check_proof(data, key_files=[Path(k) for k in key or []], no_key=no_key)
     emit(result, fmt_of(fmt), rows="findings", columns=_FINDING_COLUMNS)
     if not result.signature_checked:
         info("the checkpoint's signature was NOT checked (--no-key): anyone could have written this proof")
@@ -248,13 +205,10 @@ def export(
 
     Example: cluetool audit export --out audit-2026-11
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.output import emit
 
-    h = audit.checkpoints.resolve(home_of(home))
-    with open_store(h) as store:
-        result = audit.export(store, out, public_key_text=audit.checkpoints.public_key_text(h, key or audit.checkpoint_key_name(h)))
+    result = api.audit_export(home_arg(home), out, key=key)
     emit(result, fmt_of(fmt), columns=["directory", "entries", "root", "unsigned_entries", "key_fingerprint"])
 
 
@@ -270,8 +224,7 @@ def confirm_text(
 
     Example: cluetool audit confirm-text 15 --text-file reason.txt
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.errors import InputError
     from cluetool.output import emit
 
@@ -280,9 +233,7 @@ def confirm_text(
         text = raw.decode("utf-8").removesuffix("\n")
     except (OSError, UnicodeDecodeError):
         raise InputError(f'cannot read text "{text_file}"') from None
-    h = audit.checkpoints.resolve(home_of(home))
-    with open_store(h) as store:
-        result = audit.confirm_text(h, store, seq, text)
+    result = api.audit_confirm_text(home_arg(home).check(), seq, text)
     emit(result, fmt_of(fmt), columns=["seq", "field", "keyed", "matches"])
     raise typer.Exit(0 if result.matches else 1)
 
@@ -316,17 +267,13 @@ def witness(
 
     Example: cluetool audit witness --export audit-2026-11 --key auditor.key --state auditor.state --log-key log.pub --out cosigned.txt
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.output import emit, warn
 
-    keys, warning = audit.export_keys(export_dir, log_key or [], fingerprints=log_key_fingerprint or [],
-                                      trust_export_key=trust_export_key)
-    if warning:
-        warn(warning)
-    sk = audit.read_witness_secret_key(key, passphrase_file=passphrase_file, passphrase_env=passphrase_env)
-    result = audit.witness(export_dir, log_keys=keys, witness_key=sk, state=state, out=out,
-                           now=datetime.now(timezone.utc), name=name)
+    result = api.audit_witness(export_dir, witness_key=key, state=state, out=out, now=datetime.now(timezone.utc),
+                               log_keys=log_key or [], log_key_fingerprints=log_key_fingerprint or [],
+                               trust_export_key=trust_export_key, name=name,
+                               passphrase=api.read_passphrase(passphrase_file, passphrase_env), warn=warn)
     emit(result, fmt_of(fmt), columns=["ok", "origin", "size", "previous_size", "out", "witness_key"])
     raise typer.Exit(0 if result.ok else 1)
 
@@ -346,12 +293,10 @@ def cosignatures_import(
 
     Example: cluetool audit cosignatures import cosigned.txt --witness-key auditor.vkey
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.output import emit
 
-    h = audit.checkpoints.resolve(home_of(home))
-    result = audit.import_cosignature_file(h, file, witness_key=witness_key, key_names=key or [])
+    result = api.audit_cosignatures_import(home_arg(home), file, witness_key=witness_key, keys=key or [])
     emit(result, fmt_of(fmt), columns=["path", "size", "root", "witness", "timestamp"])
 
 
@@ -371,12 +316,12 @@ def key_generate(
 
     Example: cluetool audit key generate --passphrase-file /run/secrets/audit-pass
     """
-    from cluetool import audit
-    from cluetool.home import open_store
+    from cluetool import api
     from cluetool.output import emit
 
-    result = audit.new_checkpoint_key(home_of(home), unprotected=unprotected, passphrase_file=passphrase_file,
-                                      passphrase_env=passphrase_env, now=datetime.now(timezone.utc))
+    h = home_arg(home).check()
+    result = api.audit_key_generate(h, now=datetime.now(timezone.utc), unprotected=unprotected,
+                                    passphrase=api.read_passphrase(passphrase_file, passphrase_env))
     emit(result, fmt_of(fmt), columns=["name", "key_id", "fingerprint", "public_key_file", "protected"])
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, fmt_of, home_of, now_of
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, fmt_of, home_arg, now_of
 
 
 def show(
@@ -22,11 +22,10 @@ def show(
 
     Example: cluetool calendar show 2026 --format json
     """
-    from cluetool.config import resolve_home
-    from cluetool.handling.calendar_admin import calendar_show
+    from cluetool import api
     from cluetool.output import emit, info
 
-    report = calendar_show(resolve_home(home_of(home)), year if year is not None else now_of(None).year)
+    report = api.calendar_show(home_arg(home), year if year is not None else now_of(None).year)
     info(f"{report.year}: {report.source}")
     emit(report, fmt_of(fmt), rows="days", columns=["date", "weekday", "kind", "name"])
     raise typer.Exit(0 if report.known else 1)
@@ -43,13 +42,11 @@ def check(
 
     Example: cluetool calendar check --as-of 2026-11-15
     """
-    from cluetool.config import resolve_home
-    from cluetool.handling.calendar_admin import calendar_check
-    from cluetool.handling.service import parse_date
+    from cluetool import api
     from cluetool.output import emit, warn
 
-    day = parse_date(as_of, "--as-of") or now_of(None).date()
-    report = calendar_check(resolve_home(home_of(home)), as_of=day)
+    day = api.parse_date(as_of, "--as-of") or now_of(None).date()
+    report = api.calendar_check(home_arg(home), as_of=day)
     emit(report, fmt_of(fmt), rows="years", columns=["year", "source"])
     if not report.ok:
         warn(f"the {report.next_year} working-day calendar is unknown: add it with "
@@ -72,11 +69,10 @@ def add(
 
     Example: cluetool calendar add 2027 --from calendar-2027.toml
     """
-    from cluetool.config import resolve_home
-    from cluetool.handling.calendar_admin import calendar_add
+    from cluetool import api
     from cluetool.output import emit
 
-    report = calendar_add(resolve_home(home_of(home)), year, source_file, now=now_of(at), wait=wait)
+    report = api.calendar_add(home_arg(home), year, source_file, now=now_of(at), wait=wait)
     emit(report, fmt_of(fmt), columns=["year", "source", "rest_days", "workdays", "recomputed"])
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from cluetool.output import Format
+
+if TYPE_CHECKING:
+    from cluetool.api import Home
 
 
 class _Globals:
@@ -34,6 +37,17 @@ FormatOpt = Annotated[
 def home_of(home: Path | None) -> Path | None:
     """The command's --home, else the global one (``None`` lets core read CLUETOOL_HOME)."""
     return home if home is not None else GLOBALS.home
+
+
+def home_arg(home: Path | None) -> Home:
+    """The home named by the command's --home, the global one or ``CLUETOOL_HOME``.
+
+    Raises:
+        StateError: none is given.
+    """
+    from cluetool import api
+
+    return api.resolve_home(home_of(home))
 
 
 def fmt_of(fmt: Format | None) -> Format:
@@ -83,9 +97,9 @@ def now_of(at: str | None) -> datetime:
     """
     if at is None:
         return datetime.now(timezone.utc)
-    from cluetool.handling.service import parse_time
+    from cluetool import api
 
-    parsed = parse_time(at, "--at")
+    parsed = api.parse_time(at, "--at")
     assert parsed is not None
     return parsed.astimezone(timezone.utc)
 
@@ -101,13 +115,12 @@ def quiet_of(quiet: bool) -> None:
 def calendar_notice(home: Path | None, at: datetime) -> None:
     """Warn on stderr (unless quiet) when next year's working-day calendar is still
     unknown from 1 November on; commands that count deadlines call this."""
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.errors import ClueError
-    from cluetool.handling.calendar_admin import calendar_notice as notice
     from cluetool.output import advise
 
     try:
-        message = notice(resolve_home(home_of(home)), at)
+        message = api.calendar_notice(home_arg(home), at)
     except ClueError:
         return
     if message:

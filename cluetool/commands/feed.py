@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cluetool.commands.common import (
-    AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, QuietOpt, fmt_of, home_of, now_of, quiet_of,
+    AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, QuietOpt, fmt_of, home_arg, now_of, quiet_of,
 )
 
 
@@ -31,13 +31,11 @@ def export(
 
     Example: cluetool feed export --source internal --out outbox/
     """
-    from cluetool.services import export_feed
-    from cluetool.config import resolve_home
-    from cluetool.keys import read_passphrase
+    from cluetool import api
     from cluetool.output import emit
 
-    report = export_feed(resolve_home(home_of(home)), source=source, out_dir=out, now=now_of(at), key=key,
-                         passphrase=read_passphrase(passphrase_file, passphrase_env), wait=wait)
+    report = api.feed_export(home_arg(home), source=source, out_dir=out, now=now_of(at), key=key,
+                             passphrase=api.read_passphrase(passphrase_file, passphrase_env), wait=wait)
     emit(report, fmt_of(fmt), columns=["file", "sequence", "codes", "batches", "manifest_sha256"])
 
 
@@ -61,13 +59,12 @@ def import_(
 
     Example: cluetool feed import inbox/internal-00000001.status
     """
-    from cluetool.services import import_feed
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.output import emit, info
 
     quiet_of(quiet)
-    report = import_feed(
-        resolve_home(home_of(home)), file, now=now_of(at), keep_done=keep_done, allow_gap=allow_gap, wait=wait,
+    report = api.feed_import(
+        home_arg(home), file, now=now_of(at), keep_done=keep_done, allow_gap=allow_gap, wait=wait,
         on_purged=lambda b: info(f"purged batch {b.batch}: {b.submissions} submission(s) deleted from {b.done_dir}"),
     )
     emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",

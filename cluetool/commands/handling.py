@@ -15,7 +15,7 @@ from cluetool.commands.common import (
     StrictCalendarOpt,
     calendar_notice,
     fmt_of,
-    home_of,
+    home_arg,
     now_of,
     quiet_of,
 )
@@ -51,12 +51,12 @@ def assign(
 
     Example: cluetool assign 0025e529 bj.police --reason "gang clue, police lead"
     """
-    from cluetool.handling.service import assign as run_assign
+    from cluetool import api
     from cluetool.output import emit
 
     quiet_of(quiet)
     now = now_of(at)
-    report = run_assign(home_of(home), clue, unit, now=now, reason=reason, dry_run=dry_run,
+    report = api.assign(home_arg(home), clue, unit, now=now, reason=reason, dry_run=dry_run,
                         strict_calendar=strict_calendar, wait=wait)
     calendar_notice(home, now)
     emit(report, fmt_of(fmt), rows="results", columns=["clue", "status", "unit", "rule", "previous_unit", "kind", "region"])
@@ -83,12 +83,12 @@ def record(
 
     Example: cluetool record 0025e529 transferred --to bj.procuratorate --at 2026-11-03T09:00:00+08:00
     """
-    from cluetool.handling.service import record as run_record
+    from cluetool import api
     from cluetool.output import emit
 
     quiet_of(quiet)
     now = _now()
-    done = run_record(home_of(home), clue, event, now=now, at=at, unit=unit, to=to, channel=channel, of=of,
+    done = api.record(home_arg(home), clue, event, now=now, at=at, unit=unit, to=to, channel=channel, of=of,
                       note=note, strict_calendar=strict_calendar, wait=wait)
     calendar_notice(home, now if at is None else now_of(at))
     emit(done, fmt_of(fmt), columns=["event_id", "clue", "event", "at", "unit", "to_unit", "stage"])
@@ -115,12 +115,12 @@ def deadlines(
 
     Example: cluetool deadlines --as-of 2026-11-24 --fail-on overdue
     """
-    from cluetool.handling.service import deadlines as run_deadlines
+    from cluetool import api
     from cluetool.output import emit
 
     quiet_of(quiet)
     now = _now()
-    report = run_deadlines(home_of(home), now=now, as_of=as_of, soon_days=soon,
+    report = api.deadlines(home_arg(home), now=now, as_of=as_of, soon_days=soon,
                            states=state or (), unit=unit, rule=rule, fail_on=fail_on,
                            strict_calendar=strict_calendar, wait=wait)
     calendar_notice(home, now if as_of is None else _as_of_noon(as_of))
@@ -130,9 +130,9 @@ def deadlines(
 
 def _as_of_noon(as_of: str) -> datetime:
     # The notice looks at the date judged: its noon in China (04:00 UTC).
-    from cluetool.handling.service import parse_date
+    from cluetool import api
 
-    day = parse_date(as_of, "--as-of")
+    day = api.parse_date(as_of, "--as-of")
     assert day is not None
     return now_of(f"{day.isoformat()}T04:00:00+00:00")
 
@@ -150,10 +150,10 @@ def ledger(
 
     Example: cluetool ledger --unit bj.police --direction in --from 2026-11-01 --to 2026-11-30
     """
-    from cluetool.handling.service import ledger as run_ledger
+    from cluetool import api
     from cluetool.output import emit
 
-    report = run_ledger(home_of(home), unit=unit, direction=direction, date_from=date_from,
+    report = api.ledger(home_arg(home), unit=unit, direction=direction, date_from=date_from,
                         date_to=date_to, wait=wait)
     emit(report, fmt_of(fmt), rows="entries", columns=["at", "event", "clue", "from_unit", "to_unit", "direction"])
 

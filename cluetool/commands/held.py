@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_arg
 
 _COLUMNS = ["id", "submission_id", "batch", "reason", "collides_with", "state", "held_at"]
 
@@ -22,11 +22,10 @@ def list_(
 
     Example: cluetool held list --format json
     """
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.output import emit
-    from cluetool.services import held_list
 
-    emit(held_list(resolve_home(home_of(home)), all_states=all_states), fmt_of(fmt), rows="held", columns=_COLUMNS)
+    emit(api.held_list(home_arg(home), all_states=all_states), fmt_of(fmt), rows="held", columns=_COLUMNS)
 
 
 def resolve(
@@ -41,12 +40,11 @@ def resolve(
 
     Example: cluetool held resolve 1 --discard --reason "intake re-sent a corrected copy"
     """
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.errors import InputError
     from cluetool.output import emit
-    from cluetool.services import held_resolve
 
     if keep_both == discard or reason is None:
         raise InputError("held resolve needs exactly one of --keep-both and --discard, and a --reason")
-    held = held_resolve(resolve_home(home_of(home)), held_id, keep=keep_both, reason=reason, now=datetime.now(timezone.utc))
+    held = api.held_resolve(home_arg(home), held_id, keep=keep_both, reason=reason, now=datetime.now(timezone.utc))
     emit(held, fmt_of(fmt), columns=_COLUMNS)

@@ -7,7 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, QuietOpt, calendar_notice, fmt_of, home_of, now_of, quiet_of
+from cluetool.commands.common import (
+    AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, QuietOpt, calendar_notice, fmt_of, home_arg, now_of, quiet_of,
+)
 
 
 def run(
@@ -33,10 +35,8 @@ def run(
 
     Example: cluetool import inbox/intake-bj-00000001.clue
     """
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.errors import InputError
-    from cluetool.ingest import import_batches
-    from cluetool.keys import read_passphrase
     from cluetool.commands.progress import working
     from cluetool.output import emit
 
@@ -44,10 +44,10 @@ def run(
         raise InputError("--allow-gap and --reason go together")
     quiet_of(quiet)
     now = now_of(at)
-    passphrase = read_passphrase(passphrase_file, passphrase_env)
+    passphrase = api.read_passphrase(passphrase_file, passphrase_env)
     with working(f"importing {len(batches)} batch(es)"):  # a spinner on a terminal only
-        report = import_batches(batches, home=resolve_home(home_of(home)), now=now, identity=identity,
-                                passphrase=passphrase, wait=wait, allow_gap_reason=reason)
+        report = api.import_batches(batches, home=home_arg(home), now=now, identity=identity,
+                                    passphrase=passphrase, wait=wait, allow_gap_reason=reason)
     calendar_notice(home, now)
     emit(report, fmt_of(fmt), rows="batches" if report.ok else "problems",
          columns=["batch", "status", "sequence", "reports", "attachments", "duplicates", "resent", "held", "decrypted_by"] if report.ok else ["batch", "code", "message"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_arg
 
 
 class HomeReady(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,13 +25,11 @@ def run(home: HomeOpt = None, fmt: FormatOpt = None) -> None:
     """
     from datetime import datetime, timezone
 
+    from cluetool import api
     from cluetool.commands.common import GLOBALS
-    from cluetool.config import resolve_home
     from cluetool.output import emit, info
-    from cluetool.services import init
 
-    root = resolve_home(home_of(home)).root
-    made = init(root, now=datetime.now(timezone.utc))
-    info(f'home ready at "{root}"')
+    made = api.init(home_arg(home), now=datetime.now(timezone.utc))
+    info(f'home ready at "{made.root}"')
     if fmt is not None or GLOBALS.fmt_given:
-        emit(HomeReady(home=str(root), store=str(made.store_file)), fmt_of(fmt))
+        emit(HomeReady(home=str(made.root), store=str(made.store_file)), fmt_of(fmt))

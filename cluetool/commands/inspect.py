@@ -22,10 +22,10 @@ def run(
 
     Example: cluetool inspect spool/sub-0001/ --format json
     """
+    from cluetool import api
     from cluetool.output import Format, emit, info
-    from cluetool.validate.inspect import inspect_paths
 
-    report = inspect_paths(paths)
+    report = api.inspect(paths)
     out = fmt_of(fmt)
     emit(report, out, rows="items", columns=["path", "type", "code", "field", "value"])
     if out is Format.table:

@@ -5,20 +5,14 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_of
+from cluetool.commands.common import FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_arg
 
 NameArg = Annotated[str, typer.Argument(help="Key name (files keys/NAME.*).", show_default=False)]
 _COLUMNS = ["name", "key_id", "age_recipient", "protected"]
-
-
-def _home(home: Path | None) -> Any:
-    from cluetool.config import resolve_home
-
-    return resolve_home(home_of(home))
 
 
 def generate(
@@ -42,16 +36,12 @@ def generate(
 
     Example: cluetool keys generate intake-bj --home /srv/cluetool
     """
-    from cluetool import keys
-    from cluetool.errors import InputError
+    from cluetool import api
     from cluetool.output import emit
 
-    passphrase = keys.read_passphrase(passphrase_file, passphrase_env)
-    if protect and passphrase is None:
-        raise InputError("--protect needs --passphrase-file FILE or --passphrase-env VAR")
-    if passphrase is not None and not protect:
-        raise InputError("a passphrase was given without --protect")
-    info = keys.generate(_home(home), name, now=datetime.now(timezone.utc), passphrase=passphrase, pq=pq)
+    passphrase = api.read_passphrase(passphrase_file, passphrase_env)
+    info = api.keys_generate(home_arg(home), name, now=datetime.now(timezone.utc), passphrase=passphrase,
+                             protect=protect, pq=pq)
     emit(info, fmt_of(fmt), columns=_COLUMNS)
 
 
@@ -67,14 +57,14 @@ def list_(
 
     Example: cluetool keys list --retired --format json
     """
-    from cluetool import keys
+    from cluetool import api
     from cluetool.output import emit
 
     if retired:
-        emit(keys.RetiredList(keys=keys.list_retired(_home(home))), fmt_of(fmt), rows="keys",
+        emit(api.keys_list_retired(home_arg(home)), fmt_of(fmt), rows="keys",
              columns=["label", "key_id", "retired_at", "has_identity", "has_signing_key"])
         return
-    emit(keys.KeyList(keys=keys.list_keys(_home(home))), fmt_of(fmt), rows="keys", columns=_COLUMNS)
+    emit(api.keys_list(home_arg(home)), fmt_of(fmt), rows="keys", columns=_COLUMNS)
 
 
 def show(name: NameArg, home: HomeOpt = None, fmt: FormatOpt = None) -> None:
@@ -82,10 +72,10 @@ def show(name: NameArg, home: HomeOpt = None, fmt: FormatOpt = None) -> None:
 
     Example: cluetool keys show intake-bj
     """
-    from cluetool import keys
+    from cluetool import api
     from cluetool.output import emit
 
-    emit(keys.show(_home(home), name), fmt_of(fmt), columns=["name", "key_id", "minisign_public_key", "age_recipient", "protected"])
+    emit(api.keys_show(home_arg(home), name), fmt_of(fmt), columns=["name", "key_id", "minisign_public_key", "age_recipient", "protected"])
 
 
 def export(
@@ -102,7 +92,7 @@ def export(
 
     Example: cluetool keys export intake-bj --minisign > intake-bj.pub
     """
-    from cluetool import keys
+    from cluetool import api
     from cluetool.errors import InputError
 
     if as_age and as_minisign:
@@ -112,7 +102,7 @@ def export(
     if fmt is not None or GLOBALS.fmt_given:
         show(name, home, fmt)
         return
-    typer.echo(keys.export_public(_home(home), name, kind="age" if as_age else "minisign"), nl=False)
+    typer.echo(api.keys_export(home_arg(home), name, kind="age" if as_age else "minisign"), nl=False)
 
 
 SourceArg = Annotated[str, typer.Argument(help="Source name, e.g. intake-bj.", show_default=False)]
@@ -156,10 +146,10 @@ def trust(
 
     Example: cluetool keys trust intake-bj intake-bj.pub --rotation intake-bj.rotation.minisig --grace 7d
     """
+    from cluetool import api
     from cluetool.output import emit
-    from cluetool.services import trust_signer
 
-    result = trust_signer(_home(home), source, file, rotation=rotation, now=datetime.now(timezone.utc),
+    result = api.keys_trust(home_arg(home), source, file, rotation=rotation, now=datetime.now(timezone.utc),
                           root=root, additional=additional, grace=_grace(grace))
     emit(result, fmt_of(fmt))
 
@@ -174,10 +164,10 @@ def trusted(
 
     Example: cluetool keys trusted intake-bj --format json
     """
-    from cluetool import keys
+    from cluetool import api
     from cluetool.output import emit
 
-    doc = keys.trusted_list(_home(home), source, now=datetime.now(timezone.utc))
+    doc = api.keys_trusted(home_arg(home), source, now=datetime.now(timezone.utc))
     emit(doc, fmt_of(fmt), rows="signers",
          columns=["source", "key_id", "since", "how", "status", "until", "rotation_from", "reason"])
 
@@ -193,10 +183,10 @@ def untrust(
 
     Example: cluetool keys untrust intake-bj 9F3A0C2E11D84B7A --reason "laptop stolen"
     """
+    from cluetool import api
     from cluetool.output import emit
-    from cluetool.services import untrust_signer
 
-    emit(untrust_signer(_home(home), source, key_id, reason=reason, now=datetime.now(timezone.utc)), fmt_of(fmt))
+    emit(api.keys_untrust(home_arg(home), source, key_id, reason=reason, now=datetime.now(timezone.utc)), fmt_of(fmt))
 
 
 def destroy(
@@ -213,10 +203,10 @@ def destroy(
 
     Example: cluetool keys destroy intake-bj --id 9F3A0C2E11D84B7A --yes
     """
+    from cluetool import api
     from cluetool.output import emit
-    from cluetool.services import destroy_key
 
-    emit(destroy_key(_home(home), name, key_id, confirmed=yes, now=datetime.now(timezone.utc)), fmt_of(fmt))
+    emit(api.keys_destroy(home_arg(home), name, key_id, confirmed=yes, now=datetime.now(timezone.utc)), fmt_of(fmt))
 
 
 def rotate(
@@ -246,17 +236,13 @@ def rotate(
 
     Example: cluetool keys rotate intake-bj
     """
-    from cluetool import keys
+    from cluetool import api
     from cluetool.output import emit, info
 
-    passphrase = keys.read_passphrase(passphrase_file, passphrase_env)
-    root = None
-    if root_key is not None:
-        root = keys.load_root_key(root_key, keys.read_passphrase(root_passphrase_file, root_passphrase_env))
-    result = keys.rotate(
-        _home(home), name, now=datetime.now(timezone.utc), passphrase=passphrase,
-        new_passphrase=passphrase if protect else None, root_key=root,
-    )
+    passphrase = api.read_passphrase(passphrase_file, passphrase_env)
+    root_passphrase = api.read_passphrase(root_passphrase_file, root_passphrase_env) if root_key is not None else None
+    result = api.keys_rotate(home_arg(home), name, now=datetime.now(timezone.utc), passphrase=passphrase,
+                             protect=protect, root_key=root_key, root_passphrase=root_passphrase)
     emit(result, fmt_of(fmt), columns=["name", "old_key_id", "new_key_id", "retired_as", "statement", "statement_signed_by"])
     if fmt_of(fmt).value != "table":
         return  # the json document carries the same (stderr stays empty on success)
@@ -280,11 +266,11 @@ def root_generate(
 
     Example: cluetool keys root generate intake-bj --out /media/usb --passphrase-file /run/root-pass
     """
-    from cluetool import keys
+    from cluetool import api
     from cluetool.output import emit
 
-    passphrase = keys.read_passphrase(passphrase_file, passphrase_env)
-    emit(keys.generate_root(out, name, passphrase=passphrase, now=datetime.now(timezone.utc)), fmt_of(fmt))
+    passphrase = api.read_passphrase(passphrase_file, passphrase_env)
+    emit(api.keys_root_generate(out, name, passphrase=passphrase, now=datetime.now(timezone.utc)), fmt_of(fmt))
 
 
 COMMANDS: dict[str, Callable[..., None]] = {

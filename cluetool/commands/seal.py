@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_of, now_of
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, PassEnvOpt, PassFileOpt, fmt_of, home_arg, now_of
 
 
 def _size(text: str | None) -> int | None:
@@ -53,16 +53,14 @@ def run(
 
     Example: cluetool seal spool/ --source intake-bj --key intake-bj --to recipients.txt --out outbox/
     """
-    from cluetool.batch.seal import seal
-    from cluetool.config import resolve_home
-    from cluetool.keys import read_passphrase
+    from cluetool import api
     from cluetool.commands.progress import working
     from cluetool.output import Format, emit, warn
 
-    passphrase = read_passphrase(passphrase_file, passphrase_env)
+    passphrase = api.read_passphrase(passphrase_file, passphrase_env)
     with working(f'sealing "{spool}"'):  # a spinner on a terminal only
-        report = seal(
-            spool, home=resolve_home(home_of(home)), source=source, recipients=to, out_dir=out,
+        report = api.seal(
+            spool, home=home_arg(home), source=source, recipients=to, out_dir=out,
             now=now_of(at), key=key, passphrase=passphrase,
             quarantine=quarantine, done=done, max_reports=max_reports, max_bytes=_size(max_bytes), wait=wait,
             warn_done_days=warn_done_days,

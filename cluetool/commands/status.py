@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_arg
 
 
 def run(
@@ -23,11 +23,10 @@ def run(
 
     Example: cluetool status '2C77-B793-V5PJ-46SP-$'
     """
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.output import emit
-    from cluetool.services import status
 
-    found = status(resolve_home(home_of(home)), code)
+    found = api.status(home_arg(home), code)
     emit(found, fmt_of(fmt), columns=["stage", "as_of"] if hasattr(found, "as_of") else ["stage"])
 
 
@@ -38,7 +37,7 @@ def new(fmt: FormatOpt = None) -> None:
 
     Example: cluetool code new --format json
     """
+    from cluetool import api
     from cluetool.output import emit
-    from cluetool.services import new_code
 
-    emit(new_code(), fmt_of(fmt))
+    emit(api.new_code(), fmt_of(fmt))

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_of
+from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_arg
 
 
 def duplicates(
@@ -21,11 +21,10 @@ def duplicates(
 
     Example: cluetool duplicates --format jsonl
     """
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.output import emit
-    from cluetool.services import duplicates as list_duplicates
 
-    result = list_duplicates(resolve_home(home_of(home)), state=None if all_states else "open")
+    result = api.duplicates(home_arg(home), state=None if all_states else "open")
     emit(result, fmt_of(fmt), rows="duplicates", columns=["submission_id", "duplicate_of", "reason", "state", "found_at"])
 
 
@@ -46,13 +45,12 @@ def check(
 
     Example: cluetool store check --repair
     """
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.output import Format, emit, info
     from cluetool.commands.progress import working
-    from cluetool.services import store_check
 
     with working("checking the store"):  # a spinner on a terminal only
-        report = store_check(resolve_home(home_of(home)), replay=replay, repair=repair)
+        report = api.store_check(home_arg(home), replay=replay, repair=repair)
     if fmt_of(fmt) is not Format.json:  # json carries them in "removed"
         for path in report.removed:
             info(f"removed {path}")
@@ -74,11 +72,10 @@ def backup(
 
     Example: cluetool store backup /media/backup/2026-12-05
     """
-    from cluetool.backup import backup as run_backup
-    from cluetool.config import resolve_home
+    from cluetool import api
     from cluetool.output import emit
 
-    emit(run_backup(resolve_home(home_of(home)), dest, with_secrets=with_secrets), fmt_of(fmt),
+    emit(api.store_backup(home_arg(home), dest, with_secrets=with_secrets), fmt_of(fmt),
          columns=["path", "files", "bytes", "with_secrets"])
 
 
@@ -94,10 +91,10 @@ def restore(
 
     Example: cluetool store restore /media/backup/2026-12-05 --home /srv/cluetool-restored
     """
-    from cluetool.backup import restore as run_restore
+    from cluetool import api
     from cluetool.output import Format, emit, info
 
-    report = run_restore(src, new_home, key=key)
+    report = api.store_restore(src, api.Home(new_home), key=key)
     emit(report, fmt_of(fmt), columns=["ok", "home", "files", "bytes"])
     if fmt_of(fmt) is Format.table:
         info(f"store check: {'ok' if report.store_check.ok else 'PROBLEMS'}; audit verify: {'ok' if report.audit.ok else 'PROBLEMS'}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, QuietOpt, fmt_of, home_of, now_of, quiet_of
+from cluetool.commands.common import AtOpt, FormatOpt, HomeOpt, QuietOpt, fmt_of, home_arg, now_of, quiet_of
 from cluetool.output import Format
 
 WaitOpt = Annotated[float, typer.Option("--wait", help="Seconds to wait for a store locked by another process.")]
@@ -40,21 +40,21 @@ def sample(
 
     Example: cluetool sample --month 2026-10 --size 20 --out draw-2026-10.json
     """
+    from cluetool import api
     from cluetool.output import emit, info
-    from cluetool.supervision import sampling
 
     quiet_of(quiet)
     if verify is not None:
-        check = sampling.verify_draw_files(verify, export, list(key or []))
+        check = api.sample_verify(verify, export, list(key or []))
         emit(check, fmt_of(fmt), rows="findings", columns=["code", "message"])
         info(f"draw of {check.month}: {check.drawn} of {check.eligible} eligible; "
              + ("recomputed, the same" if check.ok else f"{len(check.findings)} finding(s)"))
         raise typer.Exit(0 if check.ok else 1)
     if show:
-        result = sampling.show_draw(home_of(home), month=month or "", out=out, wait=wait)
+        result = api.sample_show(home_arg(home), month=month or "", out=out, wait=wait)
     else:
-        result = sampling.draw_sample(home_of(home), month=month or "", size=size, rate=rate, now=now_of(at),
-                                      redraw=redraw, reason=reason, out=out, wait=wait)
+        result = api.sample_draw(home_arg(home), month=month or "", size=size, rate=rate, now=now_of(at),
+                                 redraw=redraw, reason=reason, out=out, wait=wait)
     emit(result, fmt_of(fmt), rows="clues", columns=["rank", "clue", "unit", "phone"])
 
 
@@ -73,10 +73,10 @@ def stats(
 
     Example: cluetool stats --as-of 2026-11-30 --format json
     """
-    from cluetool.supervision.stats import compute_stats
+    from cluetool import api
 
     quiet_of(quiet)
-    result = compute_stats(home_of(home), now=now_of(None), as_of=as_of, months=months, soon_days=soon, wait=wait)
+    result = api.stats(home_arg(home), now=now_of(None), as_of=as_of, months=months, soon_days=soon, wait=wait)
     _render_stats(result, fmt_of(fmt))
 
 
@@ -117,8 +117,8 @@ def report(
     Example: cluetool report --out reports/2026-11 --as-of 2026-11-30
     """
     from cluetool.output import emit
-    from cluetool.supervision.html import write_report
+    from cluetool import api
 
     quiet_of(quiet)
-    result = write_report(home_of(home), out, now=now_of(None), as_of=as_of, months=months, wait=wait)
+    result = api.report(home_arg(home), out, now=now_of(None), as_of=as_of, months=months, wait=wait)
     emit(result, fmt_of(fmt), columns=["directory", "as_of", "charts"])

@@ -25,17 +25,10 @@ def run(
 
     Example: cluetool validate spool/ --format json
     """
-    from cluetool.config import Limits, resolve_home
+    from cluetool import api
     from cluetool.output import Format, emit, info
-    from cluetool.validate import validate_paths
 
-    root = home_of(home)
-    limits = Limits()
-    if root is not None or _env_home():
-        h = resolve_home(root)
-        if h.root.is_dir():
-            limits = h.config().limits
-    report = validate_paths(paths, now=now_of(at), limits=limits)
+    report = api.validate(paths, now=now_of(at), home=api.optional_home(home_of(home)))
     out = fmt_of(fmt)
     emit(report, out, rows="findings", columns=["submission", "path", "code", "severity", "message"])
     if out is Format.table:
@@ -44,10 +37,3 @@ def run(
              f"{s.errors} error(s), {s.warnings} warning(s)")
     raise typer.Exit(0 if report.ok else 1)
 
-
-def _env_home() -> bool:
-    import os
-
-    from cluetool.config import HOME_ENV
-
-    return bool(os.environ.get(HOME_ENV))

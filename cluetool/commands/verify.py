@@ -38,16 +38,16 @@ def run(
 
     Example: cluetool verify inbox/intake-bj-00000001.clue --chain --format json
     """
-    from cluetool.services import verify
-    from cluetool.keys import read_passphrase
+    from cluetool import api
     from cluetool.commands.progress import working
     from cluetool.output import emit
 
-    passphrase = read_passphrase(passphrase_file, passphrase_env)
+    passphrase = api.read_passphrase(passphrase_file, passphrase_env)
     with working(f"verifying {len(batches)} batch(es)"):  # a spinner on a terminal only
-        report = verify(
-            batches, home=home_of(home), signer_files=signer or [], rotations=rotation or [], new_keys=new or [], chain=chain,
-            identity=identity if decrypt or identity else None, decrypt=decrypt, passphrase=passphrase,
+        report = api.verify(
+            batches, home=api.optional_home(home_of(home)), signer_files=signer or [], rotations=rotation or [],
+            new_keys=new or [], chain=chain, identity=identity if decrypt or identity else None, decrypt=decrypt,
+            passphrase=passphrase,
         )
     emit(report, fmt_of(fmt), rows="problems", columns=["batch", "code", "message"])
     if fmt_of(fmt).value == "table" and report.ok:

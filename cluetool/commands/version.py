@@ -14,9 +14,9 @@ def _installed(dist: str) -> str:
 
 
 def text(package_version: str) -> str:
-    from cluetool.rules.calendar import chinese_calendar_years  # lazy: loads the calendar data
+    from cluetool import api  # lazy: loads the calendar data
 
-    last = chinese_calendar_years()[-1]
+    last = api.calendar_last_year()
     return "\n".join([
         f"cluetool {package_version}",
         f"chinese-calendar {_installed('chinese-calendar')} (working-day calendar known through {last};"

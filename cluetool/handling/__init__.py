@@ -1,7 +1,8 @@
-"""Handling of imported clues: assignment, events, deadlines, the transfer ledger (DESIGN §8).
+"""Handling of imported clues: assignment, events, deadlines, the transfer ledger.
 
-``cluetool.handling.service`` is the API the commands call; the modules behind it:
-``assign``, ``record``, ``deadlines``, ``ledger``, with ``progress`` (what an event does
-to obligations) and ``context`` (home, store, units, rules). SQL lives in
-``cluetool.store.handling``.
+``cluetool.api`` (``assign``, ``record``, ``deadlines``, ``ledger``, ``calendar_*``) is
+what the commands call; the modules here: ``assign``, ``record``, ``deadlines``,
+``ledger``, ``calendar_admin``, the deadline engine ``obligations``, with ``progress``
+(what an event does to obligations) and ``context`` (units, rules, the clue named).
+SQL lives in ``cluetool.store.handling``.
 """

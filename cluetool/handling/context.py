@@ -1,4 +1,4 @@
-"""What every handling command loads: the home's store, units, rules, and the clue named
+"""What every handling command loads: units, rules, and the clue named
 on the command line (DESIGN §7, §8)."""
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from cluetool import keys, services
+from cluetool import api, keys
 from cluetool.cli import app
+from cluetool.config import Home
 from cluetool.store import Store
 from tests.test_audit import MIGRATED, NOW, add_entries
 
@@ -32,7 +33,7 @@ def ok_json(args: list[str], home: Path | None) -> object:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    h = services.init(tmp_path / "home", now=NOW)
+    h = api.init(Home(tmp_path / "home"), now=NOW)
     keys.generate(h, "main", now=NOW)
     with Store.open(h.store_file) as store:
         add_entries(store, 120)  # seq MIGRATED .. MIGRATED + 119, after the store.migrate entries

@@ -1,17 +1,15 @@
-"""Library entry points for verifying batches with a home and/or explicit signer files."""
+"""The signer keys a batch is verified with: a home's trusted signers, explicit key
+files, and keys admitted by rotation statements."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cluetool.batch.chain import ChainStart
-from cluetool.batch.verify import verify_batches
-from cluetool.config import Home, optional_home
+from cluetool.config import Home
 from cluetool.errors import InputError
 from cluetool.formats import minisign
-from cluetool.keys import check_rotation, load_identities, parse_public, trusted_keys
-from cluetool.model.batch import VerifyReport
+from cluetool.keys import check_rotation, parse_public, trusted_keys
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -79,37 +77,3 @@ def signer_lookup(
         return keys
 
     return lookup
-
-
-def verify(
-    paths: Sequence[Path],
-    *,
-    home: Path | None = None,
-    signer_files: Sequence[Path] = (),
-    rotations: Sequence[Path] = (),
-    new_keys: Sequence[Path] = (),
-    chain: bool = False,
-    identity: str | None = None,
-    decrypt: bool = False,
-    passphrase: bytes | None = None,
-    start: Callable[[str], ChainStart | None] | None = None,
-    accepted: Callable[[str, int], str | None] | None = None,
-    imported: Callable[[str], bool] | None = None,
-) -> VerifyReport:
-    """Verify batches against the home's trusted signers and/or ``signer_files``.
-
-    A home is needed only for its trusted keys and for ``--decrypt``'s identity; an
-    auditor can pass ``signer_files`` alone.
-
-    Raises:
-        InputError: unreadable input; StateError: no home where one is needed.
-    """
-    wants_identity = decrypt or identity is not None
-    h = optional_home(home, required=wants_identity or not signer_files)
-    named = load_identities(h, identity or "main", passphrase) if h is not None and wants_identity else []
-    return verify_batches(
-        paths, signer_lookup(h, signer_files, rotations, new_keys), chain=chain,
-        identities=[n.identity for n in named], labels=[n.label for n in named],
-        start=start or (lambda _s: None), accepted=accepted or (lambda _s, _n: None),
-        imported=imported or (lambda _sha: False),
-    )
