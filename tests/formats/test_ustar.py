@@ -994,7 +994,7 @@ def test_ustar_streaming_100_mib_member_in_bounded_chunks() -> None:
 
 
 def _outcome(parse: Callable[..., object], block: bytes) -> tuple[object, ...]:
-    from cluetool.formats.ustar import _Reader
+    from cluetool.formats.ustar.reader import _Reader
 
     reader = _Reader(io.BytesIO(), None, None)
     try:
@@ -1010,7 +1010,9 @@ def test_ustar_reader_fast_path_agrees_with_full_parse_on_mutated_headers() -> N
     # headers (checksum fixed or not), including NULs, path bytes and digits.
     import random
 
-    from cluetool.formats.ustar import _CANONICAL_MID, _CANONICAL_NUMBERS, _Reader, member_header
+    from cluetool.formats.ustar.layout import _CANONICAL_MID, _CANONICAL_NUMBERS
+    from cluetool.formats.ustar.reader import _Reader
+    from cluetool.formats.ustar.writer import member_header
 
     rng = random.Random(20261125)
     bases = [member_header(n, s, mtime=t, mode=m) for n, s, t, m in [
@@ -1034,7 +1036,7 @@ def test_ustar_reader_fast_path_agrees_with_full_parse_on_mutated_headers() -> N
 def test_ustar_byte_sum_is_exact_up_to_all_ones() -> None:
     import random
 
-    from cluetool.formats.ustar import _byte_sum
+    from cluetool.formats.ustar.layout import _byte_sum
 
     rng = random.Random(7)
     blocks = [bytes(BLOCK_SIZE), b"\xff" * BLOCK_SIZE, b"\xff" * 256 + bytes(256)]
