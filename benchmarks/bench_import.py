@@ -15,7 +15,7 @@
     <= 1.5x), with the times at every tenth of the run.
 
 The batches are written directly with ``cluetool.formats`` (ustar, age, minisign,
-canonical), as ``cluetool/batch/seal.py`` writes them, from one valid report of
+canonical), as ``cluetool/batch/writer.py`` writes them, from one valid report of
 ``samples/make_samples.py`` (police_misconduct, one subject, about 2 KiB) with a fresh
 submission_id, query code hash and subject name per report (distinct subjects: no
 duplicate links, as for unrelated reports). Building a batch is not timed; each batch

@@ -19,7 +19,7 @@ import pytest
 from cluetool.batch import verify as verify_mod
 from cluetool.batch import payload as payload_mod
 from cluetool.batch import reader as reader_mod
-from cluetool.batch.seal import age_size
+from cluetool.batch.writer import age_size
 from cluetool.batch.verify import check_batch
 from cluetool.formats import age, canonical, minisign, ustar
 from cluetool.model.batch import Manifest, signature_comment

@@ -30,6 +30,7 @@ import pytest
 
 from cluetool import api, keys
 from cluetool.batch import seal as seal_mod
+from cluetool.batch import writer as batch_writer
 from cluetool.batch.verify import InnerVisitor, check_batch
 from cluetool.config import Home
 from cluetool.errors import BusyError, InputError, StateError
@@ -165,7 +166,7 @@ def lenient_seal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(seal_mod, "validate_submission_model", lenient)
     # seal also judges attachment contents while it streams them into the payload
-    monkeypatch.setattr(seal_mod, "judge_stream", lambda *args, **kwargs: None, raising=False)
+    monkeypatch.setattr(batch_writer, "judge_stream", lambda *args, **kwargs: None)
 
 
 class _Index(InnerVisitor):

@@ -14,7 +14,8 @@ import pytest
 
 from cluetool.batch import seal as seal_module
 from cluetool.batch import sealstate
-from cluetool.batch.seal import age_size, parse_recipients
+from cluetool.batch.seal import parse_recipients
+from cluetool.batch.writer import age_size
 from cluetool.batch.verify import verify_batches
 from cluetool.errors import BusyError, InputError, StateError
 from cluetool.formats import age

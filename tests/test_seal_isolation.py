@@ -15,6 +15,7 @@ from freezegun import freeze_time
 from typer.testing import CliRunner
 
 from cluetool.batch import seal as seal_module
+from cluetool.batch import writer as batch_writer
 from cluetool.cli import app
 from samples.make_samples import valid_submission, write_submission
 from tests.batch_helpers import (
@@ -85,7 +86,7 @@ def test_seal_attachment_check_raising_quarantines_that_submission_only(tmp_path
     spool = tmp_path / "spool"
     names = sorted(write_spool(spool, 3, seed=1520, attachments=1))
     victim = names[2]
-    real = seal_module.judge_stream
+    real = batch_writer.judge_stream
     victim_report = (spool / victim / "report.json").read_text()
 
     def buggy(stream: Any, attachment: Any, path: str, add: Any) -> None:
@@ -93,7 +94,7 @@ def test_seal_attachment_check_raising_quarantines_that_submission_only(tmp_path
             raise ZeroDivisionError
         real(stream, attachment, path, add)
 
-    monkeypatch.setattr(seal_module, "judge_stream", buggy)
+    monkeypatch.setattr(batch_writer, "judge_stream", buggy)
     report = seal_spool(kh, spool, tmp_path / "out")
     assert [(q.submission, q.codes) for q in report.quarantined] == [(victim, ["submission.check_failed"])]
     (b,) = report.batches

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+import cluetool.batch.quarantine as quarantine_mod
 import cluetool.batch.seal as seal_mod
 from cluetool.batch import sealstate
 from cluetool.cli import app
@@ -97,7 +98,7 @@ def test_quarantine_killed_before_box_rename_next_seal_finishes_it(setup: tuple[
     def killed(*args: Any) -> Path:
         raise SystemExit(137)  # as if SIGKILL landed between the two renames
 
-    monkeypatch.setattr(seal_mod, "_rename_box", killed)
+    monkeypatch.setattr(quarantine_mod, "_rename_box", killed)
     with pytest.raises(SystemExit):
         seal_spool(kh, spool, tmp_path / "out")
     monkeypatch.undo()

@@ -1,11 +1,10 @@
 """``seal``: validate a spool and write the next signed, encrypted batches of a source.
 
-The batch layout (DESIGN §5) puts the payload last, after a manifest that holds the
-payload's hash. To write the payload once, its exact size is computed first (the inner
-tar's size from its members, the age overhead from the recipient count), the manifest
-and signature members are sized from that, and the payload is encrypted straight into
-its final place in the temp file while being hashed. The head of the archive is written
-last. See ``sealstate`` for the commit protocol that makes a kill at any moment safe.
+Each entry of the spool is validated; an invalid one is quarantined alone
+(``cluetool.batch.quarantine``), the rest are split into batches (``--max-reports``,
+``--max-bytes``) and each batch is written by ``cluetool.batch.writer`` (format:
+docs/format.md). See ``sealstate`` for the commit protocol that makes a kill at any
+moment safe.
 """
 
 from __future__ import annotations
@@ -14,127 +13,31 @@ import errno
 import functools
 import hashlib
 import os
-import re
-import shutil
 import stat
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import msgspec
+from typing import Any
 
 from cluetool.batch import sealstate
 from cluetool.batch.done import stale_done, utc_stamp
-from cluetool.batch.register import Register, SealedBatchRow
+from cluetool.batch.quarantine import move_entry, quarantine_submission, recover_quarantine
 from cluetool.batch.reader import BatchFormatError, manifest_sha256_of
-from cluetool.config import (
-    Home, Limits, fsync_dir, make_private_dir, path_text, pid_alive, remove_stale_temp_files, shown, text_path,
-    write_private_file,
-)
+from cluetool.batch.register import Register, SealedBatchRow
+from cluetool.batch.writer import AttachmentRef, Changed, Planned, WriteFailed, check_failed, write_batch
+from cluetool.config import Home, Limits, fsync_dir, make_private_dir, path_text, remove_stale_temp_files, shown, text_path
 from cluetool.errors import ClueError, InputError, StateError, os_cause
-from cluetool.formats import age, canonical, minisign, ustar
+from cluetool.formats import age
 from cluetool.keys import load_signing_key
-from cluetool.model.batch import (
-    BATCH_FORMAT,
-    SOURCE_RE,
-    Counts,
-    IndexEntry,
-    Manifest,
-    PayloadInfo,
-    Quarantined,
-    SealedBatch,
-    SealReport,
-    batch_file_name,
-    key_id_hex16,
-    signature_comment,
-)
+from cluetool.model.batch import SOURCE_RE, Quarantined, SealedBatch, SealReport, batch_file_name
 from cluetool.model.findings import Finding
 from cluetool.validate import ValidatedSubmission, validate_submission_model
-from cluetool.validate.attachments import AttachmentStream, judge_stream, metadata_warnings
 
-CHUNK = 64 * 1024
 # A batch's size is bounded by default, so that neither end needs memory or a medium
 # sized to a backlog (``--max-reports``, ``--max-bytes``; None lifts a bound).
 DEFAULT_MAX_REPORTS = 5000
 DEFAULT_MAX_BYTES = 1024**3
-# age v1 sizes (C2SP age §"Header", §"Payload"): the version line, one two-line
-# X25519 stanza per recipient (43-character base64 of 32 bytes each), the MAC line,
-# the 16-byte payload nonce, and a 16-byte tag per 64 KiB chunk (at least one chunk).
-_AGE_VERSION_LINE = len(b"age-encryption.org/v1\n")
-_AGE_X25519_STANZA = len(b"-> X25519 ") + 43 + 1 + 43 + 1
-# A hybrid stanza: 1120 bytes of enc on the argument line (1494 base64 characters).
-_AGE_HYBRID_STANZA = len(b"-> mlkem768x25519 ") + 1494 + 1 + 43 + 1
-_AGE_MAC_LINE = len(b"--- ") + 43 + 1
-_AGE_NONCE = 16
-
-
-def age_size(plaintext: int, recipients: int, *, hybrid: bool = False) -> int:
-    """The exact size of an age file with X25519 (or hybrid) recipients for this plaintext size."""
-    chunks = max(1, -(-plaintext // CHUNK))
-    stanza = _AGE_HYBRID_STANZA if hybrid else _AGE_X25519_STANZA
-    header = _AGE_VERSION_LINE + recipients * stanza + _AGE_MAC_LINE
-    return header + _AGE_NONCE + plaintext + 16 * chunks
-
-
-class _AttachmentRef(msgspec.Struct):
-    file: str
-    type: str
-    sha256: str
-    size: int
-
-
-class _Planned(msgspec.Struct):
-    path: Path
-    name: str
-    submission_id: str
-    report_sha256: str
-    report_size: int
-    attachments: list[_AttachmentRef]
-    query_code_sha256: str = ""
-    warnings: list[Finding] = []  # identifying metadata found while sealing (issue 17)
-
-
-class _Changed(Exception):
-    """A submission failed its content checks while being sealed (or changed meanwhile)."""
-
-    def __init__(self, planned: _Planned, findings: list[Finding]) -> None:
-        super().__init__(findings[0].message)
-        self.planned = planned
-        self.findings = findings
-
-
-class _WriteFailed(Exception):
-    """Writing the batch failed (disk full, read-only, I/O error): not the submission's
-    fault, so never a reason to quarantine it. Deliberately not an ``OSError``."""
-
-    def __init__(self, directory: Path, cause: OSError) -> None:
-        super().__init__(str(cause))
-        self.directory = directory
-        self.cause = cause
-
-
-class _HashingWriter:
-    def __init__(self, f: BinaryIO, directory: Path) -> None:
-        self._f = f
-        self._dir = directory
-        self.sha = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes | memoryview) -> int:
-        self.sha.update(data)
-        self.size += len(data)
-        view = memoryview(data)
-        try:
-            while view:  # an unbuffered write may write less than asked
-                view = view[self._f.write(view):]
-        except OSError as exc:
-            raise _WriteFailed(self._dir, exc) from None
-        return len(data)
-
-    def flush(self) -> None:
-        self._f.flush()
 
 
 def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient | age.HybridRecipient]:
@@ -166,19 +69,19 @@ def parse_recipients(values: Sequence[str]) -> list[age.X25519Recipient | age.Hy
     return out
 
 
-def _plan(path: Path, name: str, checked: ValidatedSubmission) -> _Planned:
+def _plan(path: Path, name: str, checked: ValidatedSubmission) -> Planned:
     """What to seal, from the validated, normalised report (never a second parse of
     ``report.json``: the bytes sealed are the ones validated, checked by their hash)."""
     report, result = checked.report, checked.result
     assert result.report_sha256 is not None
-    return _Planned(
+    return Planned(
         path=path, name=name, submission_id=report.submission_id, report_sha256=result.report_sha256,
         report_size=checked.report_size, query_code_sha256=report.query_code_sha256,
-        attachments=[_AttachmentRef(file=a.file, type=a.type, sha256=a.sha256, size=a.size) for a in report.attachments],
+        attachments=[AttachmentRef(file=a.file, type=a.type, sha256=a.sha256, size=a.size) for a in report.attachments],
     )
 
 
-def _sealed_before(p: _Planned, register: Register, seen_codes: dict[str, str]) -> Finding | None:
+def _sealed_before(p: Planned, register: Register, seen_codes: dict[str, str]) -> Finding | None:
     """``submission.resent`` / ``submission.code_reused`` when the intake sealed this
     submission id or query code before (or another submission of this spool has the code)."""
     batch = register.batch_of_id(p.submission_id)
@@ -196,19 +99,14 @@ def _sealed_before(p: _Planned, register: Register, seen_codes: dict[str, str]) 
     return None
 
 
-def _check_failed(name: str, what: str, exc: BaseException) -> Finding:
-    # The exception's type only: its message may quote report content.
-    return Finding(submission=name, path=".", code="submission.check_failed",
-                   message=f"{name}: {what} failed unexpectedly ({type(exc).__name__}); the rest of the spool was sealed")
 
-
-def _size_of(p: _Planned) -> int:
+def _size_of(p: Planned) -> int:
     return p.report_size + sum(a.size for a in p.attachments)
 
 
-def _split(planned: list[_Planned], max_reports: int | None, max_bytes: int | None) -> list[list[_Planned]]:
-    batches: list[list[_Planned]] = []
-    current: list[_Planned] = []
+def _split(planned: list[Planned], max_reports: int | None, max_bytes: int | None) -> list[list[Planned]]:
+    batches: list[list[Planned]] = []
+    current: list[Planned] = []
     used = 0
     for p in planned:
         size = _size_of(p)
@@ -225,248 +123,6 @@ def _split(planned: list[_Planned], max_reports: int | None, max_bytes: int | No
     return batches
 
 
-def _open_regular(path: Path) -> BinaryIO:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError("not a regular file")
-    return os.fdopen(fd, "rb")
-
-
-def _changed(p: _Planned, path: str, code: str, message: str) -> _Changed:
-    return _Changed(p, [Finding(submission=p.name, path=path, code=code, message=message)])
-
-
-def _stream_attachment(
-    p: _Planned, i: int, a: _AttachmentRef, limits: Limits, w: ustar.UstarWriter | None
-) -> None:
-    """Read one attachment once: into the tar (when ``w``) and through its content
-    checks (structure, sniffed type, size, sha256). Raises ``_Changed`` on any problem."""
-    failed: list[BaseException] = []
-    try:
-        stream = AttachmentStream(a.type, limit=getattr(limits, a.type), max_pixels=limits.image_pixels, max_seconds=limits.duration)
-    except Exception as exc:  # noqa: BLE001 - a check's bug quarantines this submission only
-        raise _Changed(p, [_check_failed(p.name, f"the check of {a.file}", exc)]) from None
-
-    def check(data: bytes | memoryview) -> None:
-        # A check that raises stops checking (the bytes still go into the tar: the
-        # batch is abandoned and this submission quarantined afterwards).
-        if not failed:
-            try:
-                stream.update(data)
-            except Exception as exc:  # noqa: BLE001
-                failed.append(exc)
-
-    try:
-        with _open_regular(p.path / text_path(a.file)) as f:
-            if w is not None:
-                w.add(f"attachments/{a.sha256}", a.size, f, on_data=check)
-            else:
-                while chunk := f.read(CHUNK):
-                    check(chunk)
-    except (OSError, ustar.UstarError):
-        raise _changed(p, f"attachments[{i}].file", "submission.changed", f"{p.name}: {a.file} changed while sealing") from None
-    findings: list[Finding] = []
-    try:
-        if not failed:
-            judge_stream(stream, a, f"attachments[{i}]",
-                         lambda path, code, message: findings.append(Finding(submission=p.name, path=path, code=code, message=message)))
-    except Exception as exc:  # noqa: BLE001
-        failed.append(exc)
-    if failed:
-        raise _Changed(p, [_check_failed(p.name, f"the check of {a.file}", failed[0])])
-    if findings:
-        raise _Changed(p, findings)
-    for code, message in metadata_warnings(stream):
-        p.warnings.append(Finding(submission=p.name, path=f"attachments[{i}].file", code=code,
-                                  message=f"{a.file}: {message}", severity="warning"))
-
-
-def _write_inner(members: list[_Planned], index_bytes: bytes, dst: BinaryIO, limits: Limits) -> None:
-    """The payload's plaintext tar, streamed into ``dst`` (the age writer). Each
-    attachment is read once, checked by content while it is written."""
-    w = ustar.UstarWriter(dst)
-    w.add("index.json", len(index_bytes), index_bytes)
-    for p in members:
-        try:
-            with _open_regular(p.path / "report.json") as f:
-                data = f.read()
-        except OSError:
-            raise _changed(p, "report.json", "submission.changed", f"{p.name}: report.json vanished while sealing") from None
-        if hashlib.sha256(data).hexdigest() != p.report_sha256:
-            raise _changed(p, "report.json", "submission.changed", f"{p.name}: report.json changed while sealing")
-        w.add(f"reports/{p.submission_id}.json", len(data), data)
-    seen: set[str] = set()
-    for p in members:
-        for i, a in enumerate(p.attachments):
-            # A second file with the same hash is still read and checked, not trusted.
-            _stream_attachment(p, i, a, limits, None if a.sha256 in seen else w)
-            seen.add(a.sha256)
-    w.close()
-
-
-def _index(members: list[_Planned]) -> tuple[bytes, list[int]]:
-    entries = [
-        IndexEntry(submission_id=p.submission_id, report_sha256=p.report_sha256, attachments=[a.sha256 for a in p.attachments])
-        for p in members
-    ]
-    index = canonical.dumps(entries)
-    sizes = [len(index)] + [p.report_size for p in members]
-    seen: set[str] = set()
-    for p in members:
-        for a in p.attachments:
-            if a.sha256 not in seen:
-                seen.add(a.sha256)
-                sizes.append(a.size)
-    return index, sizes
-
-
-def _write_batch(
-    members: list[_Planned], *, out_dir: Path, source: str, sequence: int, previous: str,
-    signer: minisign.SecretKey, recipients: list[age.X25519Recipient | age.HybridRecipient], now: datetime, limits: Limits,
-) -> tuple[Path, Manifest, bytes]:
-    """Write the batch to a temp file in ``out_dir``; return (temp path, manifest, bytes)."""
-    index, sizes = _index(members)
-    inner_size = ustar.archive_size(sizes)
-    payload_size = age_size(inner_size, len(recipients), hybrid=isinstance(recipients[0], age.HybridRecipient))
-    unique_attachments = len(sizes) - 1 - len(members)
-    manifest = Manifest(
-        format=BATCH_FORMAT, source=source, sequence=sequence, previous=previous,
-        created_at=now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        signer=key_id_hex16(signer.key_id), recipients=[str(r) for r in recipients],
-        payload=PayloadInfo(size=payload_size, sha256="0" * 64),
-        counts=Counts(reports=len(members), attachments=unique_attachments),
-    )
-    untrusted = signature_comment(key_id_hex16(signer.key_id))
-    manifest_len = len(canonical.dumps(manifest))
-    sig_len = len(minisign.sign(signer, b"", trusted_comment=manifest.trusted_comment(), untrusted_comment=untrusted).encode())
-    payload_at = 3 * 512 + manifest_len + ustar.padding(manifest_len) + sig_len + ustar.padding(sig_len)
-
-    name = batch_file_name(source, sequence)
-    tmp = out_dir / f".{name}.partial"
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "r+b", buffering=0) as raw:
-            raw.seek(payload_at)
-            hw = _HashingWriter(raw, out_dir)
-            with age.EncryptWriter(hw, recipients) as enc:
-                _write_inner(members, index, enc, limits)
-            if hw.size != payload_size:
-                raise RuntimeError(f"payload size {hw.size} differs from the computed {payload_size}")
-            raw.write(bytes(ustar.padding(payload_size)))
-            raw.write(ustar.end_of_archive(payload_at + payload_size + ustar.padding(payload_size)))
-            manifest.payload = PayloadInfo(size=payload_size, sha256=hw.sha.hexdigest())
-            manifest_bytes = canonical.dumps(manifest)
-            sig = minisign.sign(signer, manifest_bytes, trusted_comment=manifest.trusted_comment(), untrusted_comment=untrusted).encode()
-            if len(manifest_bytes) != manifest_len or len(sig) != sig_len:
-                raise RuntimeError("manifest or signature size differs from the computed one")
-            raw.seek(0)
-            raw.write(ustar.member_header("manifest.json", manifest_len) + manifest_bytes + bytes(ustar.padding(manifest_len)))
-            raw.write(ustar.member_header("manifest.json.minisig", sig_len) + sig + bytes(ustar.padding(sig_len)))
-            raw.write(ustar.member_header("payload.age", payload_size))
-            os.fsync(raw.fileno())
-    except OSError as exc:  # reads of submissions are handled inside: this is the output
-        tmp.unlink(missing_ok=True)
-        raise _WriteFailed(out_dir, exc) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp, manifest, manifest_bytes
-
-
-def _free_name(directory: Path, name: str) -> Path:
-    """``directory/name``, or ``name.2``, ``name.3``… when taken (nothing is overwritten)."""
-    path, n = directory / name, 1
-    while path.exists():
-        n += 1
-        path = directory / f"{name}.{n}"
-    return path
-
-
-def _move(src: Path, dest_dir: Path, *, sync: bool = True) -> Path:
-    make_private_dir(dest_dir)
-    dest = _free_name(dest_dir, src.name)  # src.name is the OS form of the name
-    try:
-        os.rename(src, dest)
-    except OSError as exc:
-        raise StateError(f'cannot move "{src}" to "{dest_dir}": {exc.strerror}', hint="keep the spool, done and quarantine directories on one file system") from None
-    if sync:
-        fsync_dir(dest_dir)
-        fsync_dir(src.parent)
-    return dest
-
-
-# A short temporary name (an entry's own name may already be 255 bytes long); the
-# entry's name is in the box's reason.json.
-_BOX_TMP = re.compile(rb"^\.box\.tmp-(\d+)$")
-
-
-def quarantine_submission(path: Path, findings: Sequence[Finding], quarantine: Path, name: str | None = None) -> Path:
-    """Move a submission to ``quarantine/NAME/submission`` with ``reason.json`` beside it
-    (``name``: the entry's name as text, see ``config.shown``).
-
-    Atomic: the box is built under a temporary name (``.NAME.tmp-PID``), the submission
-    moved in, then the box renamed, so no one sees a box without its submission or its
-    reason. A box left by a kill is finished by the next seal (``recover_quarantine``).
-    """
-    name = name if name is not None else shown(path.name)
-    os_name = os.fsdecode(name.encode("utf-8"))
-    make_private_dir(quarantine)
-    tmp = quarantine / f".box.tmp-{os.getpid()}"
-    if tmp.exists():  # left by this very process: an earlier error
-        shutil.rmtree(tmp)
-    os.mkdir(tmp, 0o700)
-    write_private_file(tmp / "reason.json", canonical.dumps({"submission": name, "findings": list(findings)}) + b"\n")
-    try:
-        os.rename(path, tmp / "submission")
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise StateError(f'cannot move "{shown(path)}" to quarantine: {os_cause(exc)}', hint="keep the spool and quarantine directories on one file system") from None
-    fsync_dir(tmp)
-    box = _rename_box(tmp, quarantine, os_name)
-    fsync_dir(path.parent)
-    return box
-
-
-def _rename_box(tmp: Path, quarantine: Path, os_name: str) -> Path:
-    while True:
-        box = _free_name(quarantine, os_name)
-        try:
-            os.rename(tmp, box)  # never replaces a box: a box is never empty
-        except OSError as exc:
-            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
-                continue  # another seal sharing the quarantine took the name
-            raise
-        fsync_dir(quarantine)
-        return box
-
-
-def recover_quarantine(quarantine: Path) -> list[Path]:
-    """Finish the boxes a killed seal left half-built; the boxes finished."""
-    finished: list[Path] = []
-    try:
-        names = os.listdir(os.fsencode(quarantine))
-    except FileNotFoundError:
-        return finished
-    for raw in sorted(names):
-        m = _BOX_TMP.match(raw)
-        if m is None:
-            continue
-        pid = int(m.group(1))
-        if pid != os.getpid() and pid_alive(pid):
-            continue  # a seal sharing this quarantine is building it now
-        tmp = quarantine / os.fsdecode(raw)
-        if (tmp / "submission").exists() or (tmp / "submission").is_symlink():
-            try:
-                name = msgspec.json.decode((tmp / "reason.json").read_bytes())["submission"]
-            except (OSError, msgspec.DecodeError, KeyError, TypeError):
-                name = "submission"  # the reason was lost with the kill; the submission is kept
-            finished.append(_rename_box(tmp, quarantine, os.fsdecode(str(name).encode("utf-8"))))
-        else:  # killed before the submission moved in: it is still in the spool
-            shutil.rmtree(tmp, ignore_errors=True)
-    return finished
-
 
 def _finish(home: Home, journal: sealstate.Journal) -> None:
     """Steps after the batch file exists: move the sealed submissions, advance the state."""
@@ -477,7 +133,7 @@ def _finish(home: Home, journal: sealstate.Journal) -> None:
         if p.exists():
             # The journal lets a kill here be finished later, so one fsync of each
             # directory after all the renames is enough.
-            _move(p, done, sync=False)
+            move_entry(p, done, sync=False)
             parents.add(p.parent)
     if done.is_dir():
         fsync_dir(done)
@@ -523,7 +179,7 @@ def _write_errors_are_state_errors(fn: Callable[..., SealReport]) -> Callable[..
     def wrapper(*args: Any, **kwargs: Any) -> SealReport:
         try:
             return fn(*args, **kwargs)
-        except _WriteFailed as exc:
+        except WriteFailed as exc:
             directory, cause = exc.directory, exc.cause
         except OSError as exc:
             if exc.errno not in _WRITE_ERRNOS:  # e.g. a directory this user may not list
@@ -612,7 +268,7 @@ def seal(
         for stale in out_dir.glob(f".{source}-*.clue.partial"):
             stale.unlink(missing_ok=True)
 
-        planned: list[_Planned] = []
+        planned: list[Planned] = []
         seen_ids: set[str] = set()
         seen_codes: dict[str, str] = {}
         register = stack.enter_context(Register(home))
@@ -649,7 +305,7 @@ def seal(
                 refuse(entry, [Finding(submission=name, path=".", code="submission.unreadable", message=exc.message)])
                 continue
             except Exception as exc:  # noqa: BLE001 - one submission's problem stops only it
-                refuse(entry, [_check_failed(name, "validation", exc)])
+                refuse(entry, [check_failed(name, "validation", exc)])
                 continue
             if plan is None:
                 refuse(entry, checked.result.findings)
@@ -678,11 +334,11 @@ def seal(
                     hint="move it aside after checking which batch the receivers have; never reuse a sequence",
                 )
             try:
-                tmp, manifest, manifest_bytes = _write_batch(
+                tmp, manifest, manifest_bytes = write_batch(
                     members, out_dir=out_dir, source=source, sequence=sequence,
                     previous=state.manifest_sha256, signer=signer, recipients=recips, now=now, limits=limits,
                 )
-            except _Changed as changed:
+            except Changed as changed:
                 refuse(changed.planned.path, changed.findings)
                 rest = [m for m in members if m is not changed.planned]
                 if rest:
@@ -720,5 +376,5 @@ def seal(
     return report
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_REPORTS", "seal", "recover", "recover_quarantine", "parse_recipients", "age_size",
-           "quarantine_submission"]
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_REPORTS", "parse_recipients", "recover", "seal"]
+
