@@ -1,4 +1,4 @@
-"""Benchmark ``audit verify`` and inclusion proofs on a large audit log (DESIGN §9).
+"""Benchmark ``audit verify`` and inclusion proofs on a large audit log (docs/audit.md).
 
 Measures, in one run, on a fresh store of --entries audit entries (default 1,000,000;
 --quick: 100,000) written directly with ``executemany`` (canonical entries with their

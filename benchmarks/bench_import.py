@@ -108,7 +108,7 @@ class Template:
 
 
 class Writer:
-    """Writes batches of one source the way ``seal`` does (DESIGN §5 layout)."""
+    """Writes batches of one source the way ``seal`` does (docs/format.md)."""
 
     def __init__(self, sender: Home, recipient: str, out: Path) -> None:
         self.signer = keys.load_signing_key(sender, "main")

@@ -337,7 +337,7 @@ def bench_seal(s: Setup, name: str, master: Path, reports: int, attachments: int
         f'&& "{s.minisign}" -S -s "{s.baseline_key}" -m "{payload}"'
     )
     baseline_cmd = ["bash", "-c", pipeline]
-    # seal fsyncs its batch (DESIGN §5); the baseline as specified does not. For scale,
+    # seal fsyncs its batch; the baseline as specified does not. For scale,
     # (a) also times the baseline followed by an fsync of its two outputs.
     synced_cmd = ["bash", "-c", f'{pipeline} && sync "{payload}" "{payload}.minisig"']
     ours: list[Timing] = []

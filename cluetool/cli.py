@@ -1,5 +1,5 @@
 """The Typer app: global options, explicit registration of every command, and the one
-place where errors become exit codes (DESIGN §3).
+place where errors become exit codes (README.md).
 
 Command modules import their core lazily so that ``cluetool --help`` stays fast.
 """
@@ -119,7 +119,7 @@ _register(app, "status", status.run)
 _register(app, "duplicates", store.duplicates)
 _register(app, "completion", completion.run)
 
-keys_app = typer.Typer(help="Signing keys and encryption identities (DESIGN §6).", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys and encryption identities (keys/README.md).", no_args_is_help=True)
 for _name, _fn in keys.COMMANDS.items():
     _register(keys_app, _name, _fn)
 keys_root_app = typer.Typer(help="Offline root keys that sign rotation statements.", no_args_is_help=True)
@@ -128,11 +128,11 @@ for _name, _fn in keys.ROOT_COMMANDS.items():
 keys_app.add_typer(keys_root_app, name="root")
 app.add_typer(keys_app, name="keys")
 
-code_app = typer.Typer(help="Reporters' query codes (DESIGN §10).", no_args_is_help=True)
+code_app = typer.Typer(help="Reporters' query codes.", no_args_is_help=True)
 _register(code_app, "new", status.new)
 app.add_typer(code_app, name="code")
 
-store_app = typer.Typer(help="The local store (DESIGN §7).", no_args_is_help=True)
+store_app = typer.Typer(help="The local store: check, backup, restore (docs/operations.md).", no_args_is_help=True)
 _register(store_app, "check", store.check)
 _register(store_app, "backup", store.backup)
 _register(store_app, "restore", store.restore)
@@ -143,10 +143,10 @@ _register(held_app, "list", held.list_)
 _register(held_app, "resolve", held.resolve)
 app.add_typer(held_app, name="held")
 
-# -- audit commands (DESIGN §9) --
+# -- audit commands (docs/audit.md) --
 from cluetool.commands import audit as audit_cmds  # noqa: E402
 
-audit_app = typer.Typer(help="The audit trail: verify, log, checkpoint, prove, export (DESIGN §9).", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: verify, log, checkpoint, prove, export (docs/audit.md).", no_args_is_help=True)
 for _name, _fn in audit_cmds.COMMANDS.items():
     _register(audit_app, _name, _fn)
 for _group, (_help, _cmds) in audit_cmds.GROUPS.items():
@@ -155,7 +155,7 @@ for _group, (_help, _cmds) in audit_cmds.GROUPS.items():
         _register(_sub, _name, _fn)
 app.add_typer(audit_app, name="audit")
 
-# -- handling commands: assign, record, deadlines, ledger (DESIGN §8) --
+# -- handling commands: assign, record, deadlines, ledger (cluetool/data/rules/) --
 from cluetool.commands import handling as _handling  # noqa: E402
 
 _register(app, "assign", _handling.assign)

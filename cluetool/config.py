@@ -1,4 +1,4 @@
-"""The home directory, ``config.toml`` and the paths inside a home (DESIGN §3, §6, §7).
+"""The home directory, ``config.toml`` and the paths inside a home (README.md, keys/README.md, cluetool/store/migrations.py).
 
 A home is never implicit: it comes from ``--home`` or ``CLUETOOL_HOME``.
 """
@@ -39,10 +39,10 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 DEFAULT_CONFIG_TOML = """\
 # cluetool home configuration.
-# The platform's time zone: deadlines count local dates in it (DESIGN §8).
+# The platform's time zone: deadlines count local dates in it (cluetool/data/rules/).
 timezone = "Asia/Shanghai"
 
-# Attachment limits, in bytes and files (DESIGN §4).
+# Attachment limits, in bytes and files (schemas/report.schema.json).
 [limits]
 jpg = 20971520         # 20 MiB
 mp3 = 104857600        # 100 MiB

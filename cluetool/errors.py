@@ -1,5 +1,5 @@
 """The exception hierarchy. Each class carries its exit code; ``cli.py`` is the one place
-that turns them into process exit codes (DESIGN §3, STYLE "Exit codes and errors").
+that turns them into process exit codes (README.md, "Exit status").
 
 Messages never contain secrets or report content: they name files, batches, fields.
 """

@@ -1,5 +1,5 @@
 """``import``: verify, decrypt, re-validate and store batches, atomically and idempotently
-(DESIGN §5, §7). One batch is one SQLite transaction: all of its reports or none.
+(docs/format.md, cluetool/store/migrations.py). One batch is one SQLite transaction: all of its reports or none.
 
 Order of work for each batch:
 1. read the manifest;
@@ -17,7 +17,7 @@ Order of work for each batch:
    check each attachment against its report's declaration;
 5. in one transaction: ledger row, reports, attachments, fingerprints, duplicate links,
    obligations, the new source state and the audit entries.
-After the batches, a signed audit checkpoint (DESIGN §9) covers what was recorded.
+After the batches, a signed audit checkpoint (docs/audit.md) covers what was recorded.
 Any problem: nothing is stored; blobs this import created are removed again.
 """
 
@@ -245,7 +245,7 @@ def _h(*parts: str) -> str:
 
 
 def fingerprints(report: Report) -> list[Fingerprint]:
-    """De-duplication fingerprints (DESIGN §7): hashes of normalised subject ID numbers,
+    """De-duplication fingerprints (cluetool/store/migrations.py): hashes of normalised subject ID numbers,
     credit codes, names with kind and region, and attachment hashes."""
     out: set[tuple[str, str]] = set()
     region = report.facts.region

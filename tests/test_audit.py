@@ -1,4 +1,4 @@
-"""The audit trail as a library (DESIGN §9): the tree over the store, checkpoints, proofs,
+"""The audit trail as a library (docs/audit.md): the tree over the store, checkpoints, proofs,
 listings, the tree cache, and what an end-to-end run writes into the log."""
 
 from __future__ import annotations

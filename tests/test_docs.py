@@ -61,3 +61,49 @@ def test_docs_readme_puts_cluetool_on_path_after_the_two_commands() -> None:
     for line in (". .venv/bin/activate", "pipx install .", "pip install ."):
         where = text.find(line)
         assert 0 <= text.index("make test") < where < tour, line
+
+
+# Files a user of the package or the repository reads; none may send them to a
+# document outside the repository (issue 18).
+_OUTSIDE = ("DESIGN §", "DESIGN.md", "STYLE \"", "/work/shared", "../shared", "shared/reference")
+
+
+def _texts() -> list[Path]:
+    files = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "keys" / "README.md"]
+    files += sorted((ROOT / "docs").glob("*.md"))
+    files += sorted(p for p in (ROOT / "cluetool").rglob("*") if p.suffix in (".py", ".toml"))
+    return files
+
+
+def test_docs_point_only_to_files_in_the_repository() -> None:
+    for path in _texts():
+        text = path.read_text(encoding="utf-8")
+        for needle in _OUTSIDE:
+            assert needle not in text, f"{path.relative_to(ROOT)} refers to {needle!r} outside the repository"
+
+
+def test_docs_help_texts_point_only_to_files_in_the_repository() -> None:
+    for name, cmd in [("", get_command(app)), *COMMANDS]:
+        texts = [getattr(cmd, "help", "") or ""] + [getattr(p, "help", "") or "" for p in getattr(cmd, "params", [])]
+        for sub in getattr(cmd, "commands", {}).values():
+            texts.append(getattr(sub, "help", "") or "")
+        for text in texts:
+            assert "DESIGN" not in text and "shared/" not in text, f"cluetool {name} --help: {text[:80]!r}"
+
+
+def test_docs_paths_named_in_the_docs_exist() -> None:
+    # `docs/x.md`, `keys/README.md`, `cluetool/...`, `tests/...`, `schemas/...` named in the
+    # docs and in the package's docstrings are files (or folders) of the repository.
+    import re
+
+    # (``keys/`` is also a home's folder: only its README is checked.)
+    pattern = re.compile(r"(?<![\w/.-])((?:docs|schemas|tests|benchmarks|samples|cluetool)/[\w./-]*[\w/]|keys/README\.md)")
+    missing = []
+    for path in _texts():
+        if path.name in ("decisions.md", "CHANGELOG.md"):
+            continue  # history: may name files that were removed since
+        for found in pattern.findall(path.read_text(encoding="utf-8")):
+            target = found.rstrip("/.")
+            if not (ROOT / target).exists():
+                missing.append(f"{path.relative_to(ROOT)} names {found}")
+    assert not missing, "; ".join(missing)

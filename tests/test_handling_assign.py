@@ -1,5 +1,5 @@
 """``assign``: routing by each rule dimension, no match, dry run, assignment by hand and
-reassignment, malformed rule files, audit entries (DESIGN §8, §9).
+reassignment, malformed rule files, audit entries (cluetool/data/rules/, docs/audit.md).
 
 Stores are built by inserting realistic reports (the sample generator's
 ``valid_submission``, with the fields under test overridden) through

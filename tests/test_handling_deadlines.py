@@ -1,6 +1,6 @@
 """Deadlines through the store: obligations stored at their trigger, counted in Beijing
 dates across the published holiday schedules, judged as of a date, recomputed when the
-rules change, and unknown calendar years (DESIGN §8).
+rules change, and unknown calendar years (cluetool/data/rules/).
 
 Expected dates are hand-counted against the State Council schedules (as
 chinese-calendar 1.11 encodes them):

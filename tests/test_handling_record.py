@@ -1,5 +1,5 @@
 """``record CLUE EVENT``: accepted events and what they do (stage, obligations met and
-started, duplicates, audit), every refused sequence, and the transfer ledger (DESIGN §8).
+started, duplicates, audit), every refused sequence, and the transfer ledger (cluetool/data/rules/).
 Every time is explicit."""
 
 from __future__ import annotations

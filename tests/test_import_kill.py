@@ -1,7 +1,7 @@
 """``import`` killed with SIGKILL at random moments, then run again: each batch is in the
 store whole or not at all, the database passes ``PRAGMA integrity_check`` and ``store
 check`` (stray temp blobs are info only), and the re-run completes the import with every
-sealed report stored exactly once (DESIGN §7: one transaction per batch).
+sealed report stored exactly once (one transaction per batch).
 
 One unkilled run is measured first (and a run that only finds already imported batches,
 the start-up cost); the kill delays are spread, seeded, over [0.8 × start-up, full run].

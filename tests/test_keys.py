@@ -1,4 +1,4 @@
-"""The keystore (DESIGN §6): key files and their modes, loading and refusing keys,
+"""The keystore (keys/README.md): key files and their modes, loading and refusing keys,
 passphrase-protected keys (low test-only cost), trust, rotation, and interop with the
 real ``minisign`` and ``age`` CLIs."""
 

@@ -1,4 +1,5 @@
-"""Imports go one way (DESIGN §2, STYLE "Layering"): commands -> core -> model -> formats.
+"""Imports go one way, commands -> core -> model -> formats, and no two modules import
+each other, directly or through others (issue 18).
 
 Walks the AST of every module, including imports inside functions.
 """

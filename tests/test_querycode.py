@@ -1,4 +1,4 @@
-"""Query codes (DESIGN §10): Crockford base32, mod-37 check symbol, SHA-256 of the normal form."""
+"""Query codes (cluetool/model/querycode.py): Crockford base32, mod-37 check symbol, SHA-256 of the normal form."""
 
 from __future__ import annotations
 

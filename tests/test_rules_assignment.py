@@ -1,4 +1,4 @@
-"""Assignment rules (rules/assignment.toml): matching, order, loading errors (DESIGN §8)."""
+"""Assignment rules (rules/assignment.toml): matching, order, loading errors (cluetool/data/rules/)."""
 
 from __future__ import annotations
 

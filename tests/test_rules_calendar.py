@@ -1,4 +1,4 @@
-"""Working-day calendar and deadline counting (DESIGN §8, reference/domain.md §3).
+"""Working-day calendar and deadline counting (docs/calendar.md).
 
 Every expected date is a literal, hand-counted against the State Council schedules as
 chinese-calendar 1.11 encodes them (checked with chinese_calendar.get_holiday_detail):

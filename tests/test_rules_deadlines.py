@@ -1,4 +1,4 @@
-"""Deadline rules (rules/deadlines.toml), predicates, obligations and states (DESIGN §8).
+"""Deadline rules (rules/deadlines.toml), predicates, obligations and states (cluetool/data/rules/).
 
 Expected dates are literals, hand-counted against the State Council schedules as
 chinese-calendar 1.11 encodes them (see tests/test_rules_calendar.py for the full list):

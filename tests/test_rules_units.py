@@ -1,4 +1,4 @@
-"""Handling units (rules/units.toml) and the strict rule-file loading they share (DESIGN §8).
+"""Handling units (rules/units.toml) and the strict rule-file loading they share (cluetool/data/rules/).
 
 A malformed rule file is one InputError (exit 2) whose one-line message names the file,
 the line and the field; these tests pin each part of that message.

@@ -1,5 +1,5 @@
 """``seal`` (library): validation and quarantine, batch splitting, the done folders, the
-report, recipients, and the chain across runs (DESIGN §5)."""
+report, recipients, and the chain across runs (docs/format.md)."""
 
 from __future__ import annotations
 

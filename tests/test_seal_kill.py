@@ -1,6 +1,6 @@
 """``seal`` killed with SIGKILL at random moments, then run again: no partial batch, no
 lost submission, no sequence ever used for two different batches (sealstate's commit
-protocol, DESIGN §5).
+protocol, docs/format.md).
 
 One unkilled run is measured first (and one run over an empty spool, the start-up cost);
 the kill delays are spread, seeded, over [0.9 × start-up, full run], so most

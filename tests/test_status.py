@@ -1,4 +1,4 @@
-"""``status CODE`` and ``code new`` (DESIGN §10): the check symbol stops a mistyped code
+"""``status CODE`` and ``code new`` (cluetool/model/querycode.py): the check symbol stops a mistyped code
 before any lookup; an unknown code is "not found"; a known one gives the public stage
 and nothing else."""
 

@@ -1,5 +1,5 @@
 """The store: create/open, pragmas and modes, refusal of foreign or newer files, audit
-entries in the same transaction, and the query interface (DESIGN §7, §9)."""
+entries in the same transaction, and the query interface (cluetool/store/migrations.py, docs/audit.md)."""
 
 from __future__ import annotations
 

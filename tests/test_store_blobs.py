@@ -1,4 +1,4 @@
-"""Content-addressed attachment blobs (DESIGN §7): atomic, idempotent, verified writes
+"""Content-addressed attachment blobs (cluetool/store/migrations.py): atomic, idempotent, verified writes
 and a check that finds missing, tampered, orphaned and exposed blobs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Two processes on one store (DESIGN §7): the second writer waits up to ``wait``
+"""Two processes on one store (cluetool/store/migrations.py): the second writer waits up to ``wait``
 seconds, then gets ``BusyError`` (exit 75); a writer killed mid-transaction leaves no
 trace. The other process is a real subprocess holding a real SQLite lock."""
 

@@ -1,4 +1,4 @@
-"""Forward-only migrations (DESIGN §7): a store holding data at every earlier schema
+"""Forward-only migrations (cluetool/store/migrations.py): a store holding data at every earlier schema
 version opens and migrates to the latest one, each step in one transaction, recorded
 in the audit log; a failing step leaves the store as it was.
 

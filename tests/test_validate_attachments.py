@@ -1,4 +1,4 @@
-"""Attachment validation (DESIGN §4 "Attachments"): content, names, sizes, limits."""
+"""Attachment validation (schemas/report.schema.json): content, names, sizes, limits."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GB 11643 resident IDs, GB 32100 USCCs and phone numbers (reference/domain.md §4)."""
+"""GB 11643 resident IDs, GB 32100 USCCs and phone numbers (docs/reference/domain.md §4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """An auditor with only the old public key accepts batches signed by the new key when
-given the rotation statement that the old key signed (DESIGN §6)."""
+given the rotation statement that the old key signed (keys/README.md)."""
 
 from __future__ import annotations
 

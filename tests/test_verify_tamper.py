@@ -1,5 +1,5 @@
 """Tampering with sealed batches: every change is caught by ``verify`` with the right
-problem family (DESIGN §5), and the auditor's standard-tools recipe works.
+problem family (docs/format.md), and the auditor's standard-tools recipe works.
 
 The flip loops call ``check_batch`` directly on a small batch (3 submissions, one small
 attachment each) so that thousands of variants stay fast.
@@ -102,7 +102,7 @@ def family(code: str) -> str:
 
 
 def trusted_comment_of(manifest: bytes) -> str:
-    """The trusted comment seal would write for this manifest (DESIGN §5)."""
+    """The trusted comment seal would write for this manifest (docs/format.md)."""
     doc = json.loads(manifest)
     return f"cluetool-batch/1 source={doc['source']} sequence={doc['sequence']} previous={doc['previous']}"
 
@@ -590,7 +590,7 @@ def test_verify_other_recipient_gives_payload_identity(world: World, tmp_path: P
     assert report.batches[0].decrypted is False
 
 
-# --------------------------------------------------------------------------- standard tools (DESIGN §5)
+# --------------------------------------------------------------------------- standard tools (docs/format.md)
 
 
 def test_standard_tools_recipe_verifies_batch(world: World, tmp_path: Path) -> None:

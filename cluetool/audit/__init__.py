@@ -1,4 +1,4 @@
-"""The audit trail (DESIGN §9): the audit entries of the store as an RFC 6962 Merkle tree,
+"""The audit trail (docs/audit.md): the audit entries of the store as an RFC 6962 Merkle tree,
 signed C2SP tlog-checkpoints, inclusion and consistency proofs, verification of the
 store or of an export, and exports for auditors.
 

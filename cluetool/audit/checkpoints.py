@@ -1,4 +1,4 @@
-"""Signed checkpoints of the audit tree (DESIGN §9): C2SP tlog-checkpoint v1.0.0 notes
+"""Signed checkpoints of the audit tree (docs/audit.md): C2SP tlog-checkpoint v1.0.0 notes
 (c2sp.org/tlog-checkpoint) signed with the home's Ed25519 key as a C2SP signed-note
 v1.0.0 Ed25519 (type 0x01) signature.
 

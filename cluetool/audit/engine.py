@@ -1,4 +1,4 @@
-"""The checking engine of ``audit verify`` (DESIGN §9), shared by the store, export and
+"""The checking engine of ``audit verify`` (docs/audit.md), shared by the store, export and
 checkpoint paths: entries fed in order are checked (leaf hash, canonical form, seq) and
 the roots at the requested sizes computed; the findings and the report structs.
 

@@ -1,5 +1,5 @@
 """``audit verify --export``: an ``audit export`` directory checked with no store and no
-home (DESIGN §9), optionally against an earlier export (``--previous``)."""
+home (docs/audit.md), optionally against an earlier export (``--previous``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``audit log``: the entries matching filters, decoded (DESIGN §9)."""
+"""``audit log``: the entries matching filters, decoded (docs/audit.md)."""
 
 from __future__ import annotations
 

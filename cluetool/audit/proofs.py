@@ -1,6 +1,6 @@
 """Inclusion and consistency proofs of the store's audit log against its signed
 checkpoints (``audit prove``), and their check with no store (``audit check-proof``)
-(DESIGN §9)."""
+(docs/audit.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The store's audit log as an RFC 6962 Merkle tree (DESIGN §9): roots and proof hashes at
+"""The store's audit log as an RFC 6962 Merkle tree (docs/audit.md): roots and proof hashes at
 any size, served from a tier cache (the hashing is ``cluetool.formats.merkle``'s).
 
 Proofs without rebuilding the tree

@@ -1,4 +1,4 @@
-"""``audit verify`` over the store (DESIGN §9): every entry, the tree, the roots at every
+"""``audit verify`` over the store (docs/audit.md): every entry, the tree, the roots at every
 checkpoint size, every checkpoint's signature, and the checkpoints witnessed outside the
 home (``cluetool.audit.witness``). The checks and finding codes are
 ``cluetool.audit.engine``'s.

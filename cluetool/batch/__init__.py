@@ -1,1 +1,1 @@
-"""Batches: seal, verify and open the ``.clue`` format (DESIGN §5)."""
+"""Batches: seal, verify and open the ``.clue`` format (docs/format.md)."""

@@ -1,4 +1,4 @@
-"""Chain rules for runs of batches (DESIGN §5): gaps, replays, forks, reorders, links.
+"""Chain rules for runs of batches (docs/format.md): gaps, replays, forks, reorders, links.
 
 Pure logic over what verification established; the receiving side's state (last accepted
 sequence and manifest hash per source, and the ledger of accepted manifests) is passed in.

@@ -1,4 +1,4 @@
-"""Strict reading of a ``.clue`` file (DESIGN §5): exactly three members, in order."""
+"""Strict reading of a ``.clue`` file (docs/format.md): exactly three members, in order."""
 
 from __future__ import annotations
 

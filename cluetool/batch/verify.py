@@ -307,7 +307,7 @@ def verify_batches(
     labels: Sequence[str] = (),
     imported: Callable[[str], bool] = lambda _sha: False,
 ) -> VerifyReport:
-    """Verify each batch; with ``chain`` also the run they form (DESIGN §5).
+    """Verify each batch; with ``chain`` also the run they form (docs/format.md).
 
     ``imported(manifest_sha256)`` says whether a receiver's ledger holds the batch: one
     that verifies and is held there is "already imported" (as ``import`` says) and

@@ -1,5 +1,5 @@
 """``cluetool audit …``: verify, log, checkpoint, prove, check-proof, export, confirm-text,
-witness, key generate, cosignatures import (DESIGN §9)."""
+witness, key generate, cosignatures import (docs/audit.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``cluetool assign``, ``record``, ``deadlines`` and ``ledger`` (DESIGN §8)."""
+"""``cluetool assign``, ``record``, ``deadlines`` and ``ledger`` (cluetool/data/rules/)."""
 
 from __future__ import annotations
 

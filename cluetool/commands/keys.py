@@ -1,4 +1,4 @@
-"""``cluetool keys …``: generate, list, show, export, trust, trusted, untrust, rotate, destroy, root (DESIGN §6)."""
+"""``cluetool keys …``: generate, list, show, export, trust, trusted, untrust, rotate, destroy, root (keys/README.md)."""
 
 from __future__ import annotations
 

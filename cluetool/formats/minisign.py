@@ -3,7 +3,7 @@
 Spec: the minisign documentation (https://jedisct1.github.io/minisign/, sections
 "Signature format", "Public key format", "Secret key format", "Pre-hashing") and
 jedisct1/minisign ``src/minisign.c`` at tag 0.11, as summarised in
-shared/reference/formats.md §2 (pitfalls in §5). Ed25519 and BLAKE2b-512 come from
+docs/reference/formats.md §2 (pitfalls in §5). Ed25519 and BLAKE2b-512 come from
 pyca/cryptography, the key checksum (BLAKE2b-256, which pyca does not offer) from
 hashlib, and the secret-key encryption is libsodium's ``scryptsalsa208sha256`` via
 pyca's ``Scrypt``.

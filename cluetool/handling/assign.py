@@ -1,5 +1,5 @@
 """``assign``: route unassigned clues by the assignment rules, or assign one by hand
-(DESIGN §8). Every assignment is an ``assigned`` event (so it appears in both units'
+(cluetool/data/rules/). Every assignment is an ``assigned`` event (so it appears in both units'
 transfer ledgers), an ``assignments`` row, an audit entry, the public stage
 ``assigned``, and the obligations the ``assigned`` trigger starts, all in one
 transaction.

@@ -1,5 +1,5 @@
 """The yearly calendar step: ``calendar show``, ``calendar check``, ``calendar add``,
-and the notice that next year's schedule is missing (DESIGN §8).
+and the notice that next year's schedule is missing (docs/calendar.md).
 
 The State Council publishes next year's holiday schedule in November or December, and
 chinese-calendar follows later. Until one of them knows a year, due dates reaching into

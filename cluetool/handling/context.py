@@ -1,5 +1,5 @@
 """What every handling command loads: units, rules, and the clue named
-on the command line (DESIGN §7, §8)."""
+on the command line (cluetool/store/migrations.py, cluetool/data/rules/)."""
 
 from __future__ import annotations
 

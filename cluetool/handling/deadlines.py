@@ -1,4 +1,4 @@
-"""``deadlines``: the obligations and their states as of a date (DESIGN §8).
+"""``deadlines``: the obligations and their states as of a date (cluetool/data/rules/).
 
 Obligations are stored when their trigger happens and updated when the completing event
 is recorded, so this is an indexed query over ``obligations``: ``open`` obligations are

@@ -1,4 +1,4 @@
-"""``ledger``: the transfer ledger of a unit, both ends, from the events (DESIGN §8).
+"""``ledger``: the transfer ledger of a unit, both ends, from the events (cluetool/data/rules/).
 
 Every assignment and transfer is an event (``assigned``: ``unit`` is the previous holder
 or empty, ``to_unit`` the new one; ``transferred``: from ``unit`` to ``to_unit``), so a

@@ -1,5 +1,5 @@
 """The deadline engine: what a due date needs, and keeping stored obligations up to the
-rules and the calendar in force (DESIGN §8).
+rules and the calendar in force (cluetool/data/rules/).
 
 - ``DeadlineContext`` is what computing a due date needs: the deadline rules, the
   working-day calendar (``rules/calendar.toml`` over chinese-calendar), the platform's

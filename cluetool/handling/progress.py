@@ -1,4 +1,4 @@
-"""What an event does to a clue's obligations (DESIGN §8): it may meet open ones (its
+"""What an event does to a clue's obligations (cluetool/data/rules/): it may meet open ones (its
 name is their ``done_by``) and start new ones (its name is their ``when``)."""
 
 from __future__ import annotations

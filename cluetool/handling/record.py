@@ -1,5 +1,5 @@
 """``record CLUE EVENT``: a handling event, checked against what already happened to the
-clue (DESIGN §8).
+clue (cluetool/data/rules/).
 
 Refused, with a one-line reason (exit 2), and nothing stored:
 

@@ -1,4 +1,4 @@
-"""The keystore: own keys and their rotation, the trust list, offline roots (DESIGN §6)."""
+"""The keystore: own keys and their rotation, the trust list, offline roots (keys/README.md)."""
 
 from cluetool.keys.keystore import (
     DestroyResult,

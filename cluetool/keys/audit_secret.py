@@ -1,5 +1,5 @@
 """The home's audit secret: the key of the HMAC-SHA-256 that free text (event notes,
-assignment reasons) goes into the audit log under (DESIGN §9).
+assignment reasons) goes into the audit log under (docs/audit.md).
 
 A plain SHA-256 of a short note (a phone number, a name) is recovered by guessing; an
 HMAC under a secret that stays in the keystore is not, while a holder of the secret can

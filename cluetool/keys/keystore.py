@@ -1,4 +1,4 @@
-"""Key files in a home (DESIGN §6), in the real minisign and age formats.
+"""Key files in a home (keys/README.md), in the real minisign and age formats.
 
 Per key NAME in ``keys/``: ``NAME.key`` (minisign secret key), ``NAME.pub`` (minisign
 public key), ``NAME.age`` (age identity, ``AGE-SECRET-KEY-1…``; with ``--protect`` an

@@ -1,4 +1,4 @@
-"""Permission checks on a home's key material (DESIGN §6).
+"""Permission checks on a home's key material (keys/README.md).
 
 The home, ``keys/``, ``trusted/`` and ``state/`` must belong to the current user and
 must not be writable by group or others (whoever can write there can plant a signer or

@@ -1,4 +1,4 @@
-"""Offline root signing keys (DESIGN §6): a minisign key that only signs rotation
+"""Offline root signing keys (keys/README.md): a minisign key that only signs rotation
 statements, kept off the machines that handle batches.
 
 ``generate_root`` writes ``NAME.root.key`` (always passphrase-protected, 0600) and

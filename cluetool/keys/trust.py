@@ -1,4 +1,4 @@
-"""The trust list: which minisign keys may sign batches of each source (DESIGN §6).
+"""The trust list: which minisign keys may sign batches of each source (keys/README.md).
 
 ``trusted/SOURCE/<KEYID>.pub`` is a trusted signer key, and ``<KEYID>.json`` beside it
 records since when, how it was admitted (``trust``, ``rotation`` signed by the old key,

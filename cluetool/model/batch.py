@@ -1,4 +1,4 @@
-"""The batch manifest and the payload index (DESIGN §5), and the records that verify,
+"""The batch manifest and the payload index (docs/format.md), and the records that verify,
 seal and import report about batches."""
 
 from __future__ import annotations

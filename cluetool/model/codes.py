@@ -1,6 +1,6 @@
 """The dropdown codes of the report form, as data: code -> (Chinese label, English gloss).
 
-Sources: reference/domain.md §1 (taxonomy) and §5 (the 12337 form). The codes are stable
+Sources: docs/reference/domain.md §1 (taxonomy) and §5 (the 12337 form). The codes are stable
 API (they are stored, routed on and counted); the labels are data and may be re-worded.
 
 Conventions (decided here where domain.md is a proposal):
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 Table = dict[str, tuple[str, str]]
 
-#: Report kinds (DESIGN §1).
+#: Report kinds (schemas/report.schema.json).
 KINDS: Table = {
     "police_misconduct": ("政法干警违纪违法线索", "misconduct by political-legal officers"),
     "gang_crime": ("涉黑涉恶违法犯罪线索", "gang / organised crime"),
@@ -330,7 +330,7 @@ AGE_BUCKETS: Table = {
     "unknown": ("不清楚", "unknown"),
 }
 
-#: Attachment types (DESIGN §4).
+#: Attachment types (schemas/report.schema.json).
 ATTACHMENT_TYPES: Table = {
     "jpg": ("图片", "JPEG image"),
     "mp3": ("音频", "MP3 audio"),

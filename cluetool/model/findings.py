@@ -1,4 +1,4 @@
-"""Findings: one record per problem found in a submission (DESIGN §4)."""
+"""Findings: one record per problem found in a submission (schemas/report.schema.json)."""
 
 from __future__ import annotations
 

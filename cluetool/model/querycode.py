@@ -1,4 +1,4 @@
-"""Query codes (查询编码, DESIGN §10): 80 random bits, Crockford base32, one check symbol.
+"""Query codes (查询编码): 80 random bits, Crockford base32, one check symbol.
 
 Format: 16 Crockford base32 symbols carry an 80-bit random number (most significant
 symbol first), followed by one check symbol: the number modulo 37, written in

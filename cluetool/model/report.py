@@ -1,4 +1,4 @@
-"""The report: ``report.json`` of a submission (DESIGN §4, reference/domain.md §5).
+"""The report: ``report.json`` of a submission (schemas/report.schema.json).
 
 msgspec Structs, a tagged union on ``kind``. ``schemas/report.schema.json`` is generated
 from them (``python -m cluetool.model.schemas --write schemas``). The Structs describe the
@@ -319,7 +319,7 @@ class PriorReports(_Block, kw_only=True):
 
 
 class Attachment(_Block, kw_only=True):
-    """One attachment file in the submission directory (DESIGN §4)."""
+    """One attachment file in the submission directory (schemas/report.schema.json)."""
 
     file: FileName
     type: AttachmentType

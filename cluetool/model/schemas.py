@@ -1,4 +1,4 @@
-"""JSON Schema files generated from the model Structs (DESIGN §2 ``schemas/``).
+"""JSON Schema files generated from the model Structs (``schemas/``).
 
 ``python -m cluetool.model.schemas --write schemas`` writes them; ``--check schemas`` exits
 1 when a committed file differs from what the Structs generate (``tests/test_schemas.py``

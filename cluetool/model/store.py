@@ -1,4 +1,4 @@
-"""Records that cross the store boundary (DESIGN §7, §9): what ``cluetool.store`` takes
+"""Records that cross the store boundary (cluetool/store/migrations.py, docs/audit.md): what ``cluetool.store`` takes
 and returns. No SQL types leak past these Structs: timestamps are RFC 3339 UTC strings
 with ``Z``, hashes are lower-case hex (64 characters) except Merkle leaf hashes, which
 are the 32 raw bytes.
@@ -15,7 +15,7 @@ from cluetool.formats.canonical import NonCanonicalError, dumps, loads_canonical
 
 ReportKind = Literal["police_misconduct", "gang_crime", "industry_disorder"]
 AttachmentType = Literal["jpg", "mp3", "mp4"]
-# The public stages a reporter may see with a query code (DESIGN §10).
+# The public stages a reporter may see with a query code (cluetool/model/querycode.py).
 Stage = Literal["received", "assigned", "under_verification", "closed"]
 Severity = Literal["error", "warning", "info"]
 
@@ -59,7 +59,7 @@ class ReportAttachment(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Fingerprint(msgspec.Struct, frozen=True, kw_only=True):
-    """A de-duplication fingerprint (DESIGN §7): ``kind`` names how ``value`` was made
+    """A de-duplication fingerprint (cluetool/store/migrations.py): ``kind`` names how ``value`` was made
     (e.g. ``subject``, ``attachment``); ``value`` is an opaque string, usually a hash."""
 
     kind: str
@@ -107,7 +107,7 @@ class FingerprintMatch(msgspec.Struct, frozen=True, kw_only=True):
 
 class DuplicateLink(msgspec.Struct, frozen=True, kw_only=True):
     """A possible duplicate (核查比对): ``submission_id`` shares a fingerprint with the
-    earlier ``duplicate_of``; a person confirms or rejects it (DESIGN §7)."""
+    earlier ``duplicate_of``; a person confirms or rejects it (cluetool/store/migrations.py)."""
 
     submission_id: str
     duplicate_of: str
@@ -117,7 +117,7 @@ class DuplicateLink(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AuditRecord(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The decoded content of an audit entry (DESIGN §9): ids and hashes, never content."""
+    """The decoded content of an audit entry (docs/audit.md): ids and hashes, never content."""
 
     seq: int
     at: str

@@ -1,4 +1,4 @@
-"""Assignment rules from ``rules/assignment.toml``: which unit handles a clue (DESIGN §8).
+"""Assignment rules from ``rules/assignment.toml``: which unit handles a clue (cluetool/data/rules/).
 
 The file is an ordered list of rules; the first rule that matches a clue wins, and no
 match leaves the clue unassigned (and reported)::

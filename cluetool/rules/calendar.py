@@ -1,4 +1,4 @@
-"""The working-day calendar and deadline-period counting (DESIGN §8, reference/domain.md §3).
+"""The working-day calendar and deadline-period counting (docs/calendar.md).
 
 A day's status comes, in order, from the operator's override file (``rules/calendar.toml``,
 full-year schedules as published by the State Council), then from ``chinese-calendar``,
@@ -464,7 +464,7 @@ class Period(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
 def due_date(cal: WorkCalendar, trigger_at: datetime, period: Period, tz: str | ZoneInfo = DEFAULT_TIMEZONE) -> DueDate:
     """The deadline for a duty triggered at ``trigger_at`` with ``period`` to meet it.
 
-    The trigger's local date (in ``tz``) is day 0 and is not counted (DESIGN §8).
+    The trigger's local date (in ``tz``) is day 0 and is not counted (docs/calendar.md).
 
     Raises:
         CalendarError: a needed year is unknown (and weekdays are not assumed).

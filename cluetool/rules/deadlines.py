@@ -1,4 +1,4 @@
-"""Deadline rules from ``rules/deadlines.toml`` and the obligations they create (DESIGN §8).
+"""Deadline rules from ``rules/deadlines.toml`` and the obligations they create (cluetool/data/rules/).
 
 A rule says: when ``when`` happens to a clue that ``applies``, the event ``done_by`` is
 owed ``within`` a period counted from the trigger's local date (the trigger day is not

@@ -1,4 +1,4 @@
-"""The facts of a clue that rules look at, and the predicate language over them (DESIGN §8).
+"""The facts of a clue that rules look at, and the predicate language over them (cluetool/data/rules/).
 
 ``ClueFacts`` is the small, flat view of a report that assignment and deadline rules
 match on. The importer builds it from the report; this module does not know the report

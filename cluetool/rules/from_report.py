@@ -11,7 +11,7 @@ Two ways in, with one answer:
   normalised the same way (``normalise_text``), so that a full-width digit accepted by
   ``validate`` gives the same region here as there.
 
-What counts (DESIGN §8): ``has_contact`` is true for a real-name reporter (name, ID or
+What counts (cluetool/data/rules/): ``has_contact`` is true for a real-name reporter (name, ID or
 credit code and phone are mandatory there) and for an anonymous reporter who left a
 phone or an e-mail address: the same test the importer uses for
 ``reports.reporter_has_contact``. ``industries`` are a gang report's industries, or an

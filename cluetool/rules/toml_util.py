@@ -1,4 +1,4 @@
-"""Strict loading of the rule files (DESIGN §8): one-line errors naming file, line and field.
+"""Strict loading of the rule files (cluetool/data/rules/): one-line errors naming file, line and field.
 
 Every rule file in a home's ``rules/`` (and the defaults shipped in ``cluetool/data/rules``)
 goes through ``load_toml`` and ``convert``. A malformed file is an ``InputError`` (exit 2)

@@ -1,4 +1,4 @@
-"""Handling units from ``rules/units.toml`` (DESIGN §8).
+"""Handling units from ``rules/units.toml`` (cluetool/data/rules/).
 
 A unit is an organ that can hold a clue: the police, a discipline inspection and
 supervision commission (纪检监察), a procuratorate, a court, an anti-gang office (扫黑办),
@@ -12,7 +12,7 @@ or another body (an industry regulator, say). The file is a list of tables::
 
 ``region`` is a GB/T 2260 six-digit code; ``"000000"`` (not a GB/T 2260 code, which has no
 national entry) means a national-level unit. Only the two-digit province prefix is
-checked (reference/domain.md §2.2: codes change, provinces do not).
+checked (docs/reference/domain.md §2.2: codes change, provinces do not).
 """
 
 from __future__ import annotations

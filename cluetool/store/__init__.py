@@ -1,4 +1,4 @@
-"""The SQLite store (DESIGN §7) and the audit entries written with every change (§9).
+"""The SQLite store (cluetool/store/migrations.py) and the audit entries written with every change (§9).
 
 All SQL lives in this package. Everything above it uses:
 

@@ -1,4 +1,4 @@
-"""Writing and reading audit entries (DESIGN §9), inside the store's transactions.
+"""Writing and reading audit entries (docs/audit.md), inside the store's transactions.
 
 An entry is the canonical JSON (``cluetool.formats.canonical``) of
 ``{seq, at, actor, action, object, details}``; its leaf hash is RFC 6962 §2.1

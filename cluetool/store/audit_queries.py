@@ -1,4 +1,4 @@
-"""SQL for the audit trail's readers and the checkpoints table (DESIGN §9).
+"""SQL for the audit trail's readers and the checkpoints table (docs/audit.md).
 
 ``cluetool.store.audit_entries`` writes entries; this module holds the other queries
 ``cluetool.audit`` needs: checkpoint rows, leaf-hash range reads (for proofs, O(log n) of

@@ -1,9 +1,9 @@
-"""Content-addressed attachment blobs: ``blobs/<sha256[:2]>/<sha256>`` (DESIGN §7).
+"""Content-addressed attachment blobs: ``blobs/<sha256[:2]>/<sha256>`` (cluetool/store/migrations.py).
 
 A blob is written before the transaction that references it commits, so a crash can
 leave an unreferenced blob (an orphan: harmless, reported as info, removable) but never
 a reference without its blob. Writing is atomic: a temporary file inside ``blobs/``
-(never the system temp directory: attachments are evidence, DESIGN §11), hashed while
+(never the system temp directory: attachments are evidence), hashed while
 written, fsynced, renamed into place, directory fsynced. Files are 0600, directories
 0700. Blobs are evidence and are never modified.
 """

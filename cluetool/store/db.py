@@ -1,4 +1,4 @@
-"""The store file: connection, pragmas, transactions, locking, migrations (DESIGN §7).
+"""The store file: connection, pragmas, transactions, locking, migrations (cluetool/store/migrations.py).
 
 Decisions:
 
@@ -8,7 +8,7 @@ Decisions:
   transaction does not notice.
 - ``foreign_keys=ON``, ``trusted_schema=OFF`` and ``temp_store=MEMORY`` on every
   connection; the last keeps SQLite's sort and index temp files (report content) out of
-  the system temp directory (DESIGN §11).
+  the system temp directory.
 - The connection runs in autocommit mode (``isolation_level=None``) with
   ``query_only=ON``; writes happen only inside ``Store.write()``, which lifts
   ``query_only`` and issues ``BEGIN IMMEDIATE`` so the write lock is taken up front. A

@@ -1,5 +1,5 @@
 """Handling in the store: units, assignments, events, obligations, the transfer ledger
-(DESIGN §7, §8), and the obligation engine that the import and ``cluetool.handling``
+(cluetool/store/migrations.py, cluetool/data/rules/), and the obligation engine that the import and ``cluetool.handling``
 share.
 
 Every SQL statement about those tables lives here. Functions take a ``Store`` (autocommit
@@ -67,7 +67,7 @@ __all__ = [
     "upsert_assignments",
 ]
 
-# The public stage only moves forward (DESIGN §10).
+# The public stage only moves forward (cluetool/model/querycode.py).
 _STAGE_RANK = {"received": 0, "assigned": 1, "under_verification": 2, "closed": 3}
 
 
@@ -532,7 +532,7 @@ def _filters(unit: str | None, rule: str | None) -> tuple[str, list[Any]]:
 
 
 def _state_ranges(state: str, as_of: date, soon: date) -> tuple[str, list[Any]]:
-    # Stored: open | met | met_late | cancelled. Judged (DESIGN §8): an open obligation
+    # Stored: open | met | met_late | cancelled. Judged (cluetool/data/rules/): an open obligation
     # is overdue once the as-of date is past its due date, due_soon within --soon days.
     if state == "overdue":
         return "state = 'open' AND due_date < ?", [as_of.isoformat()]

@@ -1,4 +1,4 @@
-"""The store's schema as an ordered list of forward-only migrations (DESIGN §7).
+"""The store's schema as an ordered list of forward-only migrations.
 
 ``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``; version 0 is an
 empty file, and ``PRAGMA user_version`` holds the version a store is at. There are no
@@ -28,12 +28,12 @@ Schema notes (version 1)
   ``YYYY-MM-DD``. Hashes are lower-case hex TEXT, except Merkle hashes (BLOB, 32 bytes).
 - ``reports.report_json`` holds the exact bytes of the validated report (the evidence);
   the other columns are facts derived from it for indexing. ``stage`` is the public
-  stage shown by ``status`` (DESIGN §10).
+  stage shown by ``status`` (cluetool/model/querycode.py).
 - ``sources`` is the chain state per source, ``batches`` the receive ledger.
 - ``fingerprints`` is keyed by ``value`` first (WITHOUT ROWID) so that de-duplication
   at import is one index probe per fingerprint.
 - ``obligations`` are deadline instances materialised when their trigger is recorded
-  (DESIGN §8). Only ``open``, ``met``, ``met_late`` and ``cancelled`` are stored;
+  (cluetool/data/rules/). Only ``open``, ``met``, ``met_late`` and ``cancelled`` are stored;
   ``due_soon`` and ``overdue`` depend on the as-of date and are computed by the query,
   which the indexes on ``(state, due_date)`` and ``(unit, state, due_date)`` serve.
 - ``audit_log.seq`` starts at **0**: it is the RFC 6962 leaf index, so ``audit prove
@@ -61,7 +61,7 @@ Schema notes (version 3, see the comment above ``_V3``)
 --------------------------------------------------------
 - Submission ids, query-code hashes and fingerprint values are indexed per era of
   65,536 reports (``era = id >> 16``), unique across eras by the store's own check
-  against the key filter (``key_filter``, ``cluetool/store/keyfilter.py``).
+  against the key filter (``key_filter``; its module ``store/keyfilter.py`` went with v6).
 
 Schema notes (version 4 and 5, see the comments above ``_V4`` and ``_V5``)
 --------------------------------------------------------
@@ -113,7 +113,7 @@ class Migration:
 _V1 = f"""
 PRAGMA application_id = {APPLICATION_ID};
 
--- Chain state per source (DESIGN §5): the last accepted sequence and manifest hash.
+-- Chain state per source (docs/format.md): the last accepted sequence and manifest hash.
 CREATE TABLE sources (
     source               TEXT PRIMARY KEY NOT NULL,
     last_sequence        INTEGER NOT NULL CHECK (last_sequence >= 0),
@@ -199,7 +199,7 @@ CREATE TABLE duplicates (
 CREATE INDEX duplicates_of ON duplicates (duplicate_of);
 CREATE INDEX duplicates_state ON duplicates (state);
 
--- Handling units (units.toml, DESIGN §8).
+-- Handling units (units.toml, cluetool/data/rules/).
 CREATE TABLE units (
     id         TEXT PRIMARY KEY NOT NULL,
     name       TEXT NOT NULL,
@@ -237,7 +237,7 @@ CREATE TABLE assignments (
 );
 CREATE INDEX assignments_unit ON assignments (unit);
 
--- Deadline instances (DESIGN §8).
+-- Deadline instances (cluetool/data/rules/).
 CREATE TABLE obligations (
     id               INTEGER PRIMARY KEY,
     submission_id    TEXT NOT NULL REFERENCES reports (submission_id),
@@ -256,7 +256,7 @@ CREATE INDEX obligations_state_due ON obligations (state, due_date);
 CREATE INDEX obligations_unit_state_due ON obligations (unit, state, due_date);
 CREATE INDEX obligations_submission ON obligations (submission_id, rule_id);
 
--- The audit trail (DESIGN §9): seq is the RFC 6962 leaf index, from 0.
+-- The audit trail (docs/audit.md): seq is the RFC 6962 leaf index, from 0.
 CREATE TABLE audit_log (
     seq       INTEGER PRIMARY KEY CHECK (seq >= 0),
     entry     BLOB NOT NULL,
@@ -327,7 +327,7 @@ INSERT INTO new_reports (id, submission_id, kind, received_at, imported_at, batc
            query_code_sha256, region, reporter_has_contact, real_name, report_json
     FROM reports ORDER BY rowid;
 
--- The public stage shown by status (DESIGN §10), one narrow row per report.
+-- The public stage shown by status (cluetool/model/querycode.py), one narrow row per report.
 CREATE TABLE report_stages (
     report_id INTEGER PRIMARY KEY REFERENCES reports (id),
     stage     TEXT NOT NULL DEFAULT 'received'
@@ -432,8 +432,8 @@ CREATE INDEX assignments_unit ON assignments (unit);
 #   every new key against ``key_filter`` and looks up the keys it may hold);
 # - ``report_eras`` lists the eras in use: look-ups by key run ``era IN (SELECT era
 #   FROM report_eras)``, one index probe per era;
-# - ``key_filter`` is a Bloom filter over every stored key (DESIGN §7 keys, see
-#   ``cluetool/store/keyfilter.py``); it answers "certainly new" for nearly every key
+# - ``key_filter`` is a Bloom filter over every stored key (see
+#   the former ``store/keyfilter.py``); it answers "certainly new" for nearly every key
 #   of an import, so only the few others are looked up in every era. It is derived
 #   data: ``key_filter_coverage`` says up to which report id it holds the keys, and the
 #   store adds the rest when it next writes (here: every report, on the first import).

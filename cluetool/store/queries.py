@@ -1,5 +1,5 @@
 """The store's query interface: every SQL statement about sources, batches, reports,
-attachments and fingerprints lives here (DESIGN §7).
+attachments and fingerprints lives here (cluetool/store/migrations.py).
 
 Functions take a ``Store`` (autocommit reads) or a ``Tx`` (inside ``store.write()`` or
 ``store.read()``); the ones that change data take a ``Tx`` only. They speak in the
@@ -280,7 +280,7 @@ def insert_reports(
 
 
 def _require_blobs(tx: Tx, reports: Sequence[ReportRow]) -> None:
-    # DESIGN §7: a blob is written before the transaction that references it commits,
+    # A blob is written before the transaction that references it commits,
     # so a committed reference always has its bytes.
     seen: set[str] = set()
     for r in reports:
@@ -329,7 +329,7 @@ def _stored(db: Db, column: str, values: Iterable[str]) -> set[str]:
 
 
 def report_by_query_code_sha256(db: Db, query_code_sha256: str) -> ReportStage | None:
-    """The public stage of the report with this query-code hash (DESIGN §10), if any."""
+    """The public stage of the report with this query-code hash (cluetool/model/querycode.py), if any."""
     row = db.execute(
         "SELECT s.stage FROM reports r JOIN report_stages s ON s.report_id = r.id"
         " WHERE r.query_code_sha256 = ?",

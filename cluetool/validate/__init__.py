@@ -1,4 +1,4 @@
-"""Submission and attachment validation (DESIGN §4).
+"""Submission and attachment validation (schemas/report.schema.json).
 
 ``validate_paths`` checks submission directories and spools and returns a
 ``ValidationReport`` with one ``Finding`` per problem; it reads the submissions and

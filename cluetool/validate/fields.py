@@ -1,4 +1,4 @@
-"""Field rules: what a form would enforce beyond the schema (DESIGN §4, domain.md §4, §5).
+"""Field rules: what a form would enforce beyond the schema (schemas/report.schema.json).
 
 Each ``check_*`` function takes one block, already decoded into its Struct (strings
 NFKC-normalised), and returns findings; a block that failed the schema is not passed

@@ -1,6 +1,6 @@
 """Identifier validators: resident ID (GB 11643-1999), USCC (GB 32100-2015), phone numbers.
 
-reference/domain.md §4. Own code rather than python-stdnum, which rejects valid
+docs/reference/domain.md §4. Own code rather than python-stdnum, which rejects valid
 residence-permit (81/82/83) and foreigner PR (9…) numbers and letter-first USCCs.
 
 Checks return ``IdProblem``s (a code suffix, a message, hard or soft); the caller adds

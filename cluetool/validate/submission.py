@@ -1,4 +1,4 @@
-"""Submission and spool validation (DESIGN §4): every problem, as one Finding each.
+"""Submission and spool validation (schemas/report.schema.json): every problem, as one Finding each.
 
 A *submission* is a directory holding ``report.json`` and the attachment files it names;
 a *spool* is a directory of submissions. ``validate_paths`` takes either.

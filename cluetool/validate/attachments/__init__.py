@@ -1,4 +1,4 @@
-"""Attachment validation: by content, never by name alone (DESIGN §4, domain.md §4.4).
+"""Attachment validation: by content, never by name alone (schemas/report.schema.json).
 
 For each attachment declared in ``report.json`` the declared type, the file extension
 and the type sniffed by libmagic must agree; the structure of the file must hold; the
@@ -80,7 +80,7 @@ Decisions where the spec is silent (the per-format ones are in the docstrings of
   control character cannot break a line.
 - A consequence of "no data after EOI": phone photos that carry CIPA DC-007 MPF
   secondary images or a "motion photo" video after the first EOI are refused
-  (``attachment.trailing_data``), as DESIGN §4 asks.
+  (``attachment.trailing_data``).
 
 ``attachments`` above stands for the ``path_prefix`` argument.
 
