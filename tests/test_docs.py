@@ -71,6 +71,7 @@ _OUTSIDE = ("DESIGN §", "DESIGN.md", "STYLE \"", "/work/shared", "../shared", "
 def _texts() -> list[Path]:
     files = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "keys" / "README.md"]
     files += sorted((ROOT / "docs").glob("*.md"))
+    files += sorted((ROOT / "schemas").glob("*.json"))
     files += sorted(p for p in (ROOT / "cluetool").rglob("*") if p.suffix in (".py", ".toml"))
     return files
 

@@ -319,7 +319,7 @@ class PriorReports(_Block, kw_only=True):
 
 
 class Attachment(_Block, kw_only=True):
-    """One attachment file in the submission directory (schemas/report.schema.json)."""
+    """One attachment file in the submission directory."""
 
     file: FileName
     type: AttachmentType
