@@ -46,7 +46,7 @@ from cluetool.batch.verify import verify_batches
 from cluetool.config import HOME_ENV, Home, Limits, init_home, remove_stale_temp_files, resolve_home, write_private_file
 from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.feed.export import export_feed as _export_feed
-from cluetool.feed.service import import_feed, intake_stage
+from cluetool.feed.service import has_feed, import_feed, intake_stage
 from cluetool.handling import calendar_admin
 from cluetool.handling.assign import AssignReport, assign_by_hand, assign_by_rules
 from cluetool.handling.deadlines import DeadlineReport, deadline_report
@@ -234,27 +234,32 @@ def new_code() -> NewCode:
 
 
 def status(home: Home, code: str) -> Status | FeedStatus:
-    """The public stage of the report with this query code; at an intake (a home with no
-    store) from the latest status feed imported (``feed import``).
+    """The public stage of the report with this query code: from the store, else (at an
+    intake, whose store holds no reports) from the latest status feed imported (``feed
+    import``), with the feed's time.
 
     Raises:
         InputError: the code is mistyped (its check symbol catches that before any lookup).
         FindingsError: no report has this code.
+        StateError: the home has neither a store nor a status feed.
     """
     try:
         normal = querycode.check(code)
     except ValueError as exc:
         raise InputError(f"invalid query code: {exc}", hint="codes look like XXXX-XXXX-XXXX-XXXX-C") from None
-    if not has_store(home):  # the intake: the status feed answers
-        found = intake_stage(home.check(), querycode.code_sha256(normal))
-        if found is None:
-            raise FindingsError("query code not found in the latest status feed")
-        return FeedStatus(stage=found[0], as_of=found[1])
-    with open_store(home, readonly=True) as store:
-        stage = q.report_by_query_code_sha256(store, querycode.code_sha256(normal))
-    if stage is None:
-        raise FindingsError("query code not found")
-    return Status(stage=stage.stage)
+    sha = querycode.code_sha256(normal)
+    home.check()
+    if has_store(home) or not has_feed(home):
+        with open_store(home, readonly=True) as store:
+            stage = q.report_by_query_code_sha256(store, sha)
+        if stage is not None:
+            return Status(stage=stage.stage)
+        if not has_feed(home):
+            raise FindingsError("query code not found")
+    found = intake_stage(home, sha)
+    if found is None:
+        raise FindingsError("query code not found in the latest status feed")
+    return FeedStatus(stage=found[0], as_of=found[1])
 
 
 def feed_export(

@@ -94,3 +94,13 @@ env -u CLUETOOL_HOME $bin -f json audit witness --export "$demo/audit-export" --
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["witness_key"])' > "$demo/auditor.vkey"
 $bin --home "$internal" audit cosignatures import "$demo/cosigned.txt" --witness-key "$demo/auditor.vkey" --key internal
 $bin --home "$internal" audit verify --key internal --against "$demo/audit-export"
+
+step "status feed back to the intake (docs/feed.md): stages by query-code hash and a receipt of the batches imported"
+fed_at=2026-11-03T18:00:00+08:00
+rm -rf "$demo/feeds"
+$bin --home "$internal" feed export --source internal --key internal --out "$demo/feeds" --at "$fed_at"
+cp "$internal/keys/internal.pub" "$demo/internal.pub"  # in real life: handed over in person, once
+$bin --home "$intake" keys trust internal "$demo/internal.pub"
+step "the intake imports it: status answers there, and the confirmed batches leave spool.done/"
+$bin --home "$intake" feed import "$demo"/feeds/internal-00000001.status --at "$fed_at"
+$bin --home "$intake" status "$code"

@@ -123,8 +123,22 @@ def test_feed_status_at_intake_from_feed(sides: Sides) -> None:
 
 
 def test_feed_status_at_intake_without_feed_is_state_error(sides: Sides) -> None:
-    with pytest.raises(StateError, match="no store and no status feed"):
+    with pytest.raises(StateError):
         api.status(sides.intake.home, next(iter(sides.codes.values())))
+
+
+def test_feed_status_at_intake_initialised_with_a_store_answers_from_feed(sides: Sides) -> None:
+    s = sides
+    api.init(s.intake.home, now=EXPORT_AT)  # `cluetool init` makes an (empty) store at the intake too
+    code = s.codes[s.sids_in(s.batches[:1])[0]]
+    with pytest.raises(FindingsError, match="^query code not found$"):
+        api.status(s.intake.home, code)
+    s.import_(s.batches[:1])
+    s.import_feed(s.export().path)
+    got = api.status(s.intake.home, code)
+    assert (got.stage, getattr(got, "as_of", None)) == ("received", "2026-11-25T02:00:00Z")
+    with pytest.raises(FindingsError, match="latest status feed"):
+        api.status(s.intake.home, s.codes[s.sids_in(s.batches[1:])[0]])
 
 
 def test_feed_codes_file_holds_hashes_and_stages_only(sides: Sides) -> None:

@@ -155,6 +155,11 @@ def _purge_one(register: Register, row: SealedBatchRow, home: Home, now: datetim
     on_purged(done)
 
 
+def has_feed(home: Home) -> bool:
+    """Whether a status feed was ever imported into this home (an intake)."""
+    return db_path(home).is_file()
+
+
 def intake_stage(home: Home, query_code_sha256: str) -> tuple[str, str] | None:
     """(stage, feed time) for a query-code hash from the intake's latest feed; None when
     the feed does not name it.
@@ -162,8 +167,8 @@ def intake_stage(home: Home, query_code_sha256: str) -> tuple[str, str] | None:
     Raises:
         StateError: no feed was imported in this home.
     """
-    if not db_path(home).is_file():
-        raise StateError(f'no store and no status feed in "{home.root}"',
+    if not has_feed(home):
+        raise StateError(f'no status feed in "{home.root}"',
                          hint="at the intake, import a .status file from the internal side: cluetool feed import FILE")
     with IntakeFeed(home, readonly=True) as db:
         latest = db.latest()
@@ -173,4 +178,4 @@ def intake_stage(home: Home, query_code_sha256: str) -> tuple[str, str] | None:
     return stage, latest[2]
 
 
-__all__ = ["import_feed", "intake_stage", "purge_log", "trusted_signers"]
+__all__ = ["has_feed", "import_feed", "intake_stage", "purge_log", "trusted_signers"]
