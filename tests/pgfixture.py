@@ -83,8 +83,17 @@ def pg_url(pg_cluster: str) -> Iterator[str]:
     try:
         yield url_of(pg_cluster, name)
     finally:
-        with psycopg.connect(pg_cluster, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop(pg_cluster, name)
+
+
+def _drop(pg_cluster: str, name: str) -> None:
+    # As the superuser: WITH (FORCE) may have to end a backend of another role
+    # (autovacuum) on that database, which only it may.
+    import psycopg
+
+    su = f"host={_params(pg_cluster)['host']} user={pgcluster.SUPERUSER} dbname=postgres"
+    with psycopg.connect(su, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
