@@ -142,7 +142,12 @@ def test_sample_verify_tampered_export_or_missing_entry_exits_1(b: Built) -> Non
     lines = (export / "entries.jsonl").read_bytes().splitlines(keepends=True)
     draw = json.loads((b.root / "draw.json").read_text())
     i = draw["audit_seq"]
-    lines[i] = lines[i].replace(draw["drawn"][0].encode(), draw["eligible"][0].encode())
+    # another eligible clue in place of the first drawn one (the ranking depends on the run's random
+    # keys through the checkpoint root, so the first eligible one may be the drawn one itself)
+    other = next(e for e in draw["eligible"] if e != draw["drawn"][0])
+    tampered = lines[i].replace(draw["drawn"][0].encode(), other.encode())
+    assert tampered != lines[i]
+    lines[i] = tampered
     (export / "entries.jsonl").write_bytes(b"".join(lines))
     assert "sample.export" in {f["code"] for f in _verify(b, b.root / "draw.json", export, ok=(1,))["findings"]}
 
