@@ -4,8 +4,9 @@ is all or nothing per batch); the rerun finishes every purge; a batch the receip
 not name is never touched (docs/feed.md, "Purging").
 
 One unkilled run is measured first (and the start-up cost); the kill delays are spread,
-seeded, over [0.9 × start-up, full run], pulled earlier after each run that finished
-before its kill, until enough kills landed mid-purge.
+seeded, over [0.9 × start-up, full run]; the window closes in on the purge (later after a
+kill that landed before it began, earlier after one that landed after it ended or a run
+that finished first) until enough kills landed mid-purge.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from tests.fault_helpers import tree
 from tests.feed_helpers import make_sides
 
 TRIALS = 10
-MAX_TRIALS = 30
+MAX_TRIALS = 40
 IMPORT_AT = "2026-11-25T11:00:00+08:00"
 
 
@@ -72,13 +73,15 @@ def test_feed_import_killed_at_random_moments_purges_whole_batches_only(tmp_path
         restore()
         proc = subprocess.Popen(_command(home, feed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 stdin=subprocess.DEVNULL)
-        time.sleep(rng.uniform(low, high))
+        delay = rng.uniform(low, high)
+        time.sleep(delay)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-        killed += proc.returncode == -signal.SIGKILL
-        if proc.returncode != -signal.SIGKILL:
-            high = max(low + 0.02, low + 0.7 * (high - low))
+        was_killed = proc.returncode == -signal.SIGKILL
+        killed += was_killed
+        if not was_killed:  # finished before the kill: aim earlier
+            high = max(low + 0.01, delay)
 
         # whatever the kill left: each batch directory intact or gone; unnamed ones intact
         for name, original in originals.items():
@@ -88,7 +91,12 @@ def test_feed_import_killed_at_random_moments_purges_whole_batches_only(tmp_path
         for b in unnamed:
             assert tree(done / b.stem) == originals[b.stem]
         gone = sum(1 for b in named if not (done / b.stem).exists())
-        mid_purge += 0 < gone < len(named) or any(p.name.startswith(".purge-") for p in done.iterdir())
+        started = any(p.name.startswith(".purge-") for p in done.iterdir())
+        mid_purge += 0 < gone < len(named) or started
+        if was_killed and gone == 0 and not started:  # killed before the purge began: aim later
+            low = min(delay, high - 0.01)
+        elif was_killed and gone == len(named) and not started:  # killed after it ended: aim earlier
+            high = max(low + 0.01, delay)
 
         # the rerun finishes
         rerun = subprocess.run(_command(home, feed), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
