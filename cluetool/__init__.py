@@ -25,7 +25,7 @@ _API = (
     "keys_rotate", "keys_show", "keys_trust", "keys_trusted", "keys_untrust", "ledger", "new_code",
     "optional_home", "parse_date", "parse_time", "read_passphrase", "record", "report", "resolve_home",
     "sample_draw", "sample_show", "sample_verify", "seal", "stats", "status",
-    "store_backup", "store_check", "store_restore", "verify", "write_private_file",
+    "store_backup", "store_check", "store_migrate_to", "store_restore", "verify", "write_private_file",
 )
 _EXPORTS = {
     **dict.fromkeys(_API, "cluetool.api"),

@@ -52,7 +52,7 @@ from cluetool.handling.assign import AssignReport, assign_by_hand, assign_by_rul
 from cluetool.handling.deadlines import DeadlineReport, deadline_report
 from cluetool.handling.ledger import LedgerReport, transfer_ledger
 from cluetool.handling.record import RecordedEvent, record_event
-from cluetool.home import create_store, has_store, open_store
+from cluetool.home import check_store_url, create_store, has_store, migrate_store, open_store
 from cluetool.ingest import ImportReport, chain_lookups, import_batches
 from cluetool.keys.audit_secret import audit_secret, keyed_text
 from cluetool.model import querycode
@@ -64,6 +64,7 @@ from cluetool.store import integrity
 from cluetool.store import queries as q
 from cluetool.store.audit_entries import append_entry
 from cluetool.store.held import HeldReport, list_held, resolve_held
+from cluetool.store.pgmigrate import MigrateReport
 from cluetool.supervision import sampling
 from cluetool.supervision.html import ReportResult, write_report
 from cluetool.supervision.stats import Stats, compute_stats
@@ -86,13 +87,17 @@ def optional_home(path: Path | None) -> Home | None:
     return resolve_home(path)
 
 
-def init(home: Home, *, now: datetime) -> Home:
-    """Create (or complete) a home with its store; idempotent.
+def init(home: Home, *, now: datetime, store: str | None = None, store_password_env: str | None = None) -> Home:
+    """Create (or complete) a home with its store; idempotent. ``store``: a
+    ``postgresql://`` URL (without a password; written to ``config.toml``) for a
+    PostgreSQL store instead of ``store.db``; ``store_password_env`` names the
+    environment variable holding its password (else libpq's ``PGPASSFILE``).
 
     Raises:
-        StateError: the directory or store cannot be created.
+        InputError: ``store`` is not a PostgreSQL URL, or holds a password.
+        StateError: the directory or store cannot be created; the home names another store.
     """
-    made = init_home(home.root)
+    made = init_home(home.root, store=check_store_url(store, "--store"), store_password_env=store_password_env)
     create_store(made, now=now).close()
     return made
 
@@ -323,6 +328,9 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
         BusyError: (``repair``) the store stays locked.
     """
     removed: list[str] = []
+    if replay and not isinstance(home.store_location, Path):
+        raise InputError("store check --replay works on an SQLite store only",
+                         hint="run store check without --replay, and audit verify")
     with open_store(home, readonly=not repair) as store:
         if repair:
             removed += [str(p) for p in remove_stale_temp_files(home.state_dir / "seal")]
@@ -333,6 +341,19 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
         report.problems += state_problems(replay_home(home))
         report.ok = not any(p.severity == "error" for p in report.problems)
     return report
+
+
+def store_migrate_to(home: Home, url: str, *, password_env: str | None = None) -> MigrateReport:
+    """``store migrate-to``: copy the home's SQLite store into the empty PostgreSQL
+    database at ``url`` and prove the copy; the SQLite store is only read, and stays the
+    home's store (see ``cluetool.home.migrate_store``).
+
+    Raises:
+        InputError: ``url`` is not a PostgreSQL URL, or holds a password.
+        StateError: the home's store is not SQLite, the database is not empty, or the
+            copy failed (nothing kept).
+    """
+    return migrate_store(home, check_store_url(url, "migrate-to") or url, password_env=password_env)
 
 
 def store_backup(home: Home, dest: Path, *, with_secrets: bool = False) -> BackupReport:
@@ -575,5 +596,5 @@ __all__ = [
     "keys_rotate", "keys_show", "keys_trust", "keys_trusted", "keys_untrust", "ledger", "new_code",
     "optional_home", "parse_date", "parse_time", "read_passphrase", "record", "report", "resolve_home",
     "sample_draw", "sample_show", "sample_verify", "seal", "stats", "status",
-    "store_backup", "store_check", "store_restore", "validate", "verify", "write_private_file",
+    "store_backup", "store_check", "store_migrate_to", "store_restore", "validate", "verify", "write_private_file",
 ]

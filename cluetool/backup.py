@@ -191,6 +191,9 @@ def backup(home: Home, dest: Path, *, with_secrets: bool = False) -> BackupRepor
         StateError: the home or store is unusable; ``dest`` cannot be written.
     """
     home.check()
+    if not isinstance(home.store_location, Path):
+        raise StateError("store backup copies an SQLite store; this home's store is PostgreSQL",
+                         hint="back it up with pg_dump, and blobs/ as files (docs/postgresql.md)")
     with open_store(home, readonly=True):
         pass  # a cluetool store, at the current schema
     copier = _copy_home(home.root, dest, with_secrets=with_secrets, store_first=True)

@@ -136,6 +136,7 @@ store_app = typer.Typer(help="The local store: check, backup, restore (docs/oper
 _register(store_app, "check", store.check)
 _register(store_app, "backup", store.backup)
 _register(store_app, "restore", store.restore)
+_register(store_app, "migrate-to", store.migrate_to)
 app.add_typer(store_app, name="store")
 
 held_app = typer.Typer(help="Reports held at import for a person to settle (colliding ids or query codes).", no_args_is_help=True)

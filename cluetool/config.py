@@ -5,6 +5,7 @@ A home is never implicit: it comes from ``--home`` or ``CLUETOOL_HOME``.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -35,6 +36,11 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     timezone: str = "Asia/Shanghai"
     limits: Limits = msgspec.field(default_factory=Limits)
+    # The store: absent for the SQLite file store.db in the home; a postgresql:// URL
+    # (without a password) for a PostgreSQL store (docs/postgresql.md).
+    store: str | None = None
+    # The name of an environment variable holding the PostgreSQL password (not the password).
+    store_password_env: str | None = None
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -87,6 +93,12 @@ class Home:
     @property
     def store_file(self) -> Path:
         return self.root / "store.db"
+
+    @property
+    def store_location(self) -> Path | str:
+        """The store: ``store`` from ``config.toml`` (a ``postgresql://`` URL), else the
+        SQLite file ``store.db``."""
+        return self.config().store or self.store_file
 
     def config(self) -> Config:
         """Load ``config.toml`` (defaults when the file is absent).
@@ -155,21 +167,41 @@ def make_private_dir(path: Path) -> None:
     os.chmod(path, 0o700)
 
 
-def init_home(root: Path) -> Home:
+def _toml_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a TOML basic string: JSON's escapes
+
+
+def init_home(root: Path, *, store: str | None = None, store_password_env: str | None = None) -> Home:
     """Create a home: ``config.toml``, ``keys/``, ``trusted/``, ``rules/``, ``blobs/``, 0700.
+    With ``store`` (a ``postgresql://`` URL) the new ``config.toml`` names it.
 
     Idempotent: an existing home keeps its files.
 
     Raises:
-        StateError: the directory cannot be created.
+        StateError: the directory cannot be created, or the existing home's
+            ``config.toml`` names another store.
     """
     home = Home(root)
+    if home.config_file.exists() and store is not None:
+        have = home.config()
+        if (have.store, have.store_password_env) != (store, store_password_env):
+            raise StateError(
+                f'home "{root}" already uses {"store " + have.store if have.store else "its store.db"}',
+                hint=f'edit "{home.config_file}" to change its store (or use store migrate-to)',
+            )
     try:
         make_private_dir(root)
         for d in (home.keys_dir, home.trusted_dir, home.rules_dir, home.blobs_dir, home.state_dir):
             make_private_dir(d)
         if not home.config_file.exists():
-            write_private_file(home.config_file, DEFAULT_CONFIG_TOML.encode())
+            text = DEFAULT_CONFIG_TOML
+            if store is not None:  # top-level keys: before the [limits] table
+                lines = "\n# The store: PostgreSQL (docs/postgresql.md); never a password here.\n"
+                lines += f"store = {_toml_string(store)}\n"
+                if store_password_env is not None:
+                    lines += f"store_password_env = {_toml_string(store_password_env)}\n"
+                text = text.replace("\n# Attachment limits", lines + "\n# Attachment limits", 1)
+            write_private_file(home.config_file, text.encode())
         # The shipped rules are data: copied once, then the home's own to edit.
         for src in sorted(SHIPPED_RULES.glob("*.toml")):
             dest = home.rules_dir / src.name

@@ -351,6 +351,7 @@ def import_batch(
             # back. The entries come in the order: rules.changed (if the rules changed),
             # gap, batch, reports (import, resent, held), duplicates.
             with store.bounded_cache(IMPORT_CACHE_KIB), store.write() as tx:
+                tx.lock(f"source:{manifest.source}")  # two importers of one source serialise (PostgreSQL)
                 if q.get_batch_by_manifest(tx, manifest_sha) is not None:
                     result.status = "already_imported"
                     return result, []

@@ -13,7 +13,8 @@ sealed_at=2026-11-01T09:00:00+08:00 imported_at=2026-11-01T14:00:00+08:00 assign
 
 rm -rf "$intake" "$internal" "$demo/outbox"
 step "internal side: create a home and an encryption identity"
-$bin --home "$internal" init
+# CLUETOOL_DEMO_STORE=postgresql://... keeps the internal store in PostgreSQL (docs/postgresql.md).
+$bin --home "$internal" init ${CLUETOOL_DEMO_STORE:+--store "$CLUETOOL_DEMO_STORE"}
 $bin --home "$internal" -q keys generate internal >/dev/null
 recipient=$($bin --home "$internal" keys export internal --age)
 

@@ -26,4 +26,4 @@ def require_tool(name: str) -> str:
     return path
 
 
-from tests.pgfixture import pg_cluster, pg_url, store_backend  # noqa: E402,F401  (fixtures)
+from tests.pgfixture import pg_cluster, pg_databases, pg_url, store_backend  # noqa: E402,F401  (fixtures)

@@ -69,9 +69,10 @@ def dsn(base: Path, *, user: str = APP_ROLE, dbname: str = "postgres") -> str:
     return f"host={base} user={user} dbname={dbname}"
 
 
-def start(base: Path) -> str:
+def start(base: Path, *, durable: bool = False) -> str:
     """Create and start a cluster under ``base`` (an empty or missing directory) and
-    return the application role's connection string (database ``postgres``)."""
+    return the application role's connection string (database ``postgres``). With
+    ``durable`` (benchmarks) every commit is fsynced, as in production."""
     bins = bindir()
     if bins is None:
         raise ClusterError("no PostgreSQL binaries (initdb, pg_ctl) found")
@@ -92,9 +93,9 @@ def start(base: Path) -> str:
         "-c listen_addresses=''",
         f"-c unix_socket_directories='{base}'",
         "-c unix_socket_permissions=0700",
-        "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+        *(() if durable else ("-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off")),
         "-c max_connections=100",
-        "-c shared_buffers=64MB",
+        "-c shared_buffers=256MB" if durable else "-c shared_buffers=64MB",
     ))
     _run([str(bins / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"),
           "-w", "-t", "60", "start"], "pg_ctl start")

@@ -10,6 +10,7 @@
   application role (not a superuser), dropped after the test.
 - ``store_backend``: ``"sqlite"`` or ``"postgresql"`` (a parameter): tests that take it
   run against both.
+- ``PgTestConnection``: what tests do with ``sqlite3.connect(store.db)``, on a PostgreSQL store.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -94,6 +96,55 @@ def _drop(pg_cluster: str, name: str) -> None:
     su = f"host={_params(pg_cluster)['host']} user={pgcluster.SUPERUSER} dbname=postgres"
     with psycopg.connect(su, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_databases(pg_cluster: str) -> Iterator[Callable[[], str]]:
+    """A factory of fresh databases (URLs), for a test that needs several; all dropped after."""
+    import psycopg
+
+    made: list[str] = []
+
+    def new() -> str:
+        name = "t_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(pg_cluster, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+        made.append(name)
+        return url_of(pg_cluster, name)
+
+    yield new
+    for name in made:
+        _drop(pg_cluster, name)
+
+
+class PgTestConnection:
+    """``sqlite3.Connection``'s test surface over the PostgreSQL store."""
+
+    def __init__(self, url: str) -> None:
+        from cluetool.store.pgsql import connect as pg_connect
+
+        self.conn = pg_connect(url)
+
+    def __enter__(self) -> PgTestConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self.conn.execute(sql, params)
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY tablename")]
+
+    def iterdump(self) -> list[str]:
+        """Every row of every table, in order (SQLite's ``iterdump`` stands for the same)."""
+        return [f"{t}: {row!r}" for t in self.tables()
+                for row in self.conn.execute(f'SELECT * FROM "{t}" ORDER BY 1, 2').fetchall()]
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

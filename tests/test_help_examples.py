@@ -6,10 +6,12 @@ step around them: an intake home at /srv/cluetool, an internal home, sample subm
 batches, an auditor. `cluetool` on PATH runs under a fixed clock that moves one minute per
 run (tests/frozen_cluetool.py), so nothing depends on today's date.
 
-Only two things are rewritten, because they cannot exist as written on a test machine:
-absolute example paths (/srv, /media, /run) live under the scratch directory, and the
+Only three things are rewritten, because they cannot exist as written on a test machine:
+absolute example paths (/srv, /media, /run) live under the scratch directory, the
 example key id 9F3A0C2E11D84B7A (a random key's id in real life) becomes the id of the
-key the world rotated out. Each example's exit status is stated below; a new command's
+key the world rotated out, and the example PostgreSQL URL becomes a fresh database of the
+tests' throwaway cluster (tests/pgfixture.py; where none can be started, a server that
+is not there: the example must then fail with exit 3, "cannot connect"). Each example's exit status is stated below; a new command's
 example must be added here (the test fails until it is).
 """
 
@@ -22,10 +24,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cluetool import clidoc
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_KEY_ID = "9F3A0C2E11D84B7A"
+EXAMPLE_PG_URL = "postgresql://cluetool@db.internal/cluetool"
 
 CALENDAR_2027 = """\
 year = 2027
@@ -121,6 +126,7 @@ WORLD: list[tuple[str, str, int]] = [
     ("ex", "audit cosignatures import", 0),
     ("ex", "store backup", 0),
     ("ex", "store restore", 0),
+    ("ex", "store migrate-to", 0),  # exit 3 where no PostgreSQL can be started (see above)
     ("ex", "audit key generate", 0),
     # a key rotation, then the old key is revoked on the receiver and destroyed at the sender
     ("sh", "export CLUETOOL_HOME=$W/srv/cluetool && "
@@ -147,9 +153,18 @@ def help_examples() -> dict[str, list[str]]:
     return out
 
 
-def as_run(example: str) -> str:
+def as_run(example: str, pg_url: str = EXAMPLE_PG_URL) -> str:
     text = re.sub(r"(?<![\w./~$])/(srv|media|run)/", r"$W/\1/", example)
-    return text.replace(EXAMPLE_KEY_ID, "$OLD_KEY_ID")
+    return text.replace(EXAMPLE_KEY_ID, "$OLD_KEY_ID").replace(EXAMPLE_PG_URL, pg_url)
+
+
+def _pg_database(request: pytest.FixtureRequest) -> str | None:
+    """A fresh database of the tests' cluster for the migrate-to example; ``None`` where
+    no PostgreSQL can be started (and none is required: then this fails, not skips)."""
+    try:
+        return str(request.getfixturevalue("pg_databases")())
+    except pytest.skip.Exception:
+        return None
 
 
 def test_help_examples_every_command_has_one_in_the_world() -> None:
@@ -161,9 +176,10 @@ def test_help_examples_every_command_has_one_in_the_world() -> None:
             assert line.startswith(f"cluetool {command}"), (command, line)
 
 
-def test_help_examples_every_example_runs_as_written(tmp_path: Path) -> None:
+def test_help_examples_every_example_runs_as_written(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     examples = help_examples()
     work = tmp_path / "w"
+    pg_url = _pg_database(request)
     (work / "bin").mkdir(parents=True)
     (work / "samples").symlink_to(ROOT / "samples")
     wrapper = work / "bin" / "cluetool"
@@ -172,7 +188,10 @@ def test_help_examples_every_example_runs_as_written(tmp_path: Path) -> None:
     wrapper.chmod(0o755)
     body = ["set -o pipefail", f"W={shlex.quote(str(work))}"]
     for kind, text, expect in WORLD:
-        commands = [as_run(line) for line in examples[text]] if kind == "ex" else [text]
+        commands = ([as_run(line, pg_url or f"postgresql://cluetool@/cluetool?host={work}/no-server")
+                     for line in examples[text]] if kind == "ex" else [text])
+        if text == "store migrate-to" and pg_url is None:
+            expect = 3
         for command in commands:
             label = f"example of {text}" if kind == "ex" else "world step"
             body += [
@@ -200,6 +219,11 @@ def test_help_examples_every_example_runs_as_written(tmp_path: Path) -> None:
     assert (work / "entry-7.proof.json").is_file() and (work / "cosigned.txt").is_file()
     assert (work / "media" / "usb" / "intake-bj.root.pub").is_file()
     assert (work / "srv" / "cluetool-restored" / "store.db").is_file()
+    if pg_url is not None:  # the internal home's store, copied into PostgreSQL
+        import psycopg
+
+        with psycopg.connect(pg_url) as pg:
+            assert pg.execute("SELECT count(*) FROM reports").fetchone()[0] >= 2
 
 
 def test_help_examples_query_codes_are_quoted_and_valid() -> None:

@@ -42,3 +42,18 @@ def test_adapter_runs_translated_sql_and_maps_conflicts(pg_url: str) -> None:
         assert cur.fetchmany() == [(1,)] and cur.fetchmany(5) == [(2,)] and cur.fetchmany() == []
     finally:
         conn.close()
+
+
+def test_translate_numbered_placeholders_and_is_not() -> None:
+    assert translate("SELECT coalesce(?2, ?1) WHERE a IS NOT b AND c IS NOT NULL") == (
+        "SELECT coalesce(%(p2)s, %(p1)s) WHERE a IS DISTINCT FROM b AND c IS NOT NULL")
+
+
+def test_numbered_placeholders_run(pg_url: str) -> None:
+    conn = connect(pg_url)
+    try:
+        conn.execute("CREATE TABLE n (a text, b text)")
+        conn.executemany("INSERT INTO n VALUES (?2, coalesce(?3, ?1))", [("x", "y", None), ("x", "z", "w")])
+        assert conn.execute("SELECT a, b FROM n ORDER BY a").fetchall() == [("y", "x"), ("z", "w")]
+    finally:
+        conn.close()

@@ -107,7 +107,8 @@ def verify_store(store: Store, keys: TrustedKeys, *, against: Sequence[Witnessed
         engine = None
         # Blocks cover seq 0 .. max; each checks it holds exactly its range, so together
         # they prove there is nothing else (seq is the integer primary key).
-        if parallel and bounds is not None and bounds[0] == 0 and total >= 2 * par.BLOCK:
+        # (The workers read an SQLite file; a PostgreSQL store is checked in one pass.)
+        if parallel and store.backend == "sqlite" and bounds is not None and bounds[0] == 0 and total >= 2 * par.BLOCK:
             engine = par.verify_blocks(str(store.path), total, sizes, f, progress)
         if engine is None:  # a small log, or one with entries out of order: one pass names each problem
             engine = _Engine(f, sizes)

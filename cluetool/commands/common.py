@@ -81,6 +81,12 @@ PassEnvOpt = Annotated[
     typer.Option("--passphrase-env", help="Read the key's passphrase from this environment variable.",
                  show_default=False),
 ]
+StorePasswordEnvOpt = Annotated[
+    Optional[str],
+    typer.Option("--store-password-env", metavar="VAR",
+                 help="The environment variable holding the PostgreSQL password (else libpq's PGPASSFILE).",
+                 show_default=False),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Silence informational messages and notices.")]
 StrictCalendarOpt = Annotated[
     bool,

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-import msgspec
+from typing import Annotated, Optional
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_arg
+import msgspec
+import typer
+
+from cluetool.commands.common import FormatOpt, HomeOpt, StorePasswordEnvOpt, fmt_of, home_arg
 
 
 class HomeReady(msgspec.Struct, frozen=True, kw_only=True):
-    """What ``init`` prints with ``--format``: the home and its store."""
+    """What ``init`` prints with ``--format``: the home and its store (a file, or a
+    ``postgresql://`` URL, which never holds a password)."""
 
     schema: str = "cluetool.init/1"
     home: str
     store: str
 
 
-def run(home: HomeOpt = None, fmt: FormatOpt = None) -> None:
+StoreOpt = Annotated[
+    Optional[str],
+    typer.Option("--store", metavar="URL",
+                 help="A postgresql:// URL (no password in it): the store is that PostgreSQL database instead of store.db.",
+                 show_default=False),
+]
+
+
+def run(home: HomeOpt = None, store: StoreOpt = None, store_password_env: StorePasswordEnvOpt = None,
+        fmt: FormatOpt = None) -> None:
     """Create a cluetool home: config.toml, keys/, trusted/, rules/, blobs/ and store.db (mode 0700/0600).
 
-    Idempotent: an existing home keeps its files. With --format, the home and its store
-    are printed as a record too.
+    Idempotent: an existing home keeps its files. With --store postgresql://... the store
+    is that PostgreSQL database (docs/postgresql.md) and config.toml names it. With
+    --format, the home and its store are printed as a record too.
 
     Example: cluetool init --home /srv/cluetool
     """
@@ -29,7 +43,7 @@ def run(home: HomeOpt = None, fmt: FormatOpt = None) -> None:
     from cluetool.commands.common import GLOBALS
     from cluetool.output import emit, info
 
-    made = api.init(home_arg(home), now=datetime.now(timezone.utc))
+    made = api.init(home_arg(home), now=datetime.now(timezone.utc), store=store, store_password_env=store_password_env)
     info(f'home ready at "{made.root}"')
     if fmt is not None or GLOBALS.fmt_given:
-        emit(HomeReady(home=str(made.root), store=str(made.store_file)), fmt_of(fmt))
+        emit(HomeReady(home=str(made.root), store=str(made.store_location)), fmt_of(fmt))

@@ -1,4 +1,4 @@
-"""``cluetool duplicates`` and ``cluetool store check``."""
+"""``cluetool duplicates`` and ``cluetool store check / backup / restore / migrate-to``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from cluetool.commands.common import FormatOpt, HomeOpt, fmt_of, home_arg
+from cluetool.commands.common import FormatOpt, HomeOpt, StorePasswordEnvOpt, fmt_of, home_arg
 
 
 def duplicates(
@@ -29,7 +29,7 @@ def duplicates(
 
 
 def check(
-    replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs.")] = False,
+    replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs (an SQLite store only).")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="First remove leftovers of killed runs: temporary files and orphan blobs (each named).")] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
@@ -58,6 +58,29 @@ def check(
     if fmt_of(fmt) is Format.table and report.ok:
         info("store check: no problems")
     raise typer.Exit(0 if report.ok else 1)
+
+
+def migrate_to(
+    url: Annotated[str, typer.Argument(metavar="URL", help="postgresql:// URL of an empty database (no password in it).", show_default=False)],
+    store_password_env: StorePasswordEnvOpt = None,
+    home: HomeOpt = None,
+    fmt: FormatOpt = None,
+) -> None:
+    """Copy the home's SQLite store into an empty PostgreSQL database, in one transaction,
+    and prove the copy: equal row counts in every table and equal audit tree roots. The
+    SQLite store is left untouched (and stays the home's store until config.toml names
+    the new one); the blobs stay in the home. See docs/postgresql.md.
+
+    Example: cluetool store migrate-to 'postgresql://cluetool@db.internal/cluetool'
+    """
+    from cluetool import api
+    from cluetool.output import Format, emit, info
+
+    report = api.store_migrate_to(home_arg(home), url, password_env=store_password_env)
+    emit(report, fmt_of(fmt), rows="tables", columns=["table", "rows"])
+    if fmt_of(fmt) is Format.table:
+        info(f"copied and proved: {report.audit_entries} audit entries, root {report.audit_root}")
+        info(f'to use it, set in config.toml: store = "{report.target}"')
 
 
 def backup(

@@ -44,6 +44,8 @@ class Db(Protocol):
 
     def executemany(self, sql: str, rows: Any, /) -> sqlite3.Cursor: ...
 
+    def lock(self, name: str, /) -> None: ...
+
 
 MAX_STRING = 200
 _LEAF_PREFIX = b"\x00"  # RFC 6962 §2.1: leaf hashes are domain-separated by 0x00.
@@ -144,6 +146,7 @@ def append_entry(
     Raises:
         ValueError: a field outside the allow-list, or a naive ``at``.
     """
+    tx.lock("audit")  # audit appends are serialised: one gap-free sequence (PostgreSQL)
     row = tx.execute("SELECT max(seq) FROM audit_log").fetchone()
     seq = 0 if row[0] is None else row[0] + 1
     entry = encode_entry(seq=seq, at=at, actor=actor, action=action, object=object, details=details)
@@ -168,6 +171,7 @@ def append_entries(tx: Db, entries: Sequence[NewEntry]) -> list[AuditEntry]:
     Raises:
         ValueError: as ``append_entry``.
     """
+    tx.lock("audit")
     row = tx.execute("SELECT max(seq) FROM audit_log").fetchone()
     first = 0 if row[0] is None else row[0] + 1
     # A bulk run stamps its entries with a few instants and actions: each is formatted

@@ -72,6 +72,16 @@ class Tx:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         return self._conn().executemany(sql, rows)
 
+    def lock(self, name: str) -> None:
+        """Serialise with other writers on ``name`` (``audit``, ``source:NAME``) until the
+        transaction ends. SQLite has one writer at a time already: nothing to do here;
+        the PostgreSQL store takes an advisory lock (``cluetool.store.pgstore``)."""
+
+    def next_ids(self, table: str, count: int) -> int:
+        """The first of ``count`` consecutive new ids of ``table`` (the write lock is
+        held, so ``max(id)`` cannot move until the commit)."""
+        return int(self.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
+
 
 # New stores use 2 KiB pages: a report row of about 2 KiB then takes about 2.3 KB
 # (its first bytes in the table page, the rest in one overflow page) instead of a 4 KiB
@@ -90,6 +100,8 @@ class Store:
     Open with ``Store.open`` or ``Store.create``; close with ``close()`` or use it as a
     context manager.
     """
+
+    backend = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, path: Path, blobs: BlobStore, wait: float) -> None:
         self._conn = conn
@@ -360,6 +372,11 @@ class Store:
                 )
         finally:
             conn.execute("PRAGMA foreign_keys = ON")
+
+    def table_names(self) -> list[str]:
+        """The store's tables, by name."""
+        return [r[0] for r in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
 
     @contextmanager
     def bounded_cache(self, kib: int) -> Iterator[None]:

@@ -336,7 +336,10 @@ def advance_stage(tx: Tx, submission_ids: Iterable[str], stage: str) -> None:
 
 
 def next_event_id(tx: Tx) -> int:
-    """The first free event id (allocate ids in a write transaction only)."""
+    """The first free event id (allocate ids in a write transaction only). On
+    PostgreSQL the ids are numbered under the audit lock, which the transaction takes
+    for its audit entries anyway (one lock, so no lock-order deadlock)."""
+    tx.lock("audit")
     row = tx.execute("SELECT max(id) FROM events").fetchone()
     return 1 if row[0] is None else int(row[0]) + 1
 

@@ -48,11 +48,11 @@ _IMPORT_ENTRIES = """
 _AUDIT_MISMATCH = f"""
 SELECT a.submission_id, a.sha256, r.report_sha256
 FROM ({_IMPORT_ENTRIES}) AS a JOIN reports AS r ON r.submission_id = a.submission_id
-WHERE a.sha256 IS NOT r.report_sha256
+WHERE a.sha256 IS NULL OR a.sha256 <> r.report_sha256
 """
 _AUDIT_MISSING = f"""
 SELECT submission_id FROM reports
-WHERE submission_id NOT IN (SELECT submission_id FROM ({_IMPORT_ENTRIES}) WHERE submission_id IS NOT NULL)
+WHERE submission_id NOT IN (SELECT submission_id FROM ({_IMPORT_ENTRIES}) AS e WHERE submission_id IS NOT NULL)
 """
 # Held reports (issue 15): the bytes of one not discarded, against its row and its
 # report.held audit entry (found by held_id).
@@ -73,7 +73,9 @@ def check_store(store: Store) -> StoreCheckReport:
     """
     problems: list[StoreProblem] = []
     try:
-        problems += _database_problems(store)
+        # The PostgreSQL store checks its own (cluetool.store.pgstore).
+        own = getattr(store, "database_problems", None)
+        problems += own() if own is not None else _database_problems(store)
         problems += text_problems(store)
         problems += list(report_problems(store))
         problems += list(store.blobs.check(iter_attachment_hashes(store)))
@@ -120,7 +122,7 @@ def _database_problems(store: Store) -> list[StoreProblem]:
 def report_problems(db: Db) -> Iterator[StoreProblem]:
     """``report.changed`` (bytes differ from ``report_sha256``), ``report.audit_mismatch``
     (the row's hash differs from its import's audit entry), ``report.audit_missing``."""
-    cur = db.execute("SELECT submission_id, report_sha256, report_json FROM reports ORDER BY rowid")
+    cur = db.execute("SELECT submission_id, report_sha256, report_json FROM reports ORDER BY id")
     cur.arraysize = 256
     try:
         while rows := cur.fetchmany():
@@ -143,10 +145,11 @@ def report_problems(db: Db) -> Iterator[StoreProblem]:
             code="report.audit_missing", severity="error", object=submission_id,
             message="no report.import audit entry records this report",
         )
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'held_reports'").fetchone() is None:
+    if "held_reports" not in getattr(db, "store", db).table_names():
         return
     held = db.execute(_HELD).fetchall()
-    entries = dict(db.execute(_HELD_ENTRIES).fetchall()) if held else {}
+    # held_id as an integer whichever backend's json_extract read it (PostgreSQL's gives text).
+    entries = {_int(k): v for k, v in db.execute(_HELD_ENTRIES).fetchall()} if held else {}
     for held_id, submission_id, row_sha, data, state in held:
         audit_sha = entries.get(held_id)
         obj = f"held/{held_id} ({submission_id})"
@@ -163,9 +166,19 @@ def report_problems(db: Db) -> Iterator[StoreProblem]:
                                message=f"the import's audit entry says sha256 {audit_sha}, the row says {row_sha}: changed after import")
 
 
+def _int(value: object) -> int | None:
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
 def text_problems(store: Store) -> list[StoreProblem]:
     """``store.text_damaged``: stored text that is not UTF-8 (a damaged page; SQLite's
-    integrity check does not look at text encodings). Every table is read in full."""
+    integrity check does not look at text encodings). Every table is read in full.
+    PostgreSQL checks the encoding of every text value it stores: nothing to do there."""
+    if store.backend != "sqlite":
+        return []
     conn = store._conn
     bad: dict[str, int] = {}
     table = [""]
@@ -177,8 +190,7 @@ def text_problems(store: Store) -> list[StoreProblem]:
             bad[table[0]] = bad.get(table[0], 0) + 1
             return ""
 
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    names = store.table_names()
     old = conn.text_factory
     conn.text_factory = decode
     try:

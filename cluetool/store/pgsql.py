@@ -5,7 +5,9 @@ The store modules (``queries``, ``handling``, ``held``, ``audit``, ``auditlog``,
 ``integrity``) are written once, in the SQL both backends understand, with SQLite's
 ``?`` placeholders. ``translate`` turns a statement into PostgreSQL's:
 
-- ``?`` becomes ``%s`` and a literal ``%`` becomes ``%%`` (psycopg's placeholder syntax);
+- ``?`` becomes ``%s``, ``?N`` becomes ``%(pN)s`` (the parameters are then passed by
+  name) and a literal ``%`` becomes ``%%`` (psycopg's placeholder syntax); ``a IS NOT b``
+  is ``a IS DISTINCT FROM b``;
 - ``INSERT OR IGNORE INTO t ...`` becomes ``INSERT INTO t ... ON CONFLICT DO NOTHING``;
 - ``CAST(x AS BLOB)`` is ``x`` (the column is already ``bytea``), ``CAST(entry AS TEXT)``
   (an audit entry's bytes read as text) is ``convert_from(entry, 'UTF8')``, and
@@ -39,7 +41,7 @@ from psycopg import errors as pgerrors
 
 # Tables whose ``id`` PostgreSQL assigns (an identity column): ``lastrowid`` is read
 # back with ``RETURNING id`` after a single-row INSERT into one of them.
-IDENTITY_TABLES = frozenset({"batches", "checkpoints", "held_reports", "obligations"})
+IDENTITY_TABLES = frozenset({"batches", "checkpoints", "held_reports", "obligations", "sample_draws"})
 
 _QUOTED = re.compile(r"('(?:[^']|'')*'|\"(?:[^\"]|\"\")*\")")
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.I)
@@ -49,6 +51,8 @@ _CAST_ENTRY_TEXT = re.compile(r"CAST\(\s*(entry)\s+AS\s+TEXT\s*\)", re.I)
 _CAST_INTEGER = re.compile(r"CAST\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s+AS\s+INTEGER\s*\)", re.I)
 _PRINTF = re.compile(r"printf\(\s*'%0(\d+)d'\s*,\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\)", re.I)
 _JSON_FN = re.compile(r"\bjson_(valid|extract)\(", re.I)
+_NUMBERED = re.compile(r"\?(\d+)")
+_IS_NOT = re.compile(r"\bIS\s+NOT\s+(?!NULL\b|DISTINCT\b|TRUE\b|FALSE\b)", re.I)
 
 
 class PgIntegrityError(sqlite3.IntegrityError):
@@ -68,7 +72,9 @@ def translate(sql: str) -> str:
         if i % 2:  # a quoted literal or identifier: only psycopg's % needs escaping
             out.append(part.replace("%", "%%"))
             continue
-        part = part.replace("%", "%%").replace("?", "%s")
+        part = _NUMBERED.sub(r"%(p\1)s", part.replace("%", "%%"))
+        part = part.replace("?", "%s")
+        part = _IS_NOT.sub("IS DISTINCT FROM ", part)
         part = _CAST_BLOB.sub(r"\1", part)
         part = _CAST_ENTRY_TEXT.sub(r"convert_from(\1, 'UTF8')", part)
         part = _CAST_INTEGER.sub(r"CAST(\1 AS bigint)", part)
@@ -78,6 +84,13 @@ def translate(sql: str) -> str:
     if ignore:
         sql = sql.rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
     return sql
+
+
+def _named(sql: str, params: Any) -> Any:
+    # ``?N`` placeholders: the positional parameters by name (``pN``).
+    if not params or isinstance(params, dict) or _NUMBERED.search(sql) is None:
+        return params if params else ()
+    return {f"p{i}": v for i, v in enumerate(params, 1)}
 
 
 def _returning_id(sql: str) -> bool:
@@ -143,7 +156,7 @@ class PgConnection:
             text += " RETURNING id"
         cur = self.raw.cursor()
         try:
-            cur.execute(text, params if params else ())
+            cur.execute(text, _named(sql, params))
         except pgerrors.IntegrityError as exc:
             cur.close()
             raise PgIntegrityError(str(exc).strip()) from None
@@ -156,7 +169,7 @@ class PgConnection:
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> PgCursor:
         cur = self.raw.cursor()
         try:
-            cur.executemany(translate(sql), list(rows))
+            cur.executemany(translate(sql), [_named(sql, r) for r in rows])
         except pgerrors.IntegrityError as exc:
             cur.close()
             raise PgIntegrityError(str(exc).strip()) from None

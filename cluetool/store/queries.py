@@ -223,7 +223,7 @@ def insert_reports(
     tx.execute("SAVEPOINT insert_reports")
     # Ids in import order: the indexes on report ids (stages, fingerprints, obligations)
     # then grow at their end only. The write lock is held, so max(id) cannot move.
-    first = int(tx.execute("SELECT coalesce(max(id), 0) + 1 FROM reports").fetchone()[0])
+    first = tx.next_ids("reports", len(reports))
     try:
         tx.executemany(
             "INSERT INTO reports (id, submission_id, kind, received_at, imported_at, batch_id,"
