@@ -10,11 +10,20 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from typer.testing import CliRunner
 
 from cluetool.cli import app
 from tests.batch_helpers import write_spool
-from tests.test_import import RECEIVER_KEY, Pair, pair  # noqa: F401 - fixture
+from tests.test_import import RECEIVER_KEY, Pair, make_pair
+
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    """SQLite only here: store backup copies the SQLite file (PostgreSQL: pg_dump, docs/postgresql.md)."""
+    return make_pair(tmp_path)
 
 runner = CliRunner()
 

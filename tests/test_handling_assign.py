@@ -29,7 +29,8 @@ from cluetool.model import codes
 from cluetool.model.report import decode_report
 from cluetool.model.store import ReportRow
 from cluetool.rules.from_report import facts_from_json, facts_from_report
-from cluetool.store import Store, iter_entries
+from cluetool.home import create_store, open_store
+from cluetool.store import iter_entries
 from cluetool.store import handling as sh
 from cluetool.store import queries as q
 from samples.make_samples import valid_submission
@@ -42,10 +43,23 @@ KINDS = ("police_misconduct", "gang_crime", "industry_disorder")
 # --------------------------------------------------------------------------- helpers
 
 
+# The store the handling tests' homes get: both backends (issue 22), set per test by
+# the ``backend`` fixture (autouse here and in the modules that import it).
+_STORE: dict[str, Any] = {"new": None}
+
+
+@pytest.fixture(autouse=True, params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> Any:
+    _STORE["new"] = request.getfixturevalue("pg_databases") if request.param == "postgresql" else None
+    yield request.param
+    _STORE["new"] = None
+
+
 def make_home(tmp_path: Path) -> Home:
-    """An initialised home (shipped rules copied in) with an empty store."""
-    home = init_home(tmp_path / "home")
-    Store.create(home.store_file, now=NOW, blobs_dir=home.blobs_dir).close()
+    """An initialised home (shipped rules copied in) with an empty store, in SQLite or
+    PostgreSQL (the ``backend`` fixture)."""
+    home = init_home(tmp_path / "home", store=_STORE["new"]() if _STORE["new"] else None)
+    create_store(home, now=NOW).close()
     return home
 
 
@@ -112,7 +126,7 @@ def add_reports(home: Home, reports: list[dict[str, Any]], *, imported_at: datet
             reporter_has_contact=facts.has_contact, real_name=facts.real_name, report_json=raw,
             facts=msgspec.json.encode(facts) if store_facts else None,
         ))
-    with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store, store.write() as tx:
+    with open_store(home) as store, store.write() as tx:
         state = q.get_source_state(tx, "intake-bj")
         seq = 1 if state is None else state.last_sequence + 1
         manifest = hashlib.sha256(f"manifest-{seq}".encode()).hexdigest()
@@ -128,12 +142,12 @@ def add_reports(home: Home, reports: list[dict[str, Any]], *, imported_at: datet
 
 
 def sql(home: Home, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store:
+    with open_store(home) as store:
         return store.execute(statement, params).fetchall()
 
 
 def audit(home: Home) -> list[dict[str, Any]]:
-    with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store:
+    with open_store(home) as store:
         return [msgspec.structs.asdict(e.record()) for e in iter_entries(store)]
 
 
@@ -257,7 +271,7 @@ def test_assign_stored_facts_and_facts_derived_from_report_route_alike(tmp_path:
 def test_assign_damaged_stored_facts_is_a_state_error_naming_the_report(tmp_path: Path) -> None:
     home = make_home(tmp_path)
     (sid,) = add_reports(home, [report(0, "gang_crime")], store_facts=True)
-    with Store.open(home.store_file, blobs_dir=home.blobs_dir) as store, store.write() as tx:
+    with open_store(home) as store, store.write() as tx:
         tx.execute("UPDATE reports SET facts = ? WHERE submission_id = ?", (b'{"kind":', sid))
     with pytest.raises(StateError, match=f"facts of report {sid} cannot be read") as info:
         assign(home, now=NOW)

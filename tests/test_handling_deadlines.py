@@ -28,6 +28,7 @@ from cluetool.config import Home
 from cluetool.errors import CalendarError
 from cluetool.api import assign, deadlines, record
 from tests.test_handling_assign import CST, add_reports, audit, make_home, report, sql
+from tests.test_handling_assign import backend  # noqa: F401 - autouse: both stores
 
 pytestmark = pytest.mark.usefixtures("frozen")
 

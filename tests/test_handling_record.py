@@ -15,6 +15,7 @@ from cluetool.errors import InputError
 from cluetool.api import assign, ledger, record
 from cluetool.keys.audit_secret import keyed_text, load_audit_secret
 from tests.test_handling_assign import CST, add_reports, audit, make_home, report, sql
+from tests.test_handling_assign import backend  # noqa: F401 - autouse: both stores
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=CST)  # Mon
 ASSIGNED = datetime(2026, 3, 2, 10, 0, tzinfo=CST)

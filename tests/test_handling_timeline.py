@@ -14,6 +14,7 @@ from cluetool.errors import InputError
 from cluetool.api import assign, record
 from tests.cli.test_cli_handling import cli
 from tests.test_handling_assign import CST, add_reports, make_home, report
+from tests.test_handling_assign import backend  # noqa: F401 - autouse: both stores
 
 RECEIVED = datetime(2026, 3, 2, 9, 0, tzinfo=CST)
 IMPORTED = datetime(2026, 3, 3, 9, 0, tzinfo=CST)  # carried across the air gap a day later

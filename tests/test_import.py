@@ -42,6 +42,7 @@ from cluetool.model.report import decode_report
 from cluetool.store import latest_version
 from samples import media
 from samples.make_samples import render, valid_submission, write_submission
+from tests.pgfixture import PgTestConnection
 from tests.batch_helpers import (
     NOW,
     SOURCE,
@@ -87,22 +88,33 @@ class Pair:
         return import_batches(paths, home=self.home, **kwargs)
 
 
-def make_pair(root: Path) -> Pair:
+def make_pair(root: Path, store: str | None = None) -> Pair:
+    """``store``: a ``postgresql://`` URL for the receiver's store (else ``store.db``)."""
     sender = make_home(root / "intake")
+    if store is not None:  # the store is named at init, before the keys
+        api.init(Home(root / "internal"), now=NOW, store=store)
     receiver = make_home(root / "internal", RECEIVER_KEY)
     keys.trust(receiver.home, SOURCE, sender.pub)
     api.init(receiver.home, now=NOW)
     return Pair(root=root, sender=sender, receiver=receiver)
 
 
-def connect(home: Any) -> sqlite3.Connection:
+def connect(home: Any) -> Any:
+    """A connection to the home's store, whichever backend: ``execute`` takes the
+    store modules' SQL (``cluetool.store.pgsql`` translates it for PostgreSQL)."""
+    location = home.store_location
+    if isinstance(location, str):
+        return PgTestConnection(location)
     return sqlite3.connect(home.store_file, isolation_level=None)
 
 
 def table_counts(home: Any) -> dict[str, int]:
     with connect(home) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if isinstance(conn, PgTestConnection):
+            tables = conn.tables()
+        else:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
@@ -203,8 +215,16 @@ def gang_with_id(seed: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Pair:
+    """The pair, its receiver's store in SQLite and in PostgreSQL (issue 22)."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    return make_pair(tmp_path, url)
+
+
 @pytest.fixture
-def pair(tmp_path: Path) -> Pair:
+def sqlite_pair(tmp_path: Path) -> Pair:
+    """For what only the SQLite store has (its file, pragmas, file modes)."""
     return make_pair(tmp_path)
 
 
@@ -597,14 +617,25 @@ LOCKER = (
     "sys.stdin.read()\n"
     "c.execute('ROLLBACK')\n"
 )
+# On PostgreSQL, the lock an import of SOURCE needs is the source's advisory lock.
+LOCKER_PG = (
+    "import sys\n"
+    "from cluetool.store.pgstore import PgStore\n"
+    "from pathlib import Path\n"
+    "with PgStore.open_url(sys.argv[1], blobs_dir=Path(sys.argv[2])) as s, s.write() as tx:\n"
+    f"    tx.lock('source:{SOURCE}')\n"
+    "    print('locked', flush=True)\n"
+    "    sys.stdin.read()\n"
+)
 
 
 class Locker:
     """Another process holding the store's write lock until ``release()``."""
 
-    def __init__(self, store_file: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", LOCKER, str(store_file)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
+    def __init__(self, store_file: Path, url: str | None = None) -> None:
+        args = [LOCKER, str(store_file)] if url is None else [LOCKER_PG, url, str(store_file.parent / "blobs")]
+        self.proc = subprocess.Popen([sys.executable, "-c", *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, cwd=ROOT)
         assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "locked"
 
     def release(self) -> None:
@@ -617,7 +648,7 @@ class Locker:
 
 @pytest.fixture
 def locker(pair: Pair) -> Iterator[Locker]:
-    lock = Locker(pair.home.store_file)
+    lock = Locker(pair.home.store_file, pair.home.config().store)
     try:
         yield lock
     finally:

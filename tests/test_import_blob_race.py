@@ -18,7 +18,14 @@ from cluetool.keys import load_identity
 from cluetool.model.batch import BatchProblem
 from cluetool.store import Store
 from tests.batch_helpers import NOW, write_spool
-from tests.test_import import RECEIVER_KEY, Pair, pair  # noqa: F401 - fixture
+from tests.test_import import RECEIVER_KEY, Pair, make_pair
+
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    """SQLite only here: it opens the store file itself, one per racing import."""
+    return make_pair(tmp_path)
 
 
 def _import(pair: Pair, batch: Path) -> Any:

@@ -3,19 +3,19 @@ sequential one (same rows, same order, same problems)."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 import cluetool.ingest as ingest
+from cluetool.config import Home
 from tests.batch_helpers import write_spool
-from tests.test_import import Pair, pair, snapshot  # noqa: F401 - fixtures
+from tests.test_import import Pair, connect, pair, snapshot  # noqa: F401 - fixtures
 
 
-def _reports(home: Path) -> list[tuple[str, str, bytes]]:
-    with sqlite3.connect(home / "store.db") as conn:
-        return conn.execute("SELECT submission_id, report_sha256, report_json FROM reports ORDER BY rowid").fetchall()
+def _reports(home: Home) -> list[tuple[str, str, bytes]]:
+    with connect(home) as conn:
+        return conn.execute("SELECT submission_id, report_sha256, report_json FROM reports ORDER BY id").fetchall()
 
 
 def test_import_parallel_validation_equals_sequential(pair: Pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,7 +26,7 @@ def test_import_parallel_validation_equals_sequential(pair: Pair, tmp_path: Path
     result = pair.import_([batch])
     assert result.ok and result.batches[0].reports == 9
     assert ingest._pool is not None  # the workers did the validation
-    stored = _reports(pair.home.root)
+    stored = _reports(pair.home)
     sealed = sorted((pair.root / "spool.done").glob("*/*/report.json"))
     assert sorted(r[2] for r in stored) == sorted(p.read_bytes() for p in sealed)
 

@@ -18,7 +18,14 @@ from typer.testing import CliRunner
 from cluetool.cli import app
 from tests.batch_helpers import write_spool
 from tests.fault_helpers import ROOT, cluetool_cmd, in_mount_namespace, q
-from tests.test_import import RECEIVER_KEY, Pair, pair  # noqa: F401 - fixture
+from tests.test_import import RECEIVER_KEY, Pair, make_pair
+
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    """SQLite only here: damaged pages, read-only mounts and full disks of the store file."""
+    return make_pair(tmp_path)
 
 READ_COMMANDS = [
     ["store", "check"],

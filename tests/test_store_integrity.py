@@ -17,7 +17,14 @@ from cluetool import api
 from cluetool.cli import app
 from cluetool.store import Store
 from tests.batch_helpers import write_spool
-from tests.test_import import Pair, connect, pair  # noqa: F401 - fixture
+from tests.test_import import Pair, connect, make_pair
+
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    """SQLite only here: it edits the store file's rows behind cluetool's back."""
+    return make_pair(tmp_path)
 
 DEAD_PID = 999_999_999  # above any pid_max
 

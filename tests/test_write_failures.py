@@ -17,7 +17,14 @@ from cluetool.batch import sealstate
 from cluetool.config import Home
 from tests.batch_helpers import SOURCE, KeyHome, make_home, write_spool
 from tests.fault_helpers import cluetool_cmd, in_mount_namespace, q, run_fsize_limited, tree
-from tests.test_import import RECEIVER_KEY, Pair, pair, table_counts  # noqa: F401 - fixture
+from tests.test_import import RECEIVER_KEY, Pair, make_pair, table_counts
+
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    """SQLite only here: a full disk under the store file."""
+    return make_pair(tmp_path)
 
 
 @pytest.fixture

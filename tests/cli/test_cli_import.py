@@ -26,12 +26,19 @@ from tests.test_import import (  # noqa: F401 - fixtures
     Locker,
     Pair,
     gang_with_id,
-    pair,
+    make_pair,
     snapshot,
     assert_unchanged,
     table_counts,
     three,
 )
+
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Pair:
+    """SQLite only here: schema versions, locks and edits of the store file."""
+    return make_pair(tmp_path)
 from tests.test_status import imported, mistype  # noqa: F401 - fixture
 
 runner = CliRunner()
