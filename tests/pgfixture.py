@@ -10,18 +10,21 @@
   application role (not a superuser), dropped after the test.
 - ``store_backend``: ``"sqlite"`` or ``"postgresql"`` (a parameter): tests that take it
   run against both.
-- ``PgTestConnection``: what tests do with ``sqlite3.connect(store.db)``, on a PostgreSQL store.
+- ``PgTestConnection``: what tests do with ``sqlite3.connect(store.db)``, on a PostgreSQL store;
+  ``tamper_pg``: raw SQL as the cluster's superuser with the append-only triggers off (what
+  a test simulating someone with the database does).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pytest
 
@@ -145,6 +148,33 @@ class PgTestConnection:
 
     def close(self) -> None:
         self.conn.close()
+
+
+def superuser_of(url: str) -> str:
+    """libpq parameters of the cluster's superuser on the database of a test ``url``."""
+    parts = urlsplit(url)
+    return f"host={dict(parse_qsl(parts.query))['host']} user={pgcluster.SUPERUSER} dbname={unquote(parts.path[1:])}"
+
+
+# SQLite's replace() works on a BLOB's bytes; PostgreSQL's on text only.
+_REPLACE_BYTEA = re.compile(r"replace\((entry), ('[^']*'), ('[^']*')\)")
+
+
+def tamper_pg(url: str, statements: tuple[str | tuple[str, tuple[object, ...]], ...]) -> None:
+    """Run the store modules' SQL ``statements`` on the database of ``url`` as the
+    cluster's superuser, with triggers off (``session_replication_role = replica``):
+    the privileges revoked from the application role and the append-only triggers do
+    not stop it, as dropping SQLite's triggers does not stop someone with the file."""
+    import psycopg
+
+    from cluetool.store.pgsql import translate
+
+    with psycopg.connect(superuser_of(url)) as conn:
+        conn.execute("SET session_replication_role = replica")
+        for statement in statements:
+            sql, params = statement if isinstance(statement, tuple) else (statement, ())
+            sql = _REPLACE_BYTEA.sub(r"convert_to(replace(convert_from(\1, 'UTF8'), \2, \3), 'UTF8')", sql)
+            conn.execute(translate(sql), params)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

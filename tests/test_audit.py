@@ -20,7 +20,9 @@ from cluetool.formats.note import NoteVerifier, open_note, parse_checkpoint
 from cluetool.store import Store
 from cluetool.store.audit_entries import append_entry, iter_entries
 from cluetool.store.migrations import latest_version
+from cluetool.store.pgstore import PgStore
 from tests.batch_helpers import sample_spool  # noqa: F401  (fixture)
+from tests.pgfixture import tamper_pg
 
 NOW = datetime(2026, 11, 24, 2, 0, 0, tzinfo=timezone.utc)
 MIGRATED = latest_version()  # a new store's audit log starts with one store.migrate entry per migration
@@ -29,9 +31,26 @@ MIGRATED = latest_version()  # a new store's audit log starts with one store.mig
 # --------------------------------------------------------------------------- helpers
 
 
-def make_store(path: Path) -> Store:
-    """A fresh store (its migrations write entries 0 .. MIGRATED - 1)."""
-    return Store.create(path / "store.db", now=NOW)
+def make_store(path: Path, url: str | None = None) -> Store:
+    """A fresh store whose log holds entries 0 .. MIGRATED - 1: an SQLite store's
+    migrations; on PostgreSQL (``url``, issue 22) its one ``store.migrate`` entry and
+    ``MIGRATED - 1`` padding entries, so that a seq means the same on both."""
+    if url is None:
+        return Store.create(path / "store.db", now=NOW)
+    store = PgStore.create_url(url, blobs_dir=path / "blobs", now=NOW)
+    with store.write() as tx:
+        for i in range(1, MIGRATED):
+            append_entry(tx, at=NOW, actor="cluetool-test", action="test.padding", object="store", details={"padding": i})
+    return store
+
+
+def backend_url(request: pytest.FixtureRequest) -> str | None:
+    """For a fixture parameterised over ``STORES``: a fresh PostgreSQL database's URL, or
+    ``None`` for SQLite."""
+    return str(request.getfixturevalue("pg_url")) if request.param == "postgresql" else None
+
+
+STORES = ["sqlite", "postgresql"]
 
 
 def add_entries(store: Store, count: int, *, start: int = 0, at: datetime = NOW) -> None:
@@ -54,7 +73,11 @@ def keys_of(sk: minisign.SecretKey) -> audit.TrustedKeys:
 
 
 def tamper(store: Store, *statements: str | tuple[str, tuple[object, ...]]) -> None:
-    """Raw SQL on the store file, as someone with the file would: triggers dropped first."""
+    """Raw SQL on the store file, as someone with the file would: triggers dropped first
+    (on PostgreSQL: as the superuser, triggers off)."""
+    if isinstance(store, PgStore):
+        tamper_pg(store.url, statements)
+        return
     conn = sqlite3.connect(store.path)
     try:
         conn.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
@@ -80,9 +103,9 @@ def sk() -> minisign.SecretKey:
     return minisign.SecretKey.generate()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = make_store(tmp_path)
+@pytest.fixture(params=STORES)
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> Store:
+    s = make_store(tmp_path, backend_url(request))
     yield s
     s.close()
 

@@ -1,5 +1,6 @@
 """Tampering with the stored audit trail through raw SQL (triggers dropped first): every
-change is found, with its stable code and the sequence number it concerns."""
+change is found, with its stable code and the sequence number it concerns, in an SQLite
+and in a PostgreSQL store."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from cluetool.audit.engine import AuditReport
 from cluetool.formats import minisign
 from cluetool.store import Store
 from cluetool.store.audit_entries import leaf_hash
-from tests.test_audit import MIGRATED, NOW, add_entries, entry_bytes, keys_of, make_store, tamper
+from tests.test_audit import MIGRATED, NOW, STORES, add_entries, backend_url, entry_bytes, keys_of, make_store, tamper
 
 
 @pytest.fixture
@@ -20,12 +21,12 @@ def sk() -> minisign.SecretKey:
     return minisign.SecretKey.generate()
 
 
-@pytest.fixture
-def log(tmp_path: Path, sk: minisign.SecretKey) -> Store:
+@pytest.fixture(params=STORES)
+def log(tmp_path: Path, sk: minisign.SecretKey, request: pytest.FixtureRequest) -> Store:
     """300 entries after the MIGRATED store.migrate ones, with checkpoints 1, 2 and 3 at
     MIGRATED + 100, + 200 and + 300 entries, plus 9 unsigned ones (entry ``seq`` holds
     ``"n": seq - MIGRATED``)."""
-    store = make_store(tmp_path)
+    store = make_store(tmp_path, backend_url(request))
     for k in range(3):
         add_entries(store, 100, start=100 * k)
         audit.checkpoint(store, sk, now=NOW)

@@ -53,7 +53,7 @@ import msgspec
 from cluetool.audit.engine import AuditFinding, AuditReport, no_gc
 from cluetool.audit.parallel import workers
 from cluetool.config import Home
-from cluetool.errors import StateError
+from cluetool.errors import InputError, StateError
 from cluetool.keys.audit_secret import load_audit_secret, secret_path
 from cluetool.model.store import StoreProblem
 
@@ -527,9 +527,13 @@ def replay_home(home: Home) -> ReplayReport:
     """``replay_state`` of the home's store, with its audit secret when it has one.
 
     Raises:
+        InputError: the home's store is PostgreSQL.
         as ``replay_state``.
     """
     home.check()
+    if not isinstance(home.store_location, Path):
+        raise InputError("the replay of the audit log works on an SQLite store only (this home's is PostgreSQL)",
+                         hint="run audit verify and store check without --state / --replay")
     secret = load_audit_secret(home) if secret_path(home).exists() else None
     return replay_state(home.store_file, secret=secret, scratch_dir=home.state_dir if home.state_dir.is_dir() else None)
 
