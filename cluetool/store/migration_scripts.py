@@ -613,3 +613,18 @@ CREATE TABLE sample_draws (
 );
 CREATE INDEX sample_draws_month ON sample_draws (month, id);
 """
+
+# Version 8, stats speed (issue 23): indexes only, so that ``stats`` over a million clues
+# counts index ranges instead of sorting rows (no index decides an answer; each query
+# gives the same result without it, only slower):
+# - ``events_report_event``: whether one report had an event of a kind before a time is
+#   one probe (the backlog's assigned / contacted / closed tests), without an event row;
+# - ``reports_kind_province``: reports per kind and province (the region's first two
+#   characters) in receipt-time order, so that a month's count for one (kind, province)
+#   is one range, and the (kind, province) pairs are found by a loose index scan;
+# - ``report_codes_code``: the same for each crime-target and industry code.
+_V_STATS = """
+CREATE INDEX events_report_event ON events (report_id, event, at);
+CREATE INDEX reports_kind_province ON reports (kind, substr(coalesce(region, ''), 1, 2), received_at);
+CREATE INDEX report_codes_code ON report_codes (dim, code, received_at);
+"""

@@ -81,6 +81,13 @@ Schema notes (version 7, supervision, see the comment above ``_V_SUPERVISION``)
   callback sample and the statistics; ``report_codes`` holds each report's crime-target
   and industry codes (derived at import, with the receipt time copied) and
   ``sample_draws`` the monthly callback draws (issue 23, docs/supervision.md).
+
+Schema notes (version 8, stats speed, see the comment above ``_V_STATS``)
+-------------------------------------------------------------------------
+- Indexes only: ``events_report_event`` (report, event, time), ``reports_kind_province``
+  (kind, province prefix of the region, receipt time; an index on an expression) and
+  ``report_codes_code`` (dim, code, receipt time), so that ``stats`` counts index ranges
+  and probes instead of sorting a million rows. No answer depends on them.
 """
 
 from __future__ import annotations
@@ -96,6 +103,7 @@ from cluetool.store.migration_scripts import (  # the released scripts, text unc
     _V4,
     _V5,
     _V6,
+    _V_STATS,
     _V_SUPERVISION,
     APPLICATION_ID,  # re-exported: the runner (store/db.py) checks a file by it
 )
@@ -127,6 +135,8 @@ MIGRATIONS: list[Migration] = [
     Migration(version=6, name="plain UNIQUE submission ids and query codes, no eras, no key filter", script=_V6),
     Migration(version=7, name="supervision: callback and receipt-time indexes, report codes, sample draws",
               script=_V_SUPERVISION),
+    Migration(version=8, name="stats: indexes for per-report event probes and per-kind, province and code month ranges",
+              script=_V_STATS),
 ]
 
 

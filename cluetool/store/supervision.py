@@ -138,39 +138,60 @@ def received_span(db: Db, before: str) -> tuple[str, str] | None:
     return None if row is None or row[0] is None else (row[0], row[1])
 
 
-def _months_cte(months: Sequence[tuple[str, str, str]]) -> tuple[str, list[Any]]:
+_PROVINCE = "substr(coalesce({t}region, ''), 1, 2)"
+
+
+def _months_values(months: Sequence[tuple[str, str, str]]) -> tuple[str, list[Any]]:
     # A VALUES list of (month, lo, hi): standard SQL, and each month one index range.
     values = ", ".join("(?, ?, ?)" for _ in months)
-    return f"WITH months (m, lo, hi) AS (VALUES {values})", [x for m in months for x in m]
+    return f"months (m, lo, hi) AS (VALUES {values})", [x for m in months for x in m]
+
+
+def _range_counts(db: Db, months: Sequence[tuple[str, str, str]], *, table: str, first: str,
+                  second: str) -> list[tuple[str, str, str, int]]:
+    """``(month, first, second, count)`` of the rows of ``table`` received in each month,
+    for each ``(first, second)`` pair present, with zero counts left out.
+
+    The pairs are found by a loose index scan (a recursive CTE that asks the index for
+    the next value: one probe per pair, not a pass over the rows), and each (pair,
+    month) is counted as one range of an index on ``(first, second, received_at)``
+    (schema version 8): no row is sorted, none outside the months is read."""
+    if not months:
+        return []
+    cte, params = _months_values(months)
+    two = second.replace("{t}", "x.")
+    cur = db.execute(
+        f"WITH RECURSIVE {cte},"
+        f" f1 (a) AS (SELECT min({first}) FROM {table}"
+        f"  UNION ALL SELECT (SELECT min(x.{first}) FROM {table} x WHERE x.{first} > f1.a) FROM f1 WHERE f1.a IS NOT NULL),"
+        f" f2 (a, b) AS (SELECT f1.a, (SELECT min({two}) FROM {table} x WHERE x.{first} = f1.a) FROM f1"
+        "   WHERE f1.a IS NOT NULL"
+        f"  UNION ALL SELECT f2.a, (SELECT min({two}) FROM {table} x WHERE x.{first} = f2.a AND {two} > f2.b)"
+        "   FROM f2 WHERE f2.b IS NOT NULL)"
+        f" SELECT months.m, f2.a, f2.b, (SELECT count(*) FROM {table} x WHERE x.{first} = f2.a AND {two} = f2.b"
+        "   AND x.received_at >= months.lo AND x.received_at < months.hi)"
+        " FROM f2, months WHERE f2.b IS NOT NULL",
+        params,
+    )
+    return [(r[0], r[1], r[2], int(r[3])) for r in cur.fetchall() if r[3]]
 
 
 def month_counts(db: Db, months: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str, int]]:
     """``(month, kind, region prefix of 2 digits, count)`` of the reports received in
-    each month ``(label, lo, hi)`` (UTC bounds), from the index ``reports_received``."""
-    if not months:
-        return []
-    cte, params = _months_cte(months)
-    cur = db.execute(
-        f"{cte} SELECT months.m, r.kind, substr(coalesce(r.region, ''), 1, 2), count(*)"
-        " FROM months JOIN reports r ON r.received_at >= months.lo AND r.received_at < months.hi"
-        " GROUP BY months.m, r.kind, substr(coalesce(r.region, ''), 1, 2)",
-        params,
-    )
-    return [(r[0], r[1], r[2], int(r[3])) for r in cur.fetchall()]
+    each month ``(label, lo, hi)`` (UTC bounds), from the index ``reports_kind_province``."""
+    return _range_counts(db, months, table="reports", first="kind", second=_PROVINCE)
 
 
 def code_counts(db: Db, months: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str, int]]:
-    """``(month, dim, code, count)``: reports per crime target and per industry."""
-    if not months:
-        return []
-    cte, params = _months_cte(months)
-    cur = db.execute(
-        f"{cte} SELECT months.m, c.dim, c.code, count(*)"
-        " FROM months JOIN report_codes c ON c.received_at >= months.lo AND c.received_at < months.hi"
-        " GROUP BY months.m, c.dim, c.code",
-        params,
-    )
-    return [(r[0], r[1], r[2], int(r[3])) for r in cur.fetchall()]
+    """``(month, dim, code, count)``: reports per crime target and per industry, from the
+    index ``report_codes_code``."""
+    return _range_counts(db, months, table="report_codes", first="dim", second="{t}code")
+
+
+def _had(event: str) -> str:
+    # One probe of ``events_report_event`` (schema version 8), no event row read.
+    return (f"EXISTS (SELECT 1 FROM events e WHERE e.report_id = r.id AND e.event = '{event}'"
+            " AND e.at < ?)")
 
 
 def backlog_rows(db: Db, *, cutoff: str, buckets: Sequence[str]) -> Iterator[tuple[str, str | None, str, int, int]]:
@@ -180,28 +201,31 @@ def backlog_rows(db: Db, *, cutoff: str, buckets: Sequence[str]) -> Iterator[tup
     closed clues are not backlog. ``buckets`` are the receipt-time lower bounds (UTC
     text, newest first) of the age buckets; bucket ``len(buckets)`` is the oldest.
 
-    The unit is the clue's current holder.
+    The unit is the clue's current holder. Two statements, each a pass over the index
+    ``reports_received`` with one probe per test (assigned, contacted, closed before the
+    cutoff) of ``events_report_event``: no per-report aggregate is built or sorted.
     """
     case = " ".join(f"WHEN r.received_at >= ? THEN {i}" for i in range(len(buckets)))
+    bucket = f"CASE {case} ELSE {len(buckets)} END"
+    province = "substr(coalesce(r.region, ''), 1, 2)"
     cur = db.execute(
-        "WITH ev AS ("
-        "  SELECT report_id,"
-        "    max(CASE WHEN event = 'assigned' THEN 1 ELSE 0 END) AS assigned,"
-        "    max(CASE WHEN event = 'contacted' THEN 1 ELSE 0 END) AS contacted,"
-        "    max(CASE WHEN event = 'closed' THEN 1 ELSE 0 END) AS closed"
-        "  FROM events WHERE event IN ('assigned', 'contacted', 'closed') AND at < ? GROUP BY report_id)"
-        " SELECT CASE WHEN coalesce(ev.assigned, 0) = 0 THEN 'unassigned' ELSE 'assigned_not_contacted' END,"
-        "   CASE WHEN coalesce(ev.assigned, 0) = 0 THEN NULL ELSE a.unit END,"
-        "   substr(coalesce(r.region, ''), 1, 2),"
-        f"   CASE {case} ELSE {len(buckets)} END, count(*)"
-        " FROM reports r LEFT JOIN ev ON ev.report_id = r.id LEFT JOIN assignments a ON a.report_id = r.id"
-        " WHERE r.received_at < ? AND coalesce(ev.closed, 0) = 0"
-        "   AND (coalesce(ev.assigned, 0) = 0 OR (r.reporter_has_contact = 1 AND coalesce(ev.contacted, 0) = 0))"
-        " GROUP BY 1, 2, 3, 4",
-        (cutoff, *buckets, cutoff),
+        f"SELECT {province}, {bucket}, count(*) FROM reports r"
+        f" WHERE r.received_at < ? AND NOT {_had('assigned')} AND NOT {_had('closed')} GROUP BY 1, 2",
+        (*buckets, cutoff, cutoff, cutoff),
     )
-    for row in cur:
-        yield row[0], row[1], row[2], int(row[3]), int(row[4])
+    for row in cur.fetchall():
+        yield "unassigned", None, row[0], int(row[1]), int(row[2])
+    # ``reporter_has_contact <> 0`` (the column is 0 or 1) rather than ``= 1``: the latter
+    # would let the planner read report rows through the partial index ``reports_callback``.
+    cur = db.execute(
+        f"SELECT a.unit, {province}, {bucket}, count(*) FROM reports r"
+        " LEFT JOIN assignments a ON a.report_id = r.id"
+        f" WHERE r.received_at < ? AND r.reporter_has_contact <> 0 AND {_had('assigned')}"
+        f" AND NOT {_had('contacted')} AND NOT {_had('closed')} GROUP BY 1, 2, 3",
+        (*buckets, cutoff, cutoff, cutoff, cutoff),
+    )
+    for row in cur.fetchall():
+        yield "assigned_not_contacted", row[0], row[1], int(row[2]), int(row[3])
 
 
 def obligation_states(db: Db, *, cutoff: str, as_of: str, soon: str) -> list[tuple[str | None, str, str, int]]:
@@ -209,22 +233,34 @@ def obligation_states(db: Db, *, cutoff: str, as_of: str, soon: str) -> list[tup
     text), judged on the local date ``as_of``: one met at or after the cutoff counts as
     unmet then; ``overdue`` is unmet and due before ``as_of``, ``due_soon`` due by
     ``soon``, ``open`` later; ``met``, ``met_late`` and ``cancelled`` as stored. One pass
-    over the index ``obligations_rule_unit`` (conditional counts, no sort)."""
-    # Positional parameters only (the PostgreSQL adapter translates ``?``).
-    unmet = "state <> 'cancelled' AND NOT (state IN ('met', 'met_late') AND met_at < ?)"
+    over the index ``obligations_rule_unit`` grouped in its order (rule, unit, stored
+    state: no sort), with conditional counts."""
+    # Positional parameters only (the PostgreSQL adapter translates ``?``). Unmet as of
+    # the cutoff: open, or met (late) at or after it; a met row without a time is neither.
+    unmet = "(state = 'open' OR met_at >= ?)"
     cur = db.execute(
-        "SELECT unit, rule_id,"
+        "SELECT unit, rule_id, state, count(*), count(CASE WHEN met_at < ? THEN 1 END),"
         f" count(CASE WHEN {unmet} AND due_date < ? THEN 1 END),"
         f" count(CASE WHEN {unmet} AND due_date >= ? AND due_date <= ? THEN 1 END),"
-        f" count(CASE WHEN {unmet} AND due_date > ? THEN 1 END),"
-        " count(CASE WHEN state = 'met' AND met_at < ? THEN 1 END),"
-        " count(CASE WHEN state = 'met_late' AND met_at < ? THEN 1 END),"
-        " count(CASE WHEN state = 'cancelled' THEN 1 END)"
-        " FROM obligations WHERE created_at < ? GROUP BY rule_id, unit",
-        (cutoff, as_of, cutoff, as_of, soon, cutoff, soon, cutoff, cutoff, cutoff),
+        f" count(CASE WHEN {unmet} AND due_date > ? THEN 1 END)"
+        " FROM obligations WHERE created_at < ? GROUP BY rule_id, unit, state",
+        (cutoff, cutoff, as_of, cutoff, as_of, soon, cutoff, soon, cutoff),
     )
-    states = ("overdue", "due_soon", "open", "met", "met_late", "cancelled")
-    return [(r[0], r[1], state, int(n)) for r in cur.fetchall() for state, n in zip(states, r[2:]) if n]
+    counts: dict[tuple[str | None, str], dict[str, int]] = {}
+    for unit, rule, state, total, before, overdue, due_soon, later in cur.fetchall():
+        per = counts.setdefault((unit, rule), dict.fromkeys(_OBLIGATION_STATES, 0))
+        if state == "cancelled":
+            per["cancelled"] += int(total)
+            continue
+        if state in ("met", "met_late"):
+            per[state] += int(before)
+        per["overdue"] += int(overdue)
+        per["due_soon"] += int(due_soon)
+        per["open"] += int(later)
+    return [(unit, rule, state, n) for (unit, rule), per in counts.items() for state, n in per.items() if n]
+
+
+_OBLIGATION_STATES = ("overdue", "due_soon", "open", "met", "met_late", "cancelled")
 
 
 def overdue_rows(db: Db, *, cutoff: str, as_of: str, buckets: Sequence[str],
