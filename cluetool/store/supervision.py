@@ -274,7 +274,7 @@ def overdue_rows(db: Db, *, cutoff: str, as_of: str, buckets: Sequence[str],
             " AND due_date < ? AND met_at >= ? AND created_at < ?") if met_later else ""
     params: list[Any] = [as_of, cutoff] + ([as_of, cutoff, cutoff] if met_later else [])
     cur = db.execute(
-        "WITH due AS (SELECT report_id, unit FROM obligations WHERE state = 'open' AND due_date < ?"
+        "WITH due AS (SELECT DISTINCT report_id, unit FROM obligations WHERE state = 'open' AND due_date < ?"
         f" AND created_at < ?{late})"
         " SELECT due.unit, substr(coalesce(r.region, ''), 1, 2),"
         f" CASE {case} ELSE {len(buckets)} END, count(*)"
