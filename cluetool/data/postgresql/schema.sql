@@ -1,5 +1,5 @@
 -- The cluetool store on PostgreSQL (issue 22): the same tables, columns, keys and
--- checks as the SQLite store at schema version 7 (cluetool/store/migrations.py), in
+-- checks as the SQLite store at schema version 8 (cluetool/store/migrations.py), in
 -- PostgreSQL's types. Run once, in one transaction, by `cluetool init --store
 -- postgresql://...` (cluetool.store.pgstore). Text is COLLATE "C" so that ordering and
 -- the prefix ranges of `resolve_clue_prefix` are byte order, as in SQLite. Report
@@ -238,6 +238,13 @@ CREATE TABLE sample_draws (
     draw      bytea NOT NULL
 );
 CREATE INDEX sample_draws_month ON sample_draws (month, id);
+
+-- Stats speed (schema version 8; see _V_STATS in cluetool/store/migration_scripts.py):
+-- indexes only, for the per-report event probes of the backlog and the per-(kind,
+-- province) and per-code month ranges of the monthly counts.
+CREATE INDEX events_report_event ON events (report_id, event, at);
+CREATE INDEX reports_kind_province ON reports (kind, substr(coalesce(region, ''), 1, 2), received_at);
+CREATE INDEX report_codes_code ON report_codes (dim, code, received_at);
 
 -- SQLite's json_valid / json_extract, for the statements the store shares with it
 -- (cluetool.store.pgsql.translate): a path '$.a.b'; NULL for text that is not JSON.
