@@ -87,9 +87,28 @@ def describe(code: str, value: str, offsets: list[int]) -> str:
     return f"contains {_WHAT[code]}: U+{ord(value[first]):04X} at character {first}{more}"
 
 
+def _all_printable(data: Any) -> bool:
+    """Whether every string of decoded JSON is printable (the common case, checked
+    without building a path for each string)."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        t = type(value)
+        if t is str:
+            if not value.isprintable():
+                return False
+        elif t is dict:
+            stack.extend(value.values())
+        elif t is list:
+            stack.extend(value)
+    return True
+
+
 def text_problems(data: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
     """``(path, code, message)`` for every string of decoded JSON holding a character of
     a class above, one per class and string (object keys are not text fields)."""
+    if _all_printable(data):
+        return
     stack: list[tuple[str, Any]] = [(path, data)]
     while stack:
         at, value = stack.pop()
