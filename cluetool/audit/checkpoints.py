@@ -152,6 +152,10 @@ def write_checkpoint(
     Raises:
         as ``checkpoint``.
     """
+    # The log must not grow while it is read and signed: on PostgreSQL each statement of a
+    # READ COMMITTED transaction sees other commits, so appenders are held off here, as
+    # they are by SQLite's single writer (a transaction that appended holds it already).
+    tx.lock("audit")
     latest = sql.latest_checkpoint(tx)
     prev: Checkpoint | None = None
     if latest is not None:
