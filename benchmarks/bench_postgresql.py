@@ -8,9 +8,11 @@ socket only, with ``fsync`` on, as in production) and removed at the end.
     imported into a PostgreSQL store by ``import_batches`` (everything ``cluetool
     import`` does after start-up). Baseline: a bare ``COPY`` of the same rows (read back
     from the store) into a fresh table with the reports table's columns and indexes,
-    one transaction. Then 2 importers of different sources at once (two processes,
-    ``cluetool import``) against 1 importer the same way (start-up included in both) and
-    against one ``COPY`` of all their rows.
+    one transaction. Also: how long the batch's transaction holds the audit lock (the
+    part importers of other sources cannot overlap), against the whole batch. Then 2
+    importers of different sources at once (two processes, ``cluetool import``) against
+    1 importer the same way (start-up included in both) and against one ``COPY`` of all
+    their rows, with the importers' CPU time (the machine's cores bound the gain).
 (2) ``deadlines --fail-on overdue`` over --clues (default 1,000,000) clues with three
     obligations each, on PostgreSQL and on SQLite, built and timed as
     ``benchmarks/bench_deadlines.py`` does; baseline: a raw ``count(*)`` of the overdue
@@ -51,7 +53,8 @@ from cluetool import api, keys  # noqa: E402
 from cluetool.config import Home, init_home  # noqa: E402
 from cluetool.ingest import import_batches  # noqa: E402
 from cluetool.store import Store  # noqa: E402
-from cluetool.store.pgstore import PgStore  # noqa: E402
+from cluetool import ingest  # noqa: E402
+from cluetool.store.pgstore import PgStore, PgTx  # noqa: E402
 from tests import pgcluster  # noqa: E402
 
 NOW = bi.NOW
@@ -72,6 +75,52 @@ class Cluster:
 
     def stop(self) -> None:
         pgcluster.stop(self.base)
+
+    def cpu(self) -> float:
+        """CPU seconds of the server so far: the postmaster, its live children and the
+        children it has reaped (closed backends)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        pid = int((self.base / "data" / "postmaster.pid").read_text().split()[0])
+
+        def fields(p: int | str) -> list[str]:
+            try:
+                text = Path(f"/proc/{p}/stat").read_text()
+            except OSError:
+                return []
+            return text[text.rindex(")") + 2:].split()  # from field 3 (state) on
+
+        total = sum(map(int, fields(pid)[11:15]))  # utime stime cutime cstime
+        for entry in os.listdir("/proc"):
+            f = fields(entry) if entry.isdigit() else []
+            if f and int(f[1]) == pid:  # ppid
+                total += int(f[11]) + int(f[12])
+        return total / tick
+
+
+class LockWaits:
+    """Samples ``pg_stat_activity`` every 10 ms while running: the share of samples in
+    which some backend waits for an advisory lock (an importer waiting for another)."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        self.samples = self.waiting = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread.start()
+
+    def _run(self, url: str) -> None:
+        with psycopg.connect(url, autocommit=True) as c:
+            while not self._stop.wait(0.01):
+                n = c.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                              " AND wait_event = 'advisory' AND datname = current_database()").fetchone()[0]
+                self.samples += 1
+                self.waiting += n > 0
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.waiting / max(1, self.samples)
 
 
 def _pg_receiver(work: Path, url: str, sources: list[str]) -> tuple[Home, dict[str, bi.Writer]]:
@@ -109,6 +158,33 @@ def _copy_baseline(url: str, batch_ids: list[int]) -> float:
     return elapsed
 
 
+class AuditLockShare:
+    """How long an import's transaction holds the audit lock: from the moment it is
+    granted to the end of ``import_batch`` (its commit), against the whole of
+    ``import_batch`` (the part importers of other sources cannot overlap)."""
+
+    def __init__(self) -> None:
+        self.granted: list[float] = []
+        self.held = self.total = 0.0
+        real_lock, real_batch = PgTx.lock, ingest.import_batch
+
+        def lock(tx: PgTx, name: str) -> None:
+            real_lock(tx, name)
+            if name == "audit":
+                self.granted.append(time.perf_counter())
+
+        def import_batch(*args: object, **kwargs: object) -> object:
+            self.granted.clear()
+            start = time.perf_counter()
+            out = real_batch(*args, **kwargs)  # type: ignore[arg-type]
+            end = time.perf_counter()
+            self.total, self.held = end - start, end - min(self.granted, default=end)
+            return out
+
+        PgTx.lock = lock  # type: ignore[method-assign]
+        ingest.import_batch = import_batch  # type: ignore[assignment]
+
+
 def _batch_ids(url: str) -> list[int]:
     with psycopg.connect(url) as c:
         return [r[0] for r in c.execute("SELECT id FROM batches ORDER BY id")]
@@ -125,8 +201,9 @@ def bench_import(work: Path, cluster: Cluster, batch_size: int, batches: int) ->
         return out
 
     url = cluster.new_db()
-    home, writers = _pg_receiver(work / "one", url, ["intake-a"])
+    home, writers = _pg_receiver(work / "one", url, ["intake-a"])  # (batch 1 records the rules in force)
     print(f"(1) import into PostgreSQL: {batches} batch(es) of {batch_size:,} reports of {template.size:,} bytes")
+    share = AuditLockShare()
     for i in range(batches):
         path = _write(writers["intake-a"], "intake-a", reports())
         start = time.perf_counter()
@@ -135,26 +212,46 @@ def bench_import(work: Path, cluster: Cluster, batch_size: int, batches: int) ->
         assert result.ok, result.problems[:3]
         base = _copy_baseline(url, _batch_ids(url)[-1:])
         print(f"    batch {i + 1}: import {took:6.2f}s = {batch_size / took:8,.0f} reports/s;"
-              f" bare COPY {base:6.3f}s = {batch_size / base:9,.0f} rows/s; ratio {took / base:5.1f}x")
+              f" bare COPY {base:6.3f}s = {batch_size / base:9,.0f} rows/s; ratio {took / base:5.1f}x;"
+              f" audit lock held {share.held:5.3f}s of the batch's {share.total:5.2f}s ({share.held / share.total:4.0%})")
 
     # 1 importer against 2 at once, as processes (start-up included in both).
+    rates: dict[int, float] = {}
     for n in (1, 2):
         url = cluster.new_db()
         sources = [f"intake-{c}" for c in "ab"[:n]]
-        home, writers = _pg_receiver(work / f"conc{n}", url, sources)
+        home, writers = _pg_receiver(work / f"conc{n}", url, [*sources, "intake-w"])
+        # A store in use: its first import (not timed) records the rules in force, under
+        # the audit lock for its whole transaction (the rules.changed entry).
+        warm = _write(writers["intake-w"], "intake-w", [template.make(rng, 10**9 + n)])
+        assert import_batches([warm], home=home, now=NOW, identity="internal").ok
         paths = [_write(writers[s], s, reports()) for s in sources]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        waits = LockWaits(url)
+        server = cluster.cpu()
         start = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, "-m", "cluetool", "--home", str(home.root), "-q", "import",
                                    "--wait", "600", "--identity", "internal", str(p)], env=env,
                                   stdout=subprocess.DEVNULL) for p in paths]
-        codes = [p.wait() for p in procs]
+        codes, cpu = [], 0.0
+        for p in procs:  # wait4: the CPU time of each importer and its worker processes
+            _, status, usage = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+            codes.append(p.returncode)
+            cpu += usage.ru_utime + usage.ru_stime
         took = time.perf_counter() - start
+        waited = waits.stop()
+        time.sleep(0.5)  # the importers' backends end and are reaped
+        server = cluster.cpu() - server
         assert codes == [0] * n, codes
-        base = _copy_baseline(url, _batch_ids(url))
+        base = _copy_baseline(url, _batch_ids(url)[1:])  # (not the warm-up batch)
         total = n * batch_size
+        rates[n] = total / took
         print(f"    {n} importer(s) at once: {total:,} reports in {took:6.2f}s = {total / took:8,.0f} reports/s;"
-              f" bare COPY of them {base:6.3f}s; ratio {took / base:5.1f}x")
+              f" CPU: importers {cpu:5.2f}s + server {server:5.2f}s = {(cpu + server) / took:4.2f} cores;"
+              f" a backend waits for a lock {waited:4.0%} of the time; bare COPY of them {base:6.3f}s; ratio {took / base:5.1f}x")
+    print(f"    2 importers against 1: {rates[2] / rates[1]:4.2f}x the throughput"
+          f" ({os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f})")
 
 
 def bench_deadlines(work: Path, cluster: Cluster, clues: int, repeat: int) -> bool:

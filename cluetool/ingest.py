@@ -58,9 +58,10 @@ from cluetool.rules.from_report import facts_from_report
 from cluetool.store import Store
 from cluetool.store import held as held_q
 from cluetool.store import queries as q
-from cluetool.store.audit_entries import NewEntry, append_entries, append_entry, format_time
-from cluetool.handling.obligations import import_deadline_context, materialise_import_obligations
+from cluetool.store.audit_entries import NewEntry, append_entry, format_time
+from cluetool.handling.obligations import ensure_rules_current, import_deadline_context, materialise_import_obligations
 from cluetool.store.db import Tx
+from cluetool.store.pending_audit import PendingAudit
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
@@ -105,6 +106,15 @@ class _Reject(Exception):
     def __init__(self, problems: list[BatchProblem]) -> None:
         super().__init__(problems[0].message if problems else "rejected")
         self.problems = problems
+
+
+class _Raced(Exception):
+    """A report of the batch was stored by an importer of another source while this
+    import's transaction ran (PostgreSQL): the batch is imported again."""
+
+    def __init__(self, result: ImportedBatch, problems: list[BatchProblem]) -> None:
+        super().__init__(problems[0].message if problems else "raced")
+        self.result, self.problems = result, problems
 
 
 class _Tee:
@@ -299,6 +309,9 @@ def _problem(batch: str, code: str, message: str) -> BatchProblem:
     return BatchProblem(batch=batch, code=code, message=message)
 
 
+_ATTEMPTS = 3
+
+
 def import_batch(
     path: Path, *, home: Home, store: Store, identities: Sequence[age.KeyIdentity | NamedIdentity],
     now: datetime, allow_gap_reason: str | None = None, limits: Limits | None = None,
@@ -309,6 +322,20 @@ def import_batch(
         InputError: the file cannot be read or is not a batch.
         BusyError: the store stays locked longer than the store's wait.
     """
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _import_batch(path, home=home, store=store, identities=identities, now=now,
+                                 allow_gap_reason=allow_gap_reason, limits=limits)
+        except _Raced as raced:  # rolled back; the next attempt sees the other import's reports
+            if attempt == _ATTEMPTS - 1:
+                return raced.result, raced.problems
+    raise AssertionError("unreachable")
+
+
+def _import_batch(
+    path: Path, *, home: Home, store: Store, identities: Sequence[age.KeyIdentity | NamedIdentity],
+    now: datetime, allow_gap_reason: str | None, limits: Limits | None,
+) -> tuple[ImportedBatch, list[BatchProblem]]:
     limits = limits or home.config().limits
     name = path.name
     result = ImportedBatch(batch=name, status="rejected")
@@ -369,14 +396,14 @@ def import_batch(
                 # (Brings the obligations up to the rules in force first: rules.changed.)
                 writer = _ChunkWriter(tx, home=home, batch=name, obj=obj, batch_id=record.id, now=now, result=result)
                 if gap:
-                    append_entry(tx, at=now, actor=ACTOR, action="batch.gap_allowed", object=obj,
-                                 details={"batch": name, "reason": allow_gap_reason})
+                    writer.audit.add([NewEntry(at=now, actor=ACTOR, action="batch.gap_allowed", object=obj,
+                                               details={"batch": name, "reason": allow_gap_reason})])
                 # Every report of the index is stored (or skipped as re-sent, or held), or
                 # the transaction rolls back.
-                append_entry(tx, at=now, actor=ACTOR, action="batch.import", object=obj, details={
+                writer.audit.add([NewEntry(at=now, actor=ACTOR, action="batch.import", object=obj, details={
                     "batch": name, "manifest_sha256": manifest_sha, "payload_sha256": manifest.payload.sha256,
                     "signer": manifest.signer, "reports": manifest.counts.reports, "attachments": manifest.counts.attachments,
-                })
+                })])
                 collector = _Collector(store, limits, name, now=now, parallel=manifest.counts.reports >= PARALLEL_MIN_REPORTS,
                                        sink=writer.write)
                 named = [i if isinstance(i, NamedIdentity) else NamedIdentity(label="", identity=i) for i in identities]
@@ -384,22 +411,27 @@ def import_batch(
                 result.decrypted_by = auth.check.decrypted_by or None
                 if result.decrypted_by is not None and result.decrypted_by != named[0].label:
                     # Opened with a retired identity (a batch in flight across a rotation).
-                    append_entry(tx, at=now, actor=ACTOR, action="batch.decrypted_by_retired", object=obj,
-                                 details={"batch": name, "identity": result.decrypted_by})
+                    writer.audit.add([NewEntry(at=now, actor=ACTOR, action="batch.decrypted_by_retired", object=obj,
+                                               details={"batch": name, "identity": result.decrypted_by})])
                 if not auth.problems:
                     collector.finish()
                 problems = auth.problems + collector.problems + writer.problems
                 if problems:
-                    raise _Reject(problems)
+                    raise _Raced(result, problems) if writer.raced else _Reject(problems)
                 problems = writer.check_blobs(store)
                 if problems:
                     raise _Reject(problems)
                 if writer.stored + result.resent + result.held != collector.entries or collector.handed != collector.entries:
                     raise RuntimeError("import stored a different number of reports than the index lists")
-                q.insert_duplicates(tx, writer.links, found_at=now)
                 q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
                                    last_manifest_sha256=manifest_sha, updated_at=now)
-                append_entries(tx, [
+                # The audit lock only now, for the last writes and the commit: importers of
+                # other sources overlap up to here (cluetool/store/pending_audit.py).
+                writer.audit.lock()
+                ensure_rules_current(tx, writer.deadlines, home=home, now=now)  # (another home's rules meanwhile)
+                writer.links += writer.audit.late_links(writer.links)
+                q.insert_duplicates(tx, writer.links, found_at=now)
+                writer.audit.append([
                     NewEntry(at=now, actor=ACTOR, action="duplicate.found", object=d.submission_id,
                              details={"duplicate_of": d.duplicate_of, "reason": d.reason})
                     for d in writer.links
@@ -407,6 +439,9 @@ def import_batch(
     except _Reject as rej:
         _remove_created(store, collector)
         return result, rej.problems
+    except _Raced:
+        _remove_created(store, collector)
+        raise
     except InputError as exc:  # a conflict the store found (e.g. a reused query code)
         if collector is None:
             raise  # the file cannot be read or is not a batch at all
@@ -435,8 +470,10 @@ class _ChunkWriter:
                  result: ImportedBatch) -> None:
         self.tx, self.home, self.batch, self.obj, self.batch_id, self.now = tx, home, batch, obj, batch_id, now
         self.result = result
+        self.audit = PendingAudit(tx)  # numbered and appended under the audit lock at the end
         self.deadlines = import_deadline_context(tx, home=home, imported_at=now)
         self.problems: list[BatchProblem] = []
+        self.raced = False
         self.links: list[DuplicateLink] = []
         self.stored = 0
         self.codes_in_batch: dict[str, str] = {}
@@ -454,6 +491,8 @@ class _ChunkWriter:
         try:
             ids = q.insert_reports(tx, batch_id=self.batch_id, imported_at=now, reports=part, check_blobs=False) if part else range(0)
         except q.ReportsStored as exc:  # nothing of this chunk was written
+            # sort_out did not see them: another import stored them since (PostgreSQL).
+            self.raced = True
             self.problems += [_problem(self.batch, "report.already_stored", f"report {sid} is already in the store")
                               for sid in sorted(exc.stored)]
             return
@@ -464,7 +503,8 @@ class _ChunkWriter:
         held_ids = held_q.insert_held(tx, batch_id=self.batch_id, held_at=now, held=sort.held)
         for r in [*part, *(h[0] for h in sort.held)]:
             self.blob_sizes.update((a.sha256, a.size) for a in r.attachments)
-        append_entries(tx, [
+        self.audit.stored(part)
+        self.audit.add([
             NewEntry(at=now, actor=ACTOR, action="report.import", object=r.submission_id,
                      details={"batch": obj, "report_sha256": r.report_sha256,
                               "attachments": [a.sha256 for a in r.attachments],

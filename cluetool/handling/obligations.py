@@ -350,6 +350,12 @@ def ensure_rules_current(
     old = recorded_rules_hash(tx, ctx.state_file)
     if old == ctx.rules_hash:
         return None
+    # Under the audit lock from here, and read again: another writer (an importer of
+    # another source, on PostgreSQL) may have brought the store up to these rules since.
+    tx.lock("audit")
+    old = recorded_rules_hash(tx, ctx.state_file)
+    if old == ctx.rules_hash:
+        return None
     changes: list[h.DueChange] = []
     cancelled: list[int] = []
     if old is not None:

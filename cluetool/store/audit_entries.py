@@ -124,11 +124,14 @@ def encode_entry(
     return _encode(seq, format_time(at), actor, action, object, details)
 
 
-def _encode(seq: int, at: str, actor: str, action: str, object: str, details: dict[str, Any]) -> bytes:
-    # actor and action checked by the caller (once per distinct value in bulk).
+def _encode(seq: int | None, at: str, actor: str, action: str, object: str, details: dict[str, Any]) -> bytes:
+    # actor and action checked by the caller (once per distinct value in bulk). Without
+    # ``seq``: an entry prepared for ``append_prepared``.
     _check_label("object", object)
     check_details(details)
-    doc = {"seq": seq, "at": at, "actor": actor, "action": action, "object": object, "details": details}
+    doc = {"at": at, "actor": actor, "action": action, "object": object, "details": details}
+    if seq is not None:
+        doc["seq"] = seq
     # The checks above leave only strings, safe integers, booleans, null and lists of
     # them: canonical JSON is then exactly the sorted-key msgspec encoding (the same
     # bytes as ``canonical.dumps``, without its generic walk).
@@ -171,15 +174,24 @@ def append_entries(tx: Db, entries: Sequence[NewEntry]) -> list[AuditEntry]:
     Raises:
         ValueError: as ``append_entry``.
     """
-    tx.lock("audit")
-    row = tx.execute("SELECT max(seq) FROM audit_log").fetchone()
-    first = 0 if row[0] is None else row[0] + 1
+    return append_prepared(tx, prepare_entries(entries))
+
+
+def prepare_entries(entries: Sequence[NewEntry]) -> list[bytes]:
+    """The canonical bytes of ``entries`` without their ``seq``, checked, for
+    ``append_prepared``: everything of an append but numbering, so that an import does
+    it before it takes the audit lock (issue 22). ``seq`` sorts last among the keys, so
+    an entry is its prepared bytes with ``,"seq":N`` spliced in before the final ``}``.
+
+    Raises:
+        ValueError: as ``append_entry``.
+    """
     # A bulk run stamps its entries with a few instants and actions: each is formatted
     # and checked once.
     times: dict[datetime, str] = {}
     labels: set[tuple[str, str]] = set()
     out = []
-    for i, e in enumerate(entries):
+    for e in entries:
         at = times.get(e.at)
         if at is None:
             at = times[e.at] = format_time(e.at)
@@ -187,10 +199,25 @@ def append_entries(tx: Db, entries: Sequence[NewEntry]) -> list[AuditEntry]:
             _check_label("actor", e.actor)
             _check_label("action", e.action)
             labels.add((e.actor, e.action))
-        entry = _encode(first + i, at, e.actor, e.action, e.object, e.details)
+        out.append(_encode(None, at, e.actor, e.action, e.object, e.details))
+    return out
+
+
+def append_prepared(tx: Db, prepared: Sequence[bytes]) -> list[AuditEntry]:
+    """Number and append entries made by ``prepare_entries``, in order, under the audit
+    lock (held to the end of ``tx``): one gap-free sequence whoever appends."""
+    tx.lock("audit")
+    row = tx.execute("SELECT max(seq) FROM audit_log").fetchone()
+    first = 0 if row[0] is None else row[0] + 1
+    out = []
+    for i, body in enumerate(prepared):
+        if body[:1] != b"{" or body[-1:] != b"}":
+            raise ValueError("not a prepared audit entry")
+        entry = b"%s,\"seq\":%d}" % (body[:-1], first + i)
         out.append(AuditEntry(seq=first + i, entry=entry, leaf_hash=leaf_hash(entry)))
-    tx.executemany("INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)",
-                   ((a.seq, a.entry, a.leaf_hash) for a in out))
+    if out:
+        tx.executemany("INSERT INTO audit_log (seq, entry, leaf_hash) VALUES (?, ?, ?)",
+                       ((a.seq, a.entry, a.leaf_hash) for a in out))
     return out
 
 
