@@ -25,9 +25,10 @@ from tests.test_import import Pair, audit_entries, connect, make_pair
 OTHER = "intake-sh"
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Pair:
-    return make_pair(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Pair:
+    """The pair, its receiver's store in SQLite and in PostgreSQL (issue 22)."""
+    return make_pair(tmp_path, request.getfixturevalue("pg_url") if request.param == "postgresql" else None)
 
 
 @pytest.fixture

@@ -161,8 +161,9 @@ def resolve_held(tx: Tx, held_id: int, *, keep: bool, reason: str, at: datetime)
     else:
         shas = [r[0] for r in tx.execute("SELECT sha256 FROM held_attachments WHERE held_id = ?", (held_id,))]
         tx.execute("DELETE FROM held_attachments WHERE held_id = ?", (held_id,))
-        tx.execute("UPDATE held_reports SET state = 'discarded', resolved_at = ?, resolution_reason = ?, report_json = x''"
-                   " WHERE id = ?", (when, reason, held_id))
+        # The empty bytes as a parameter: x'' is a blob in SQLite, a bit string in PostgreSQL.
+        tx.execute("UPDATE held_reports SET state = 'discarded', resolved_at = ?, resolution_reason = ?, report_json = ?"
+                   " WHERE id = ?", (when, reason, b"", held_id))
         # An attachment nothing references any more leaves the table; its blob is then an
         # orphan, which ``store check`` reports and a repair removes.
         for sha in shas:
