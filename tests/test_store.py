@@ -11,6 +11,7 @@ import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from cluetool.errors import InputError, StateError
@@ -20,6 +21,7 @@ from cluetool.store import Store, queries
 from cluetool.store.audit_entries import append_entry, audit_size, iter_entries
 from cluetool.store.integrity import check_store
 from cluetool.store.migrations import APPLICATION_ID, latest_version
+from cluetool.store.pgstore import PgStore
 
 NOW = datetime(2026, 11, 24, 2, 0, 0, tzinfo=timezone.utc)
 CST = timezone(timedelta(hours=8))
@@ -52,9 +54,14 @@ def make_report(submission_id: str, *, n: int = 0, attachments: list[ReportAttac
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = Store.create(tmp_path / "home" / "store.db", now=NOW)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(tmp_path: Path, request: pytest.FixtureRequest):
+    """A new store in SQLite and in PostgreSQL (issue 22)."""
+    from tests.test_audit import make_store
+
+    # (On PostgreSQL the log is padded to the SQLite store's migration entries: a seq
+    # means the same on both.)
+    s = make_store(tmp_path / "home", request.getfixturevalue("pg_url") if request.param == "postgresql" else None)
     yield s
     s.close()
 
@@ -122,7 +129,8 @@ def test_store_create_records_migration_in_audit_log(store: Store) -> None:
     assert [e.seq for e in entries] == list(range(latest_version()))
     record = entries[0].record()
     assert record.action == "store.migrate"
-    assert record.details["from"] == 0 and record.details["to"] == 1
+    # SQLite: one entry per migration; PostgreSQL: the schema at its version at once.
+    assert record.details["from"] == 0 and record.details["to"] == (1 if store.backend == "sqlite" else latest_version())
     assert record.at == "2026-11-24T02:00:00.000000Z"
 
 
@@ -304,10 +312,12 @@ def test_audit_append_entry_naive_time_refused(store: Store) -> None:
 
 
 def test_audit_log_is_append_only(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    # SQLite: the triggers; PostgreSQL: UPDATE and DELETE revoked from the application role.
+    refused = (sqlite3.IntegrityError, StateError)
+    with pytest.raises(refused, match="append-only|permission denied"):
         with store.write() as tx:
-            tx.execute("UPDATE audit_log SET entry = x'00' WHERE seq = 0")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            tx.execute("UPDATE audit_log SET leaf_hash = ? WHERE seq = 0", (b"\0" * 32,))
+    with pytest.raises(refused, match="append-only|permission denied"):
         with store.write() as tx:
             tx.execute("DELETE FROM audit_log")
     assert audit_size(store) == latest_version()
@@ -517,10 +527,12 @@ def test_store_open_damaged_database_raises_state_error(tmp_path: Path) -> None:
 
 
 def test_store_execute_outside_write_cannot_write(store: Store) -> None:
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    # SQLite: query_only; PostgreSQL: read-only transactions but in write().
+    refused = (sqlite3.OperationalError, psycopg.errors.ReadOnlySqlTransaction)
+    with pytest.raises(refused, match="readonly|read-only"):
         store.execute("INSERT INTO units VALUES ('u', 'n', 'police', NULL, 'x')")
     with store.read() as tx:
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(refused, match="readonly|read-only"):
             tx.execute("INSERT INTO units VALUES ('u', 'n', 'police', NULL, 'x')")
     assert store.execute("SELECT count(*) FROM units").fetchone()[0] == 0
 
@@ -552,3 +564,25 @@ def test_audit_encode_entry_is_canonical_json_for_every_allowed_value() -> None:
     with pytest.raises(ValueError):
         encode_entry(seq=0, at=datetime(2026, 11, 24, tzinfo=timezone.utc), actor="t", action="a", object="o",
                      details={"big": 2**53})
+
+
+def test_audit_prepared_entries_numbered_at_the_end_are_the_canonical_entries(store: Store) -> None:
+    # An import prepares its entries before it takes the audit lock and numbers them at
+    # the end (cluetool/store/pending_audit.py): the same bytes as appending them at once.
+    from cluetool.store.audit_entries import NewEntry, append_prepared, encode_entry, prepare_entries
+
+    details = [{"z": "汉字 and \"quotes\" \\ \u2028 \"seq\":1}", "a": [1, -2, True, None, "x"]}, {}, {"seq": 3}]
+    news = [NewEntry(at=NOW + timedelta(microseconds=i), actor="t", action="a.b", object=f"report:{i}\"seq\"", details=d)
+            for i, d in enumerate(details)]
+    prepared = prepare_entries(news)
+    with store.write() as tx:
+        append_entry(tx, at=NOW, actor="t", action="a.b", object="store", details={})  # numbered meanwhile
+        appended = append_prepared(tx, prepared)
+    first = latest_version() + 1
+    assert [a.seq for a in appended] == [first, first + 1, first + 2]
+    for a, e in zip(appended, news, strict=True):
+        assert a.entry == encode_entry(seq=a.seq, at=e.at, actor=e.actor, action=e.action, object=e.object, details=e.details)
+        assert a.leaf_hash == hashlib.sha256(b"\x00" + a.entry).digest()
+    assert list(iter_entries(store, start=first)) == appended
+    with pytest.raises(ValueError):
+        prepare_entries([NewEntry(at=NOW, actor="t", action="a.b", object="o", details={"n": 0.5})])

@@ -151,8 +151,9 @@ class PgStore(Store):
             ) from None
         store = cls(conn, url, BlobStore(blobs_dir), wait, readonly=readonly)
         store._set_lock_timeout(wait)
-        if readonly:
-            conn.execute("SET default_transaction_read_only = on")
+        # Read-only outside ``write()`` (which begins READ WRITE), as SQLite's query_only:
+        # a statement run on the store itself cannot write (autocommit would commit it).
+        conn.execute("SET default_transaction_read_only = on")
         return store
 
     def _set_lock_timeout(self, wait: float) -> None:
