@@ -12,6 +12,7 @@ from typing import Any
 
 from cluetool import api, keys
 from cluetool.batch.seal import seal
+from cluetool.config import Home
 from cluetool.ingest import import_batches
 from cluetool.feed.service import import_feed
 from cluetool.model.feed import FeedExportReport, FeedImportReport
@@ -75,8 +76,11 @@ class Sides:
         return sorted(p.name for p in self.done.iterdir()) if self.done.is_dir() else []
 
 
-def make_sides(root: Path) -> Sides:
+def make_sides(root: Path, store: str | None = None) -> Sides:
+    """``store``: a ``postgresql://`` URL for the internal side's store (else ``store.db``)."""
     intake = make_home(root / "intake")
+    if store is not None:  # the store is named at init, before the keys
+        api.init(Home(root / "internal"), now=NOW, store=store)
     internal = make_home(root / "internal", RECEIVER_KEY)
     keys.trust(internal.home, SOURCE, intake.pub)
     api.init(internal.home, now=NOW)

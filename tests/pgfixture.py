@@ -91,6 +91,23 @@ def pg_url(pg_cluster: str) -> Iterator[str]:
         _drop(pg_cluster, name)
 
 
+def create_database(pg_cluster: str, *, template: str = "template0") -> str:
+    """A new database of the cluster owned by the application role (a copy of
+    ``template``, one of its own, unused meanwhile), for fixtures wider than a test;
+    its name. Drop it with ``drop_database``."""
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(pg_cluster, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" ENCODING \'UTF8\'')
+    return name
+
+
+def drop_database(pg_cluster: str, name: str) -> None:
+    """Drop the database ``name`` of the cluster (as its superuser)."""
+    _drop(pg_cluster, name)
+
+
 def _drop(pg_cluster: str, name: str) -> None:
     # As the superuser: WITH (FORCE) may have to end a backend of another role
     # (autovacuum) on that database, which only it may.

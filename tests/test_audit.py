@@ -11,14 +11,16 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from cluetool import audit, keys
+from cluetool import api, audit, keys
+from cluetool.config import Home
+from cluetool.home import open_store
 from cluetool.audit.tree import AuditTree, cache_dir_for
 from cluetool.errors import FindingsError, InputError, StateError
 from cluetool.formats import minisign
 from cluetool.formats.merkle import MerkleTree
 from cluetool.formats.note import NoteVerifier, open_note, parse_checkpoint
 from cluetool.store import Store
-from cluetool.store.audit_entries import append_entry, iter_entries
+from cluetool.store.audit_entries import append_entry, audit_size, iter_entries
 from cluetool.store.migrations import latest_version
 from cluetool.store.pgstore import PgStore
 from tests.batch_helpers import sample_spool  # noqa: F401  (fixture)
@@ -51,6 +53,20 @@ def backend_url(request: pytest.FixtureRequest) -> str | None:
 
 
 STORES = ["sqlite", "postgresql"]
+
+
+def init_home_on(root: Path, url: str | None) -> Home:
+    """``api.init`` of a home whose store is SQLite (``url`` None) or the PostgreSQL
+    database ``url``; on PostgreSQL its log is padded as ``make_store`` pads it, so that
+    a seq means the same on both."""
+    home = api.init(Home(root), now=NOW, store=url)
+    if url is not None:
+        with open_store(home) as store:
+            size = audit_size(store)
+            with store.write() as tx:
+                for i in range(size, MIGRATED):
+                    append_entry(tx, at=NOW, actor="cluetool-test", action="test.padding", object="store", details={"padding": i})
+    return home
 
 
 def add_entries(store: Store, count: int, *, start: int = 0, at: datetime = NOW) -> None:

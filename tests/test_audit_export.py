@@ -16,7 +16,7 @@ from cluetool.audit.checkpoints import note_signer
 from cluetool.formats.note import format_checkpoint, sign_note
 from cluetool.store import Store
 from cluetool.store.audit_entries import iter_entries
-from tests.test_audit import MIGRATED, NOW, add_entries, keys_of, make_store
+from tests.test_audit import MIGRATED, NOW, STORES, add_entries, backend_url, keys_of, make_store
 
 
 @pytest.fixture
@@ -24,11 +24,11 @@ def sk() -> minisign.SecretKey:
     return minisign.SecretKey.generate()
 
 
-@pytest.fixture
-def store(tmp_path: Path, sk: minisign.SecretKey) -> Store:
+@pytest.fixture(params=STORES)
+def store(tmp_path: Path, sk: minisign.SecretKey, request: pytest.FixtureRequest) -> Store:
     """250 entries after the MIGRATED store.migrate ones, with checkpoints at MIGRATED + 100
-    and MIGRATED + 250 entries."""
-    s = make_store(tmp_path / "home")
+    and MIGRATED + 250 entries; in SQLite and in PostgreSQL (issue 22)."""
+    s = make_store(tmp_path / "home", backend_url(request))
     add_entries(s, 100)
     audit.checkpoint(s, sk, now=NOW)
     add_entries(s, 150, start=100)

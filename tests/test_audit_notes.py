@@ -17,8 +17,10 @@ from cluetool.config import Home
 from cluetool.errors import InputError, StateError
 from cluetool.api import record
 from cluetool.keys.audit_secret import audit_secret, keyed_text, load_audit_secret, secret_path
-from cluetool.store import Store, append_entry
+from cluetool.home import open_store
+from cluetool.store import append_entry
 from tests.test_handling_assign import audit
+from tests.test_handling_assign import backend  # noqa: F401 - autouse: both stores (issue 22)
 from tests.test_handling_record import at, gang_clue
 
 NOW = datetime(2026, 3, 31, 2, 0, tzinfo=timezone.utc)
@@ -62,7 +64,7 @@ def test_confirm_text_with_the_secret(tmp_path: Path) -> None:
     home, sid = gang_clue(tmp_path)
     record(home, sid, "contacted", channel="phone", at=at(5), now=NOW, note=NOTE)
     seq, _ = _note_entry(home)
-    with Store.open(home.store_file) as store:
+    with open_store(home) as store:
         good = confirm_text(home, store, seq, NOTE)
         bad = confirm_text(home, store, seq, "reporter reachable on 13800138001")
     assert (good.keyed, good.matches, good.field) == (True, True, "note")
@@ -71,7 +73,7 @@ def test_confirm_text_with_the_secret(tmp_path: Path) -> None:
 
 def test_confirm_text_old_plain_entry_still_verifies(tmp_path: Path) -> None:
     home, sid = gang_clue(tmp_path)
-    with Store.open(home.store_file) as store:
+    with open_store(home) as store:
         with store.write() as tx:
             old = append_entry(tx, at=NOW, actor="cluetool-handling", action="event.record", object=f"report:{sid}",
                                details={"note_sha256": hashlib.sha256(NOTE.encode()).hexdigest()})

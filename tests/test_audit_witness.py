@@ -26,9 +26,9 @@ from cluetool.formats.cosignature import (
     signed_message,
 )
 from cluetool.formats.note import InvalidNoteSignature, NoteSigner, NoteVerifier, open_note, sign_note
-from cluetool.store import Store
 from tests.batch_helpers import LOW_COST, sample_spool  # noqa: F401  (fixture)
-from tests.test_audit import MIGRATED, NOW, add_entries, tamper
+from cluetool.home import open_store
+from tests.test_audit import MIGRATED, NOW, STORES, add_entries, backend_url, init_home_on, tamper
 
 runner = CliRunner()
 
@@ -103,11 +103,13 @@ def run_json(args: list[str], home: Path | None, code: int = 0) -> dict:
     return json.loads(result.stdout) if result.stdout else {}
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    h = api.init(Home(tmp_path / "home"), now=NOW)
+@pytest.fixture(params=STORES)
+def home(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A home with a key pair, 40 entries after the migrations and a checkpoint, its
+    store in SQLite and in PostgreSQL (issue 22)."""
+    h = init_home_on(tmp_path / "home", backend_url(request))
     keys.generate(h, "main", now=NOW)
-    with Store.open(h.store_file) as store:
+    with open_store(h) as store:
         add_entries(store, 40)
     run_json(["audit", "checkpoint"], h.root)
     return h.root
@@ -129,7 +131,7 @@ def auditor(tmp_path: Path) -> tuple[Path, str]:
 def roll_back(home: Path, keep: int, replacement: int) -> None:
     """The insider: drop every entry from ``keep`` on and every checkpoint above it,
     append ``replacement`` other entries, and sign a fresh checkpoint with the home key."""
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         tamper(store, ("DELETE FROM audit_log WHERE seq >= ?", (keep,)), ("DELETE FROM checkpoints WHERE size > ?", (keep,)))
         add_entries(store, replacement, start=1000)
     shutil.rmtree(home / "state" / "audit-tree", ignore_errors=True)
@@ -152,7 +154,7 @@ def witness(home: Path, tmp_path: Path, auditor: tuple[Path, str], name: str, co
 
 def test_rollback_caught_by_against_and_by_a_cosigned_checkpoint(home: Path, tmp_path: Path,
                                                                   auditor: tuple[Path, str]) -> None:
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         add_entries(store, 20, start=40)
     run_json(["audit", "checkpoint"], home)
     done = witness(home, tmp_path, auditor, "exp1")
@@ -186,7 +188,7 @@ def test_truncation_below_a_cosigned_checkpoint_is_named(home: Path, tmp_path: P
     witness(home, tmp_path, auditor, "exp1")
     run_json(["audit", "cosignatures", "import", str(tmp_path / "exp1.cosigned"),
               "--witness-key", str(auditor[0].parent / "auditor.vkey")], home)
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         tamper(store, ("DELETE FROM audit_log WHERE seq >= ?", (MIGRATED + 35,)), "DELETE FROM checkpoints")
     report = run_json(["audit", "verify"], home, code=1)
     assert any(f["code"] == "audit.truncated" and f["seq"] == MIGRATED + 35 and "cosigned" in f["message"]
@@ -194,7 +196,7 @@ def test_truncation_below_a_cosigned_checkpoint_is_named(home: Path, tmp_path: P
 
 
 def test_witness_refuses_an_export_that_rolls_back(home: Path, tmp_path: Path, auditor: tuple[Path, str]) -> None:
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         add_entries(store, 10, start=40)
     run_json(["audit", "checkpoint"], home)
     witness(home, tmp_path, auditor, "exp1")
@@ -209,7 +211,7 @@ def test_witness_refuses_an_export_that_rolls_back(home: Path, tmp_path: Path, a
 
 def test_witness_moves_state_forward(home: Path, tmp_path: Path, auditor: tuple[Path, str]) -> None:
     witness(home, tmp_path, auditor, "exp1")
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         add_entries(store, 5, start=40)
     run_json(["audit", "checkpoint"], home)
     second = witness(home, tmp_path, auditor, "exp2")
@@ -288,7 +290,7 @@ def test_checkpoint_key_is_separate_and_protected(home: Path, tmp_path: Path) ->
     info = audit.generate_checkpoint_key(h, now=NOW, passphrase=b"audit pass 1", scrypt_cost=LOW_COST)
     assert info.protected and info.name == "audit"
     assert audit.checkpoint_key_name(h) == "audit"
-    with Store.open(h.store_file) as store:
+    with open_store(h) as store:
         add_entries(store, 3, start=40)
     # The checkpoint needs the passphrase now; a copy of the home alone cannot sign.
     assert invoke(["audit", "checkpoint"], home).exit_code == 2
@@ -304,13 +306,15 @@ def test_checkpoint_key_is_separate_and_protected(home: Path, tmp_path: Path) ->
     assert run_json(["audit", "verify", "--key", "audit", "--key", "main"], home)["ok"] is True
 
 
-def test_import_leaves_checkpoints_to_the_checkpoint_key(tmp_path: Path, sample_spool: Path) -> None:  # noqa: F811
+@pytest.mark.parametrize("backend", STORES)
+def test_import_leaves_checkpoints_to_the_checkpoint_key(tmp_path: Path, sample_spool: Path, backend: str,  # noqa: F811
+                                                         request: pytest.FixtureRequest) -> None:
     from cluetool.ingest import import_batches
     from tests.batch_helpers import SOURCE, KeyHome, seal_spool
 
     spool = tmp_path / "spool"
     shutil.copytree(sample_spool, spool)
-    h = api.init(Home(tmp_path / "home"), now=NOW)
+    h = api.init(Home(tmp_path / "home"), now=NOW, store=request.getfixturevalue("pg_url") if backend == "postgresql" else None)
     info = keys.generate(h, "main", now=NOW)
     kh = KeyHome(home=h, name="main", info=info)
     seal_spool(kh, spool, tmp_path / "out", max_reports=25)
@@ -318,7 +322,7 @@ def test_import_leaves_checkpoints_to_the_checkpoint_key(tmp_path: Path, sample_
     audit.generate_checkpoint_key(h, now=NOW, passphrase=b"audit pass 1", scrypt_cost=LOW_COST)
     result = import_batches(sorted((tmp_path / "out").glob("*.clue")), home=h, now=NOW, identity="main")
     assert result.ok and result.checkpoint is None  # the operational key signs nothing
-    with Store.open(h.store_file) as store:
+    with open_store(h) as store:
         assert audit.list_checkpoints(store).checkpoints == []
     (tmp_path / "pass").write_text("audit pass 1\n")
     os.chmod(tmp_path / "pass", 0o600)

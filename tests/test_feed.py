@@ -28,9 +28,10 @@ from tests.feed_helpers import EXPORT_AT, FEED_SOURCE, Sides, make_sides
 from tests.fault_helpers import tree
 
 
-@pytest.fixture
-def sides(tmp_path: Path) -> Sides:
-    s = make_sides(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sides(tmp_path: Path, request: pytest.FixtureRequest) -> Sides:
+    """The two sides, the internal store in SQLite and in PostgreSQL (issue 22)."""
+    s = make_sides(tmp_path, request.getfixturevalue("pg_url") if request.param == "postgresql" else None)
     s.seal(6, seed=2301)  # three batches of two
     return s
 

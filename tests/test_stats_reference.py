@@ -9,6 +9,7 @@ computed here by reading every row in Python with the documented rules
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -18,6 +19,8 @@ import pytest
 
 from cluetool.config import init_home
 from cluetool.store import Store
+from cluetool.store.pgstore import PgStore
+from tests.pgfixture import create_database, drop_database, url_of
 from cluetool.supervision.stats import BUCKETS, compute_stats, region_label
 
 NOW = datetime(2026, 12, 5, 2, 0, tzinfo=timezone.utc)
@@ -51,10 +54,12 @@ class World:
         self.obligations: list[tuple[int, str, str | None, str, str, str | None, str]] = []
 
 
-def _build(root: Path, seed: int) -> tuple[Path, World]:
+def _build(root: Path, seed: int, url: str | None = None) -> tuple[Path, World]:
+    """The random store; ``url``: in that PostgreSQL database (else ``store.db``)."""
     rng = random.Random(seed)
-    home = init_home(root)
-    store = Store.create(home.store_file, now=NOW, blobs_dir=home.blobs_dir)
+    home = init_home(root, store=url)
+    store = Store.create(home.store_file, now=NOW, blobs_dir=home.blobs_dir) if url is None else \
+        PgStore.create_url(url, blobs_dir=home.blobs_dir, now=NOW)
     w = World()
     t0, t1 = datetime(2025, 6, 1, tzinfo=timezone.utc), datetime(2026, 12, 4, tzinfo=timezone.utc)
     with store.write() as tx:
@@ -99,7 +104,8 @@ def _build(root: Path, seed: int) -> tuple[Path, World]:
                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (event_id, rid, sid, event, _ts(at), None, to, _ts(at)))
                     if event == "assigned":
                         w.assignments[rid] = to
-                        tx.execute("INSERT OR REPLACE INTO assignments VALUES (?, ?, ?, ?, 'r', NULL, ?)",
+                        tx.execute("DELETE FROM assignments WHERE report_id = ?", (rid,))  # (a re-assignment)
+                        tx.execute("INSERT INTO assignments VALUES (?, ?, ?, ?, 'r', NULL, ?)",
                                    (rid, sid, to, _ts(at), event_id))
             for rule in RULES:
                 if rng.random() < 0.3:
@@ -184,9 +190,19 @@ def _reference(w: World, day: date, soon_days: int = 2) -> tuple[Counter, Counte
     return +backlog, +states, +monthly
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, World]:
-    return _build(tmp_path_factory.mktemp("stats-ref") / "home", seed=2314)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[tuple[Path, World]]:
+    """The random store in SQLite and in PostgreSQL (issue 22)."""
+    root = tmp_path_factory.mktemp("stats-ref") / "home"
+    if request.param == "sqlite":
+        yield _build(root, seed=2314)
+        return
+    cluster = str(request.getfixturevalue("pg_cluster"))
+    name = create_database(cluster)
+    try:
+        yield _build(root, seed=2314, url=url_of(cluster, name))
+    finally:
+        drop_database(cluster, name)
 
 
 @pytest.mark.parametrize("day", AS_OF, ids=str)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -17,20 +18,29 @@ from cluetool.errors import ExitCode, FindingsError, InputError, StateError
 from cluetool.model import querycode
 from cluetool.output import Format, emit
 from tests.batch_helpers import copy_submissions, sample_spool, valid_names  # noqa: F401 - fixture
+from tests.pgfixture import create_database, drop_database, url_of
 from tests.test_import import Pair, make_pair
 
 CODE_RE = re.compile(r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z*~$=U]$")
 
 
-@pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path) -> tuple[Pair, dict[str, str]]:
-    """The sample spool sealed and imported; the plain codes of the imported reports."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def imported(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path,
+             request: pytest.FixtureRequest) -> Iterator[tuple[Pair, dict[str, str]]]:
+    """The sample spool sealed and imported; the plain codes of the imported reports.
+    The store in SQLite and in PostgreSQL (issue 22)."""
     root = tmp_path_factory.mktemp("status")
-    pair = make_pair(root)
-    copy_submissions(sample_spool, root / "spool", valid_names(sample_spool))
-    assert pair.import_(pair.seal(root / "spool", max_reports=30)).ok
-    codes = json.loads((sample_spool.parent / "sample-codes.json").read_text(encoding="utf-8"))
-    return pair, {sid: codes[sid] for sid in valid_names(sample_spool)}
+    cluster = str(request.getfixturevalue("pg_cluster")) if request.param == "postgresql" else None
+    name = create_database(cluster) if cluster else None
+    try:
+        pair = make_pair(root, url_of(cluster, name) if cluster and name else None)
+        copy_submissions(sample_spool, root / "spool", valid_names(sample_spool))
+        assert pair.import_(pair.seal(root / "spool", max_reports=30)).ok
+        codes = json.loads((sample_spool.parent / "sample-codes.json").read_text(encoding="utf-8"))
+        yield pair, {sid: codes[sid] for sid in valid_names(sample_spool)}
+    finally:
+        if cluster and name:
+            drop_database(cluster, name)
 
 
 def mistype(code: str) -> str:
