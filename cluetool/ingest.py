@@ -418,9 +418,6 @@ def _import_batch(
                 problems = auth.problems + collector.problems + writer.problems
                 if problems:
                     raise _Raced(result, problems) if writer.raced else _Reject(problems)
-                problems = writer.check_blobs(store)
-                if problems:
-                    raise _Reject(problems)
                 if writer.stored + result.resent + result.held != collector.entries or collector.handed != collector.entries:
                     raise RuntimeError("import stored a different number of reports than the index lists")
                 q.set_source_state(tx, source=manifest.source, last_sequence=manifest.sequence,
@@ -428,6 +425,11 @@ def _import_batch(
                 # The audit lock only now, for the last writes and the commit: importers of
                 # other sources overlap up to here (cluetool/store/pending_audit.py).
                 writer.audit.lock()
+                # The blobs under the lock: a failed import removes its blobs under it too.
+                problems = writer.check_blobs(store)
+                if problems:  # one present when put, removed since by such an import: again
+                    gone = any(not store.blobs.exists(sha) for sha in writer.blob_sizes if sha not in collector.created)
+                    raise _Raced(result, problems) if gone else _Reject(problems)
                 ensure_rules_current(tx, writer.deadlines, home=home, now=now)  # (another home's rules meanwhile)
                 writer.links += writer.audit.late_links(writer.links)
                 q.insert_duplicates(tx, writer.links, found_at=now)
@@ -643,15 +645,17 @@ def _bound_malloc() -> None:
 
 
 def _remove_created(store: Store, collector: _Collector | None) -> None:
-    """Remove the blobs a failed import created, under the store's write lock and only
-    if no row references them: once this import's transaction has rolled back, another
-    import may have found one present and committed a report naming it. Without the
-    lock (busy, read-only, full disk) they stay as orphans for ``store check --repair``."""
+    """Remove the blobs a failed import created, under the store's write lock (and the
+    audit lock, under which imports check their blobs and commit) and only if no row
+    references them: once this import's transaction has rolled back, another import may
+    have found one present and committed a report naming it. Without the lock (busy,
+    read-only, full disk) they stay as orphans for ``store check --repair``."""
     created = collector.created if collector is not None else []
     if not created:
         return
     try:
         with store.write(wait=min(store.wait, 1.0)) as tx:
+            tx.lock("audit")
             for sha in created:
                 if not q.attachment_referenced(tx, sha):
                     store.blobs.remove(sha)

@@ -14,6 +14,7 @@ import pytest
 import cluetool.ingest as ingest
 from cluetool import api
 from cluetool.ingest import import_batch
+from cluetool.home import open_store
 from cluetool.keys import load_identity
 from cluetool.model.batch import BatchProblem
 from cluetool.store import Store
@@ -22,16 +23,16 @@ from tests.test_import import RECEIVER_KEY, Pair, make_pair
 
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Pair:
-    """SQLite only here: it opens the store file itself, one per racing import."""
-    return make_pair(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Pair:
+    """The pair, its store in SQLite and in PostgreSQL (issue 22)."""
+    return make_pair(tmp_path, request.getfixturevalue("pg_url") if request.param == "postgresql" else None)
 
 
 def _import(pair: Pair, batch: Path) -> Any:
     ident = load_identity(pair.home, RECEIVER_KEY)
-    # SQLite connections stay in the thread that opened them: one store per import.
-    with Store.open(pair.home.store_file, blobs_dir=pair.home.blobs_dir) as store:
+    # Connections stay in the thread that opened them: one store per import.
+    with open_store(pair.home) as store:
         return import_batch(batch, home=pair.home, store=store, identities=[ident], now=NOW)
 
 
