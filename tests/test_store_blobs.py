@@ -17,6 +17,7 @@ from cluetool.model.store import ReportAttachment, ReportRow
 from cluetool.store import BlobStore, Store, queries
 from cluetool.store.audit_entries import append_entry
 from cluetool.store.integrity import check_store
+from cluetool.store.pgstore import PgStore
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 10 + b"\xff\xd9"
@@ -86,9 +87,13 @@ def test_blobs_open_rejects_path_like_names(blobs: BlobStore) -> None:
 # -- check -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = Store.create(tmp_path / "store.db", now=NOW)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(tmp_path: Path, request: pytest.FixtureRequest):
+    """A new store in SQLite and in PostgreSQL (issue 22), its blobs in ``tmp_path/blobs``."""
+    if request.param == "sqlite":
+        s = Store.create(tmp_path / "store.db", now=NOW)
+    else:
+        s = PgStore.create_url(request.getfixturevalue("pg_url"), blobs_dir=tmp_path / "blobs", now=NOW)
     yield s
     s.close()
 

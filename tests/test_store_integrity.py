@@ -15,16 +15,17 @@ from typer.testing import CliRunner
 
 from cluetool import api
 from cluetool.cli import app
-from cluetool.store import Store
+from cluetool.home import open_store
 from tests.batch_helpers import write_spool
 from tests.test_import import Pair, connect, make_pair
 
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Pair:
-    """SQLite only here: it edits the store file's rows behind cluetool's back."""
-    return make_pair(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Pair:
+    """The pair, its store in SQLite and in PostgreSQL (issue 22): the tests edit the
+    store's rows behind cluetool's back."""
+    return make_pair(tmp_path, request.getfixturevalue("pg_url") if request.param == "postgresql" else None)
 
 DEAD_PID = 999_999_999  # above any pid_max
 
@@ -40,7 +41,7 @@ def imported(pair: Pair) -> Pair:
 
 def _first_report(pair: Pair) -> tuple[str, bytes]:
     with connect(pair.home) as conn:
-        sid, data = conn.execute("SELECT submission_id, report_json FROM reports ORDER BY rowid LIMIT 1").fetchone()
+        sid, data = conn.execute("SELECT submission_id, report_json FROM reports ORDER BY id LIMIT 1").fetchone()
     return sid, bytes(data)
 
 
@@ -79,7 +80,7 @@ def test_store_check_repair_removes_stray_temp_files_and_orphans(imported: Pair)
     live_tmp = blobs / f".tmp-{os.getpid()}-live"  # a writer still running
     for p in (dead_tmp, legacy_tmp, live_tmp):
         p.write_bytes(b"partial attachment bytes")
-    with Store.open(home.store_file, blobs_dir=blobs) as store:
+    with open_store(home) as store:
         orphan_sha, _ = store.blobs.put(io.BytesIO(b"an attachment of a failed import"))
         orphan = store.blobs.path(orphan_sha)
     seal_dir = home.state_dir / "seal"
@@ -105,16 +106,14 @@ def test_store_check_repair_removes_stray_temp_files_and_orphans(imported: Pair)
     assert api.store_check(home).ok
 
 
-def test_store_check_held_report_byte_changed_names_it(tmp_path: Path) -> None:
+def test_store_check_held_report_byte_changed_names_it(pair: Pair) -> None:
     import random
 
     from cluetool import keys
     from samples.make_samples import valid_submission, write_submission
     from tests.batch_helpers import make_home
-    from tests.test_import import make_pair
     from tests.test_import_held import OTHER, _variant
 
-    pair = make_pair(tmp_path)
     other = make_home(pair.root / "intake-2")
     keys.trust(pair.home, OTHER, other.pub)
     report, files, _ = valid_submission(random.Random(1821), 0, attachments=0)

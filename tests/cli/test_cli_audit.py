@@ -4,17 +4,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
-from cluetool import api, keys
+from cluetool import keys
 from cluetool.cli import app
 from cluetool.config import Home
-from cluetool.store import Store
-from tests.test_audit import MIGRATED, NOW, add_entries
+from cluetool.home import open_store
+from tests.test_audit import MIGRATED, NOW, STORES, add_entries, backend_url, init_home_on, tamper
 
 runner = CliRunner()
 
@@ -31,11 +30,12 @@ def ok_json(args: list[str], home: Path | None) -> object:
     return json.loads(result.stdout)
 
 
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    h = api.init(Home(tmp_path / "home"), now=NOW)
+@pytest.fixture(params=STORES)
+def home(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A home with a key pair and 120 entries, its store in SQLite and in PostgreSQL (issue 22)."""
+    h = init_home_on(tmp_path / "home", backend_url(request))
     keys.generate(h, "main", now=NOW)
-    with Store.open(h.store_file) as store:
+    with open_store(h) as store:
         add_entries(store, 120)  # seq MIGRATED .. MIGRATED + 119, after the store.migrate entries
     return h.root
 
@@ -43,7 +43,7 @@ def home(tmp_path: Path) -> Path:
 def test_cli_audit_checkpoint_json_and_quiet(home: Path) -> None:
     doc = ok_json(["audit", "checkpoint"], home)
     assert doc["schema"] == "cluetool.audit-checkpoint/1" and doc["size"] == MIGRATED + 120 and doc["created"] is True
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         add_entries(store, 3, start=120)
     quiet = invoke(["audit", "checkpoint", "--quiet"], home)
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
@@ -61,12 +61,9 @@ def test_cli_audit_verify_ok_and_tampered(home: Path) -> None:
     assert doc["schema"] == "cluetool.audit-verify/1" and doc["ok"] is True and doc["summary"]["entries"] == MIGRATED + 120
     table = invoke(["audit", "verify"], home)
     assert table.exit_code == 0 and "audit trail verified" in table.stderr
-    conn = sqlite3.connect(home / "store.db")
-    conn.execute("DROP TRIGGER audit_log_no_update")
     seq = MIGRATED + 8  # an entry of add_entries (a store.migrate entry has no "report:")
-    conn.execute("UPDATE audit_log SET entry = replace(entry, 'report:', 'rep0rt:') WHERE seq = ?", (seq,))
-    conn.commit()
-    conn.close()
+    with open_store(Home(home)) as store:
+        tamper(store, ("UPDATE audit_log SET entry = replace(entry, 'report:', 'rep0rt:') WHERE seq = ?", (seq,)))
     result = invoke(["--format", "json", "audit", "verify"], home)
     assert result.exit_code == 1 and result.stderr == ""
     found = {(f["code"], f["seq"]) for f in json.loads(result.stdout)["findings"]}
@@ -112,7 +109,7 @@ def test_cli_audit_prove_and_check_proof_round_trip(home: Path, tmp_path: Path) 
 
 def test_cli_audit_prove_consistency(home: Path, tmp_path: Path) -> None:
     first = ok_json(["audit", "checkpoint"], home)
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         add_entries(store, 50, start=120)
     ok_json(["audit", "checkpoint"], home)
     doc = ok_json(["audit", "prove", "--from", str(first["size"])], home)
@@ -141,7 +138,7 @@ def test_cli_audit_export_and_verify_without_home(home: Path, tmp_path: Path) ->
     assert doc["schema"] == "cluetool.audit-export/1" and doc["entries"] == MIGRATED + 120
     report = ok_json(["audit", "verify", "--export", str(tmp_path / "exp"), "--key", str(home / "keys" / "main.pub")], None)
     assert report["ok"] is True and report["summary"]["checkpoints_verified"] == 1
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         add_entries(store, 10, start=120)
     ok_json(["audit", "checkpoint"], home)
     ok_json(["audit", "export", "--out", str(tmp_path / "exp2")], home)
