@@ -9,7 +9,6 @@ that need 2027 to be unknown skip themselves once an installed chinese-calendar 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,8 @@ from typer.testing import CliRunner
 from cluetool.cli import app
 from cluetool.config import Home
 from cluetool.rules.calendar import WorkCalendar
-from tests.test_handling_assign import add_reports, make_home, report
+from tests.test_handling_assign import add_reports, make_home, report, sql
+from tests.test_handling_assign import backend  # noqa: F401 - autouse: both stores (issue 22)
 
 runner = CliRunner()
 
@@ -50,11 +50,7 @@ def cli(home: Home, *args: str, now: str) -> tuple[int, str, str]:
 
 
 def rows(home: Home, query: str, params: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(home.store_file)
-    try:
-        return conn.execute(query, params).fetchall()
-    finally:
-        conn.close()
+    return [tuple(r) for r in sql(home, query, params)]
 
 
 def audit_actions(home: Home) -> list[dict]:

@@ -26,9 +26,10 @@ def invoke(args: list[object], home: Path) -> Result:
     return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
 
 
-@pytest.fixture
-def sides(tmp_path: Path) -> Sides:
-    s = make_sides(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sides(tmp_path: Path, request: pytest.FixtureRequest) -> Sides:
+    """The two sides, the internal store in SQLite and in PostgreSQL (issue 22)."""
+    s = make_sides(tmp_path, request.getfixturevalue("pg_url") if request.param == "postgresql" else None)
     s.seal(4, seed=2311)
     s.import_(s.batches[:1])
     return s

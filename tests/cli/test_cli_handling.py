@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from cluetool.cli import app
 from cluetool.config import Home
 from tests.test_handling_assign import add_reports, make_home, report
+from tests.test_handling_assign import backend  # noqa: F401 - autouse: both stores (issue 22)
 
 runner = CliRunner()
 CST = timezone(timedelta(hours=8))

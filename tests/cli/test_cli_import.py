@@ -25,6 +25,7 @@ from tests.test_import import (  # noqa: F401 - fixtures
     RECEIVER_KEY,
     Locker,
     Pair,
+    connect,
     gang_with_id,
     make_pair,
     snapshot,
@@ -35,10 +36,14 @@ from tests.test_import import (  # noqa: F401 - fixtures
 
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Pair:
-    """SQLite only here: schema versions, locks and edits of the store file."""
-    return make_pair(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Pair:
+    """The pair, its store in SQLite and in PostgreSQL (issue 22); the tests of SQLite's
+    schema version and write lock take only the first."""
+    return make_pair(tmp_path, request.getfixturevalue("pg_url") if request.param == "postgresql" else None)
+
+
+SQLITE_ONLY = pytest.mark.parametrize("pair", ["sqlite"], indirect=True)
 from tests.test_status import imported, mistype  # noqa: F401 - fixture
 
 runner = CliRunner()
@@ -87,6 +92,7 @@ def test_cli_init_creates_store_blobs_rules(tmp_path: Path) -> None:
     assert invoke(["init"], root).exit_code == 0  # idempotent
 
 
+@SQLITE_ONLY
 def test_cli_store_newer_schema_exit_3_with_hint(pair: Pair, three: list[Path]) -> None:
     with sqlite3.connect(pair.home.store_file) as conn:
         conn.execute(f"PRAGMA user_version = {latest_version() + 1}")
@@ -128,7 +134,7 @@ def test_cli_import_gap_exit_1_then_allow_gap_with_reason(pair: Pair, three: lis
 
     doc = json_ok(invoke(import_args(three[2], extra=("--allow-gap", "--reason", "lost on the way")), root))
     assert doc["batches"][0]["status"] == "imported" and doc["batches"][0]["gap_reason"] == "lost on the way"
-    with sqlite3.connect(pair.home.store_file) as conn:
+    with connect(pair.home) as conn:
         assert conn.execute("SELECT allow_gap_reason FROM batches WHERE sequence = 3").fetchone()[0] == "lost on the way"
 
 
@@ -153,12 +159,13 @@ def test_cli_import_fork_exit_1_and_audited(pair: Pair, three: list[Path]) -> No
     r = invoke(import_args(fork), root)
     assert r.exit_code == 1
     assert "chain.fork" in {p["code"] for p in json.loads(r.stdout)["problems"]}
-    with sqlite3.connect(pair.home.store_file) as conn:
+    with connect(pair.home) as conn:
         assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 1
         last = json.loads(conn.execute("SELECT entry FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0])
     assert last["action"] == "batch.fork_refused"
 
 
+@SQLITE_ONLY  # (PostgreSQL: tests/test_pg_concurrency.py)
 def test_cli_import_store_locked_exit_75_then_ok(pair: Pair, three: list[Path]) -> None:
     root = pair.receiver.root
     before = snapshot(pair.home)
@@ -221,6 +228,7 @@ def test_cli_status_mistyped_exit_2_unknown_exit_1(imported: tuple[Pair, dict[st
     assert r.stdout == ""
 
 
+@SQLITE_ONLY  # (it removes the store file)
 def test_cli_status_mistyped_code_wins_over_missing_store(pair: Pair) -> None:
     code = json.loads(invoke(["code", "new", "-f", "json"], None).stdout)["code"]
     for suffix in ("", "-wal", "-shm"):
