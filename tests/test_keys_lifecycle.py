@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from cluetool.formats import minisign
 from cluetool.model.batch import key_id_hex16
 from tests.batch_helpers import LOW_COST, NOW, SOURCE, KeyHome, make_home, make_receiver, seal_spool, write_spool
 from tests.conftest import require_tool
-from tests.test_import import RECEIVER_KEY, make_pair
+from tests.test_import import RECEIVER_KEY, audit_entries, make_pair
 
 runner = CliRunner()
 
@@ -54,15 +53,20 @@ def one_error_line(result: Result, code: int) -> str:
 
 
 def audit(home_root: Path) -> list[dict]:
-    with sqlite3.connect(home_root / "store.db") as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT entry FROM audit_log ORDER BY seq")]
+    return audit_entries(Home(home_root))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """The receiver's store: SQLite (None) or a PostgreSQL database (issue 22)."""
+    return str(request.getfixturevalue("pg_url")) if request.param == "postgresql" else None
 
 
 # --------------------------------------------------------------------------- receiving rotation
 
 
-def test_receiving_rotation_batches_in_flight_import_with_retired_identity(tmp_path: Path) -> None:
-    pair = make_pair(tmp_path)
+def test_receiving_rotation_batches_in_flight_import_with_retired_identity(tmp_path: Path, store_url: str | None) -> None:
+    pair = make_pair(tmp_path, store_url)
     write_spool(tmp_path / "spool", 4, seed=1911)
     in_flight = pair.seal(tmp_path / "spool", max_reports=2)  # sealed to the old recipient
     old_id = pair.receiver.info.key_id
@@ -115,8 +119,8 @@ def test_cli_keys_rotate_table_says_what_changed_and_what_to_send(tmp_path: Path
     assert "AGE-SECRET-KEY" not in (r.stdout + err).upper()
 
 
-def test_cli_keys_list_retired_and_destroy_needs_yes_and_is_audited(tmp_path: Path) -> None:
-    pair = make_pair(tmp_path)
+def test_cli_keys_list_retired_and_destroy_needs_yes_and_is_audited(tmp_path: Path, store_url: str | None) -> None:
+    pair = make_pair(tmp_path, store_url)
     write_spool(tmp_path / "spool", 1, seed=1913)
     (in_flight,) = pair.seal(tmp_path / "spool")
     old_id = pair.receiver.info.key_id
@@ -203,8 +207,8 @@ def test_trust_rotation_default_grace_retires_at_once(tmp_path: Path) -> None:
         minisign_id(old_pub): "retired", kh.info.key_id: "active"}
 
 
-def test_untrust_revokes_and_is_audited(tmp_path: Path) -> None:
-    pair = make_pair(tmp_path)
+def test_untrust_revokes_and_is_audited(tmp_path: Path, store_url: str | None) -> None:
+    pair = make_pair(tmp_path, store_url)
     sender_id = pair.sender.info.key_id
     line = one_error_line(invoke(["keys", "untrust", SOURCE, sender_id, "--reason", " "], pair.receiver.root), 2)
     assert "--reason" in line
@@ -386,8 +390,8 @@ def test_secret_key_given_as_public_named_as_such(tmp_path: Path) -> None:
         keys.trust(kh.home, SOURCE, kh.pub)
 
 
-def test_receiving_rotation_table_outputs_name_the_retired_identity(tmp_path: Path) -> None:
-    pair = make_pair(tmp_path)
+def test_receiving_rotation_table_outputs_name_the_retired_identity(tmp_path: Path, store_url: str | None) -> None:
+    pair = make_pair(tmp_path, store_url)
     write_spool(tmp_path / "spool", 1, seed=1919)
     (batch,) = pair.seal(tmp_path / "spool")
     old_id = pair.receiver.info.key_id
