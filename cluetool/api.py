@@ -336,9 +336,6 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
         BusyError: (``repair``) the store stays locked.
     """
     removed: list[str] = []
-    if replay and not isinstance(home.store_location, Path):
-        raise InputError("store check --replay works on an SQLite store only",
-                         hint="run store check without --replay, and audit verify")
     with open_store(home, readonly=not repair) as store:
         if repair:
             removed += [str(p) for p in remove_stale_temp_files(home.state_dir / "seal")]

@@ -29,7 +29,7 @@ def duplicates(
 
 
 def check(
-    replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs (an SQLite store only).")] = False,
+    replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs.")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="First remove leftovers of killed runs: temporary files and orphan blobs (each named).")] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
@@ -97,7 +97,8 @@ def backup(
 ) -> None:
     """Back up the home: the store (SQLite online backup, safe while imports run), blobs,
     state, trusted signers, rules, config and public keys; secret keys only with
-    --with-secrets. See docs/operations.md.
+    --with-secrets. A PostgreSQL home is refused (exit 3): back it up with pg_dump or
+    pg_basebackup, as docs/operations.md says.
 
     Example: cluetool store backup /media/backup/2026-12-05
     """
