@@ -243,3 +243,45 @@ def test_migrate_to_with_a_tampered_blob_file_keeps_nothing(tmp_path: Path, pg_u
     with pytest.raises(StateError, match=f"blob {victim.name} .* does not match its name; nothing was kept"):
         api.store_migrate_to(sqlite_pair.home, pg_url, blobs_in_db=True)
     assert rows(pg_url, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")[0][0] == 0
+
+
+def test_two_importers_at_once_share_attachments_written_once(tmp_path: Path, pg_url: str) -> None:
+    """Two sources import at once (real processes), their reports carrying the same
+    attachments: each blob is one row set (the second writer finds the first's, or waits
+    for its commit), both imports succeed, store check is clean."""
+    import os
+    import subprocess
+
+    from tests.batch_helpers import KeyHome, seal_spool
+    from tests.test_pg_concurrency import ROOT, cli
+
+    home = api.init(Home(tmp_path / "internal"), now=NOW, store=pg_url, blobs_in_db=True)
+    recipient = KeyHome(home=home, name="internal", info=keys.generate(home, "internal", now=NOW)).recipient
+    shared: list[tuple[dict[str, Any], dict[str, bytes]]] = [submission(9700 + i, i, attachments=2) for i in range(4)]
+    batches: list[list[Path]] = []
+    for k, source in enumerate(("src-a", "src-b")):
+        sender = make_home(tmp_path / f"intake-{source}")
+        keys.trust(home, source, sender.pub, additional=False)
+        spool = tmp_path / f"spool-{source}"
+        for i, (att_report, att_files) in enumerate(shared):
+            report, files = submission(9800 + 10 * k + i, i)
+            report["attachments"] = att_report["attachments"]
+            files = {a["file"]: att_files[a["file"]] for a in att_report["attachments"]}
+            write_submission(spool / report["submission_id"], report, files)
+        sealed = seal_spool(sender, spool, tmp_path / f"out-{source}", source=source, recipients=[recipient],
+                            max_reports=2)
+        batches.append([Path(b.path) for b in sealed.batches])
+    env = {k: v for k, v in os.environ.items() if k != "CLUETOOL_HOME"}
+    procs = [subprocess.Popen(cli(home, "-q", "import", "--wait", "120", "--identity", "internal",
+                                  "--at", "2026-11-01T14:00:00+08:00", *map(str, paths)),
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for paths in batches]
+    for p in procs:
+        _out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    attachments = {a["sha256"]: a["size"] for r, _f in shared for a in r["attachments"]}
+    assert dict(rows(pg_url, "SELECT sha256, size FROM blobs")) == attachments
+    assert rows(pg_url, "SELECT count(*) FROM reports")[0][0] == 8
+    assert rows(pg_url, "SELECT count(*) FROM report_attachments")[0][0] == 16
+    report = api.store_check(home)
+    assert report.ok and report.problems == [], report.problems
