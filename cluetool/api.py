@@ -87,17 +87,25 @@ def optional_home(path: Path | None) -> Home | None:
     return resolve_home(path)
 
 
-def init(home: Home, *, now: datetime, store: str | None = None, store_password_env: str | None = None) -> Home:
+def init(home: Home, *, now: datetime, store: str | None = None, store_password_env: str | None = None,
+         blobs_in_db: bool = False) -> Home:
     """Create (or complete) a home with its store; idempotent. ``store``: a
     ``postgresql://`` URL (without a password; written to ``config.toml``) for a
     PostgreSQL store instead of ``store.db``; ``store_password_env`` names the
-    environment variable holding its password (else libpq's ``PGPASSFILE``).
+    environment variable holding its password (else libpq's ``PGPASSFILE``);
+    ``blobs_in_db``: the attachment blobs are rows of that store's tables, not files
+    (``config.toml`` says so too).
 
     Raises:
-        InputError: ``store`` is not a PostgreSQL URL, or holds a password.
+        InputError: ``store`` is not a PostgreSQL URL, or holds a password;
+            ``blobs_in_db`` without ``store``.
         StateError: the directory or store cannot be created; the home names another store.
     """
-    made = init_home(home.root, store=check_store_url(store, "--store"), store_password_env=store_password_env)
+    if blobs_in_db and store is None:
+        raise InputError("--blobs-in-db needs --store postgresql://...",
+                         hint="an SQLite store keeps its blobs as files in the home")
+    made = init_home(home.root, store=check_store_url(store, "--store"), store_password_env=store_password_env,
+                     blobs_in_db=blobs_in_db)
     create_store(made, now=now).close()
     return made
 
@@ -328,9 +336,6 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
         BusyError: (``repair``) the store stays locked.
     """
     removed: list[str] = []
-    if replay and not isinstance(home.store_location, Path):
-        raise InputError("store check --replay works on an SQLite store only",
-                         hint="run store check without --replay, and audit verify")
     with open_store(home, readonly=not repair) as store:
         if repair:
             removed += [str(p) for p in remove_stale_temp_files(home.state_dir / "seal")]
@@ -343,17 +348,19 @@ def store_check(home: Home, *, replay: bool = False, repair: bool = False) -> St
     return report
 
 
-def store_migrate_to(home: Home, url: str, *, password_env: str | None = None) -> MigrateReport:
+def store_migrate_to(home: Home, url: str, *, password_env: str | None = None, blobs_in_db: bool = False) -> MigrateReport:
     """``store migrate-to``: copy the home's SQLite store into the empty PostgreSQL
-    database at ``url`` and prove the copy; the SQLite store is only read, and stays the
-    home's store (see ``cluetool.home.migrate_store``).
+    database at ``url`` and prove the copy (with ``blobs_in_db`` also the blobs, into its
+    tables); the SQLite store is only read, and stays the home's store (see
+    ``cluetool.home.migrate_store``).
 
     Raises:
         InputError: ``url`` is not a PostgreSQL URL, or holds a password.
         StateError: the home's store is not SQLite, the database is not empty, or the
             copy failed (nothing kept).
     """
-    return migrate_store(home, check_store_url(url, "migrate-to") or url, password_env=password_env)
+    return migrate_store(home, check_store_url(url, "migrate-to") or url, password_env=password_env,
+                         blobs_in_db=blobs_in_db)
 
 
 def store_backup(home: Home, dest: Path, *, with_secrets: bool = False) -> BackupReport:

@@ -192,8 +192,10 @@ def backup(home: Home, dest: Path, *, with_secrets: bool = False) -> BackupRepor
     """
     home.check()
     if not isinstance(home.store_location, Path):
+        # Decided (docs/decisions.md): the database is the server's to back up.
         raise StateError("store backup copies an SQLite store; this home's store is PostgreSQL",
-                         hint="back it up with pg_dump, and blobs/ as files (docs/postgresql.md)")
+                         hint='back it up with pg_dump or pg_basebackup and the home\'s files: '
+                              'docs/operations.md, "Backups of a PostgreSQL home"')
     with open_store(home, readonly=True):
         pass  # a cluetool store, at the current schema
     copier = _copy_home(home.root, dest, with_secrets=with_secrets, store_first=True)

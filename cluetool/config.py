@@ -41,6 +41,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     store: str | None = None
     # The name of an environment variable holding the PostgreSQL password (not the password).
     store_password_env: str | None = None
+    # A PostgreSQL store created with --blobs-in-db: attachment blobs are rows of its
+    # tables, not files in blobs/ (docs/operations.md). Chosen at init; cannot change.
+    blobs_in_db: bool = False
 
 
 DEFAULT_CONFIG_TOML = """\
@@ -171,9 +174,11 @@ def _toml_string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)  # a TOML basic string: JSON's escapes
 
 
-def init_home(root: Path, *, store: str | None = None, store_password_env: str | None = None) -> Home:
+def init_home(root: Path, *, store: str | None = None, store_password_env: str | None = None,
+              blobs_in_db: bool = False) -> Home:
     """Create a home: ``config.toml``, ``keys/``, ``trusted/``, ``rules/``, ``blobs/``, 0700.
-    With ``store`` (a ``postgresql://`` URL) the new ``config.toml`` names it.
+    With ``store`` (a ``postgresql://`` URL) the new ``config.toml`` names it (and, with
+    ``blobs_in_db``, says that the blobs are in its tables).
 
     Idempotent: an existing home keeps its files.
 
@@ -184,9 +189,10 @@ def init_home(root: Path, *, store: str | None = None, store_password_env: str |
     home = Home(root)
     if home.config_file.exists() and store is not None:
         have = home.config()
-        if (have.store, have.store_password_env) != (store, store_password_env):
+        if (have.store, have.store_password_env, have.blobs_in_db) != (store, store_password_env, blobs_in_db):
             raise StateError(
-                f'home "{root}" already uses {"store " + have.store if have.store else "its store.db"}',
+                f'home "{root}" already uses {"store " + have.store if have.store else "its store.db"}'
+                + (" with its blobs in the database" if have.blobs_in_db else ""),
                 hint=f'edit "{home.config_file}" to change its store (or use store migrate-to)',
             )
     try:
@@ -200,6 +206,9 @@ def init_home(root: Path, *, store: str | None = None, store_password_env: str |
                 lines += f"store = {_toml_string(store)}\n"
                 if store_password_env is not None:
                     lines += f"store_password_env = {_toml_string(store_password_env)}\n"
+                if blobs_in_db:
+                    lines += "# Attachment blobs are rows of the store's tables, not files in blobs/.\n"
+                    lines += "blobs_in_db = true\n"
                 text = text.replace("\n# Attachment limits", lines + "\n# Attachment limits", 1)
             write_private_file(home.config_file, text.encode())
         # The shipped rules are data: copied once, then the home's own to edit.

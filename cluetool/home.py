@@ -28,8 +28,9 @@ def open_store(home: Home, *, wait: float = 10.0, readonly: bool = False) -> Sto
         BusyError: the store stays locked for more than ``wait`` seconds.
     """
     home.check()
+    config = home.config()
     return open_location(home.store_location, blobs_dir=home.blobs_dir, wait=wait, readonly=readonly,
-                         password_env=home.config().store_password_env)
+                         password_env=config.store_password_env, blobs_in_db=config.blobs_in_db)
 
 
 def create_store(home: Home, *, now: datetime) -> Store:
@@ -39,8 +40,9 @@ def create_store(home: Home, *, now: datetime) -> Store:
     Raises:
         StateError: the store cannot be created or is unusable.
     """
+    config = home.config()
     return create_location(home.store_location, blobs_dir=home.blobs_dir, now=now,
-                           password_env=home.config().store_password_env)
+                           password_env=config.store_password_env, blobs_in_db=config.blobs_in_db)
 
 
 def has_store(home: Home) -> bool:
@@ -69,10 +71,11 @@ def check_store_url(url: str | None, what: str) -> str | None:
     return url
 
 
-def migrate_store(home: Home, url: str, *, password_env: str | None = None) -> MigrateReport:
+def migrate_store(home: Home, url: str, *, password_env: str | None = None, blobs_in_db: bool = False) -> MigrateReport:
     """Copy the home's SQLite store into the empty PostgreSQL database at ``url`` and
-    prove the copy (``cluetool.store.pgmigrate``). The SQLite store is opened read-only
-    and stays the home's store: ``config.toml`` is not changed.
+    prove the copy (``cluetool.store.pgmigrate``); with ``blobs_in_db`` the blob files
+    too, into the database's tables. The SQLite store is opened read-only and stays the
+    home's store: ``config.toml`` is not changed.
 
     Raises:
         StateError: the home's store is not SQLite, the database is not empty or cannot
@@ -82,7 +85,8 @@ def migrate_store(home: Home, url: str, *, password_env: str | None = None) -> M
     if not isinstance(home.store_location, Path):
         raise StateError(f"the home's store is already {home.store_location}", hint="migrate-to copies an SQLite store")
     with open_store(home, readonly=True) as src:
-        return migrate_to(src, url, blobs_dir=home.blobs_dir, password=password_from_env(password_env))
+        return migrate_to(src, url, blobs_dir=home.blobs_dir, password=password_from_env(password_env),
+                          blobs_in_db=blobs_in_db)
 
 
 __all__ = ["check_store_url", "create_store", "has_store", "migrate_store", "open_store"]

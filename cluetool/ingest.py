@@ -534,10 +534,7 @@ class _ChunkWriter:
         size (rows are written before the payload's attachments arrive)."""
         out = []
         for sha, size in sorted(self.blob_sizes.items()):
-            try:
-                got: int | None = store.blobs.path(sha).lstat().st_size
-            except FileNotFoundError:
-                got = None
+            got = store.blobs.size(sha)
             if got != size:
                 out.append(_problem(self.batch, "payload.attachment",
                                     f"attachment {sha} is {'missing' if got is None else f'{got} bytes'}, its report declares {size} bytes"))
@@ -651,7 +648,7 @@ def _remove_created(store: Store, collector: _Collector | None) -> None:
     have found one present and committed a report naming it. Without the lock (busy,
     read-only, full disk) they stay as orphans for ``store check --repair``."""
     created = collector.created if collector is not None else []
-    if not created:
+    if not created or store.blobs.transactional:  # blob rows rolled back with the batch
         return
     try:
         with store.write(wait=min(store.wait, 1.0)) as tx:

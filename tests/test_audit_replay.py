@@ -1,14 +1,18 @@
 """State from the log (issue 20): ``store check --replay`` rebuilds stages, assignments,
 events and obligations from the audit entries and names every row edited, added or
-deleted by hand."""
+deleted by hand. On both backends (issue 22): a PostgreSQL store's rows are copied into
+a scratch SQLite file in one snapshot and compared the same way."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from typer.testing import CliRunner
@@ -19,20 +23,43 @@ from cluetool.cli import app
 from cluetool.config import Home
 from cluetool.api import assign, record
 from cluetool.ingest import import_batches
-from cluetool.store import Store
+from cluetool.home import open_store
 from tests.batch_helpers import SOURCE, KeyHome, sample_spool, seal_spool  # noqa: F401  (fixture)
+from tests.pgfixture import _drop, superuser_of, url_of
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=timezone.utc)  # after the samples were received; 2027 dues count weekdays
 
 
-@pytest.fixture(scope="module")
-def handled(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path) -> Path:  # noqa: F811
+def _new_database(pg_cluster: str, template: str | None = None) -> str:
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(pg_cluster, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE {template or "template0"} ENCODING \'UTF8\'')
+    return name
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def handled(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path,  # noqa: F811
+            request: pytest.FixtureRequest) -> Iterator[Path]:
     """A home after a real import, assignment by the rules, events with notes, a
-    reassignment by hand and a transfer: every kind of entry that changes state."""
+    reassignment by hand and a transfer: every kind of entry that changes state; its
+    store in SQLite or in PostgreSQL."""
     root = tmp_path_factory.mktemp("replay")
     spool = root / "spool"
     shutil.copytree(sample_spool, spool)
-    home = api.init(Home(root / "home"), now=NOW)
+    pg_cluster = request.getfixturevalue("pg_cluster") if request.param == "postgresql" else None
+    database = _new_database(pg_cluster) if pg_cluster is not None else None
+    store = url_of(pg_cluster, database) if pg_cluster is not None and database is not None else None
+    try:
+        yield _handle(root, spool, store)
+    finally:
+        if pg_cluster is not None and database is not None:
+            _drop(pg_cluster, database)
+
+
+def _handle(root: Path, spool: Path, store: str | None) -> Path:
+    home = api.init(Home(root / "home"), now=NOW, store=store)
     info = keys.generate(home, "main", now=NOW)
     kh = KeyHome(home=home, name="main", info=info)
     seal_spool(kh, spool, root / "out", max_reports=25)
@@ -55,13 +82,43 @@ def handled(tmp_path_factory: pytest.TempPathFactory, sample_spool: Path) -> Pat
 
 
 @pytest.fixture
-def home(handled: Path, tmp_path: Path) -> Path:
+def home(handled: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """A copy of the handled home (a PostgreSQL store: a copy of its database)."""
     copy = tmp_path / "home"
     shutil.copytree(handled, copy)
-    return copy
+    url = Home(handled).store_location
+    if not isinstance(url, str):
+        yield copy
+        return
+    pg_cluster = request.getfixturevalue("pg_cluster")
+    template = urlsplit(url).path[1:]
+    name = _new_database(pg_cluster, template)
+    config = copy / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(url, url_of(pg_cluster, name)), encoding="utf-8")
+    try:
+        yield copy
+    finally:
+        _drop(pg_cluster, name)
+
+
+# For what works on the SQLite file itself (``replay_state`` of a path): the PostgreSQL
+# store reaches it through replay_home's snapshot copy, tested above.
+SQLITE_ONLY = pytest.mark.parametrize("handled", ["sqlite"], indirect=True)
 
 
 def sql(home: Path, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run a statement on the home's store as someone with the database would: on
+    PostgreSQL as the superuser with triggers off (``tests.pgfixture.tamper_pg``)."""
+    url = Home(home).store_location
+    if isinstance(url, str):
+        import psycopg
+
+        from cluetool.store.pgsql import translate
+
+        with psycopg.connect(superuser_of(url)) as pg:  # commits at the end of the block
+            pg.execute("SET session_replication_role = replica")
+            cur = pg.execute(translate(statement), params)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
     conn = sqlite3.connect(home / "store.db")
     try:
         rows = conn.execute(statement, params).fetchall()
@@ -89,6 +146,7 @@ def test_replay_of_an_untouched_store_agrees(home: Path) -> None:
     assert counts["events"] >= 5 and counts["assignments"] >= 3 and counts["obligations"] >= 10
     code, doc = check(home)
     assert code == 0 and doc["ok"] is True
+    assert list((home / "state").glob("cluetool-replay-*")) == []  # the scratch files (and a snapshot) removed
 
 
 def test_replay_names_an_edited_stage(home: Path) -> None:
@@ -140,7 +198,7 @@ def test_replay_names_edited_and_deleted_obligations(home: Path) -> None:
 
 
 def test_audit_verify_state_reports_the_same(home: Path) -> None:
-    with Store.open(home / "store.db") as store:
+    with open_store(Home(home)) as store:
         from cluetool import audit
 
         audit.checkpoint(store, keys.load_signing_key(Home(home), "main"), now=NOW + timedelta(days=1))
@@ -160,7 +218,7 @@ def test_replay_follows_an_itemised_recomputation(home: Path) -> None:
     open_ids = [r[0] for r in sql(home, "SELECT id FROM obligations WHERE state = 'open' ORDER BY id")]
     moved, gone = open_ids[0], open_ids[1]
     old = sql(home, "SELECT due_date FROM obligations WHERE id = ?", (moved,))[0][0]
-    with Store.open(home / "store.db") as store, store.write() as tx:
+    with open_store(Home(home)) as store, store.write() as tx:
         # As a deadline recomputation writes it (issue 14): "ID OLD NEW", still provisional, cancelled.
         append_entry(tx, at=NOW + timedelta(days=2), actor="cluetool", action="rules.changed", object="rules:deadlines",
                      details={"old": "a" * 64, "new": "b" * 64, "changes": [f"{moved} {old} 2026-12-31"],
@@ -210,6 +268,7 @@ def _replay(home: Path, tmp_path: Path, *, parallel: bool) -> object:
                         parallel=parallel, parallel_min=0)
 
 
+@SQLITE_ONLY
 def test_two_process_replay_reports_what_one_pass_does(home: Path, tmp_path: Path) -> None:
     # A large log is replayed by two processes (state; obligations): same differences, same order.
     assert _replay(home, tmp_path, parallel=True) == _replay(home, tmp_path, parallel=False)
@@ -229,6 +288,7 @@ def test_two_process_replay_reports_what_one_pass_does(home: Path, tmp_path: Pat
     assert list(tmp_path.glob("cluetool-replay-*")) == []  # both scratch databases removed
 
 
+@SQLITE_ONLY
 def test_two_process_replay_names_the_first_entry_that_is_not_a_record(home: Path, tmp_path: Path) -> None:
     from cluetool.errors import StateError
 

@@ -93,3 +93,17 @@ def test_store_backup_into_non_empty_dir_exit_2(pair: Pair, tmp_path: Path) -> N
     r = _run("--home", pair.home.root, "store", "backup", dest)
     assert r.exit_code == 2 and "not empty" in r.stderr
     assert sorted(p.name for p in dest.iterdir()) == ["something"]
+
+
+def test_backup_of_a_postgresql_home_is_refused_with_one_line_naming_the_procedure(tmp_path: Path, pg_url: str) -> None:
+    """Decided (docs/decisions.md): a PostgreSQL home is backed up with pg_dump or
+    pg_basebackup and its files (docs/operations.md); store backup refuses it."""
+    pg_pair = make_pair(tmp_path, pg_url)
+    dest = tmp_path / "backup"
+    result = _run("--home", pg_pair.home.root, "store", "backup", dest)
+    assert result.exit_code == 3 and not dest.exists()
+    lines = result.stderr.strip().splitlines()
+    assert "this home's store is PostgreSQL" in lines[0] and "Traceback" not in result.stderr
+    assert "docs/operations.md" in result.stderr and "pg_dump" in result.stderr
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert "## Backups of a PostgreSQL home" in docs

@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -53,9 +54,11 @@ import msgspec
 from cluetool.audit.engine import AuditFinding, AuditReport, no_gc
 from cluetool.audit.parallel import workers
 from cluetool.config import Home
-from cluetool.errors import InputError, StateError
+from cluetool.errors import StateError
+from cluetool.home import open_store
 from cluetool.keys.audit_secret import load_audit_secret, secret_path
 from cluetool.model.store import StoreProblem
+from cluetool.store.statecopy import copy_state
 
 SCHEMA = "cluetool.state-replay/1"
 MAX_LISTED = 1000
@@ -524,18 +527,27 @@ def replay_state(store_path: Path, *, secret: bytes | None, scratch_dir: Path | 
 
 
 def replay_home(home: Home) -> ReplayReport:
-    """``replay_state`` of the home's store, with its audit secret when it has one.
+    """``replay_state`` of the home's store, with its audit secret when it has one. A
+    PostgreSQL store's state tables and log are first copied, in one read snapshot, into
+    a scratch SQLite file (``cluetool.store.statecopy``) in the home's ``state/``, which
+    the replay compares against and which is removed after it.
 
     Raises:
-        InputError: the home's store is PostgreSQL.
-        as ``replay_state``.
+        as ``replay_state``; StateError: a PostgreSQL store cannot be read.
     """
     home.check()
-    if not isinstance(home.store_location, Path):
-        raise InputError("the replay of the audit log works on an SQLite store only (this home's is PostgreSQL)",
-                         hint="run audit verify and store check without --state / --replay")
     secret = load_audit_secret(home) if secret_path(home).exists() else None
-    return replay_state(home.store_file, secret=secret, scratch_dir=home.state_dir if home.state_dir.is_dir() else None)
+    scratch = home.state_dir if home.state_dir.is_dir() else None
+    if isinstance(home.store_location, Path):
+        return replay_state(home.store_file, secret=secret, scratch_dir=scratch)
+    directory = Path(tempfile.mkdtemp(prefix="cluetool-replay-", dir=scratch))
+    try:
+        snapshot = directory / "store-snapshot.db"
+        with open_store(home, readonly=True) as store:
+            copy_state(store, snapshot)
+        return replay_state(snapshot, secret=secret, scratch_dir=directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _describe(d: StateDifference) -> str:

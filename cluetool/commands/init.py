@@ -27,13 +27,22 @@ StoreOpt = Annotated[
 ]
 
 
+BlobsInDbOpt = Annotated[
+    bool,
+    typer.Option("--blobs-in-db",
+                 help="With --store: keep attachment blobs in the database's tables (written in each batch's transaction) instead of files in blobs/."),
+]
+
+
 def run(home: HomeOpt = None, store: StoreOpt = None, store_password_env: StorePasswordEnvOpt = None,
-        fmt: FormatOpt = None) -> None:
+        blobs_in_db: BlobsInDbOpt = False, fmt: FormatOpt = None) -> None:
     """Create a cluetool home: config.toml, keys/, trusted/, rules/, blobs/ and store.db (mode 0700/0600).
 
     Idempotent: an existing home keeps its files. With --store postgresql://... the store
-    is that PostgreSQL database (docs/postgresql.md) and config.toml names it. With
-    --format, the home and its store are printed as a record too.
+    is that PostgreSQL database (docs/postgresql.md) and config.toml names it; with
+    --blobs-in-db as well, attachment blobs are rows of its tables rather than files that
+    several importer machines must share (docs/operations.md). With --format, the home
+    and its store are printed as a record too.
 
     Example: cluetool init --home /srv/cluetool
     """
@@ -43,7 +52,8 @@ def run(home: HomeOpt = None, store: StoreOpt = None, store_password_env: StoreP
     from cluetool.commands.common import GLOBALS
     from cluetool.output import emit, info
 
-    made = api.init(home_arg(home), now=datetime.now(timezone.utc), store=store, store_password_env=store_password_env)
+    made = api.init(home_arg(home), now=datetime.now(timezone.utc), store=store, store_password_env=store_password_env,
+                    blobs_in_db=blobs_in_db)
     info(f'home ready at "{made.root}"')
     if fmt is not None or GLOBALS.fmt_given:
         emit(HomeReady(home=str(made.root), store=str(made.store_location)), fmt_of(fmt))

@@ -29,7 +29,7 @@ def duplicates(
 
 
 def check(
-    replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs (an SQLite store only).")] = False,
+    replay: Annotated[bool, typer.Option("--replay", help="Also rebuild stages, assignments, events and obligations from the audit log and name each row that differs.")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="First remove leftovers of killed runs: temporary files and orphan blobs (each named).")] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
@@ -63,24 +63,30 @@ def check(
 def migrate_to(
     url: Annotated[str, typer.Argument(metavar="URL", help="postgresql:// URL of an empty database (no password in it).", show_default=False)],
     store_password_env: StorePasswordEnvOpt = None,
+    blobs_in_db: Annotated[bool, typer.Option("--blobs-in-db", help="Also copy every attachment's blob file into the database's blob tables, proved by re-hashing each from the tables.")] = False,
     home: HomeOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
     """Copy the home's SQLite store into an empty PostgreSQL database, in one transaction,
     and prove the copy: equal row counts in every table and equal audit tree roots. The
     SQLite store is left untouched (and stays the home's store until config.toml names
-    the new one); the blobs stay in the home. See docs/postgresql.md.
+    the new one); the blobs stay files in the home, or with --blobs-in-db are copied
+    into the database too. See docs/postgresql.md and docs/operations.md.
 
     Example: cluetool store migrate-to 'postgresql://cluetool@db.internal/cluetool'
     """
     from cluetool import api
     from cluetool.output import Format, emit, info
 
-    report = api.store_migrate_to(home_arg(home), url, password_env=store_password_env)
+    report = api.store_migrate_to(home_arg(home), url, password_env=store_password_env, blobs_in_db=blobs_in_db)
     emit(report, fmt_of(fmt), rows="tables", columns=["table", "rows"])
     if fmt_of(fmt) is Format.table:
         info(f"copied and proved: {report.audit_entries} audit entries, root {report.audit_root}")
-        info(f'to use it, set in config.toml: store = "{report.target}"')
+        if report.blobs_in_db:
+            info(f"blobs copied and re-hashed from the database: {report.blobs} ({report.blob_bytes} bytes)")
+            info(f'to use it, set in config.toml: store = "{report.target}" and blobs_in_db = true')
+        else:
+            info(f'to use it, set in config.toml: store = "{report.target}"')
 
 
 def backup(
@@ -91,7 +97,8 @@ def backup(
 ) -> None:
     """Back up the home: the store (SQLite online backup, safe while imports run), blobs,
     state, trusted signers, rules, config and public keys; secret keys only with
-    --with-secrets. See docs/operations.md.
+    --with-secrets. A PostgreSQL home is refused (exit 3): back it up with pg_dump or
+    pg_basebackup, as docs/operations.md says.
 
     Example: cluetool store backup /media/backup/2026-12-05
     """

@@ -1,5 +1,10 @@
 """Content-addressed attachment blobs: ``blobs/<sha256[:2]>/<sha256>`` (cluetool/store/migrations.py).
 
+This is the file implementation of the store's blobs; ``cluetool.store.blobtable`` is
+the other (a PostgreSQL store's ``--blobs-in-db``: rows written in the batch's
+transaction). Both have the surface of ``Blobs``; a store gets one of them from
+``cluetool.store.backend`` (the one place that chooses).
+
 A blob is written before the transaction that references it commits, so a crash can
 leave an unreferenced blob (an orphan: harmless, reported as info, removable) but never
 a reference without its blob. Writing is atomic: a temporary file inside ``blobs/``
@@ -17,9 +22,9 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
-from cluetool.config import fsync_dir
+from cluetool.config import fsync_dir, pid_alive
 from cluetool.errors import InputError, StateError, os_cause
 from cluetool.model.store import BlobProblem
 
@@ -27,6 +32,27 @@ _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _PREFIX_RE = re.compile(r"^[0-9a-f]{2}$")
 _CHUNK = 1024 * 1024
 _TMP_PREFIX = ".tmp-"
+_PID_TMP = re.compile(r"^\.tmp-(\d+)-")
+
+
+class Blobs(Protocol):
+    """What the store, import, ``store check`` and ``store migrate-to`` do with blobs,
+    whichever implementation holds them."""
+
+    #: Written in the transaction that references them (a rolled-back batch leaves
+    #: none), rather than before it (files: a failed import removes what it created).
+    transactional: bool
+
+    def ensure_root(self) -> None: ...
+    def name(self, sha256: str) -> str: ...
+    def exists(self, sha256: str) -> bool: ...
+    def size(self, sha256: str) -> int | None: ...
+    def put(self, src: BinaryIO, expected_sha256: str | None = None) -> tuple[str, int]: ...
+    def open(self, sha256: str) -> BinaryIO: ...
+    def remove(self, sha256: str) -> bool: ...
+    def remove_stale_temps(self) -> list[str]: ...
+    def check(self, referenced: Iterable[tuple[str, int]]) -> Iterator[BlobProblem]: ...
+    def unreferenced(self, referenced: Iterable[str]) -> Iterator[str]: ...
 
 
 def _check_sha(sha256: str) -> None:
@@ -47,7 +73,9 @@ def _hash_file(path: Path) -> tuple[str, int]:
 
 
 class BlobStore:
-    """The blob directory of a store."""
+    """The blob directory of a store (the file implementation of ``Blobs``)."""
+
+    transactional = False
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -68,8 +96,32 @@ class BlobStore:
         _check_sha(sha256)
         return self.root / sha256[:2] / sha256
 
+    def name(self, sha256: str) -> str:
+        """How problems and messages name the blob: its path."""
+        return str(self.path(sha256))
+
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
+
+    def size(self, sha256: str) -> int | None:
+        """The size of the blob's file (``None`` when there is none)."""
+        try:
+            return self.path(sha256).lstat().st_size
+        except FileNotFoundError:
+            return None
+
+    def remove_stale_temps(self) -> list[str]:
+        """Remove the temporary files whose writer has ended (a killed import's); their
+        paths. Only under the store's write lock (``store check --repair``)."""
+        removed: list[str] = []
+        if self.root.is_dir():
+            for path in sorted(self.root.rglob(f"{_TMP_PREFIX}*")):
+                m = _PID_TMP.match(path.name)
+                # A temp name without a pid comes from an older cluetool: no writer is left.
+                if path.is_file() and (m is None or not pid_alive(int(m.group(1)))):
+                    path.unlink(missing_ok=True)
+                    removed.append(str(path))
+        return removed
 
     def put(self, src: BinaryIO, expected_sha256: str | None = None) -> tuple[str, int]:
         """Store the bytes read from ``src``; return their ``(sha256, size)``.

@@ -18,14 +18,12 @@ that must never silently change, and leftovers nothing else removes (issue 16).
 from __future__ import annotations
 
 import hashlib
-import re
 import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cluetool.config import pid_alive
 from cluetool.errors import StateError
 from cluetool.model.store import StoreCheckReport, StoreProblem
 from cluetool.sqlerrors import translate
@@ -61,7 +59,6 @@ _HELD_ENTRIES = """
 SELECT json_extract(CAST(entry AS TEXT), '$.details.held_id'), json_extract(CAST(entry AS TEXT), '$.details.report_sha256')
 FROM audit_log WHERE json_extract(CAST(entry AS TEXT), '$.action') = 'report.held'
 """
-_PID_TMP = re.compile(r"^\.tmp-(\d+)-")
 
 
 def check_store(store: Store) -> StoreCheckReport:
@@ -206,12 +203,6 @@ def text_problems(store: Store) -> list[StoreProblem]:
             for name, n in sorted(bad.items())]
 
 
-def _stale_blob_temp(path: Path) -> bool:
-    m = _PID_TMP.match(path.name)
-    # A temp name without a pid comes from an older cluetool: no writer is left.
-    return m is None or not pid_alive(int(m.group(1)))
-
-
 def repair(store: Store) -> list[str]:
     """Remove stale temporary blob files and orphan blobs; the paths removed.
 
@@ -219,18 +210,13 @@ def repair(store: Store) -> list[str]:
         BusyError: another process holds the write lock longer than the store's wait.
         StateError: the store or blob directory cannot be written.
     """
-    removed: list[str] = []
-    root = store.blobs.root
     with store.write() as tx:
-        if root.is_dir():
-            for path in sorted(root.rglob(".tmp-*")):
-                if path.is_file() and _stale_blob_temp(path):
-                    path.unlink(missing_ok=True)
-                    removed.append(str(path))
-        referenced = (sha for sha, _size in iter_attachment_hashes(tx))
-        for sha in store.blobs.unreferenced(referenced):
+        removed = store.blobs.remove_stale_temps()
+        # Listed first: the blob store may read and delete on the same connection.
+        orphans = list(store.blobs.unreferenced(sha for sha, _size in iter_attachment_hashes(tx)))
+        for sha in orphans:
             if store.blobs.remove(sha):
-                removed.append(str(store.blobs.path(sha)))
+                removed.append(store.blobs.name(sha))
     return removed
 
 

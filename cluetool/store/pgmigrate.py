@@ -9,8 +9,13 @@ is proved: every table has as many rows on both sides, and the Merkle root of th
 log, recomputed from the entries' bytes on each side, is the same. A difference rolls
 everything back (nothing is left in the database).
 
-Blobs are not copied: the attachments' rows are, and the blob files stay in the home's
-``blobs/`` directory, which the PostgreSQL store uses too.
+Blobs: by default they are not copied: the attachments' rows are, and the blob files
+stay in the home's ``blobs/`` directory, which the PostgreSQL store uses too. With
+``blobs_in_db`` the blob of every attachment is copied, in the same transaction, from its
+file into the store's blob tables (``cluetool.store.blobtable``; each file is hashed
+while it is copied and must match its name and the attachment's size), and the copy is
+proved by reading every blob back from the tables and hashing it again. Orphan files
+(no attachment names them) are not copied.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from pathlib import Path
 
 import msgspec
 
-from cluetool.errors import StateError
+from cluetool.errors import InputError, StateError
 from cluetool.formats.merkle import RootAccumulator
 from cluetool.store.audit_entries import leaf_hash
 from cluetool.store.db import Store
+from cluetool.store.queries import iter_attachment_hashes
 
 # Parents before children (foreign keys); the audit log and checkpoints last.
 TABLES = (
@@ -53,6 +59,11 @@ class MigrateReport(msgspec.Struct, kw_only=True):
     tables: list[TableCount]
     audit_entries: int
     audit_root: str
+    blobs_in_db: bool = False
+    # With blobs_in_db: the blobs copied into the tables and their bytes, each re-hashed
+    # from the tables after the copy.
+    blobs: int = 0
+    blob_bytes: int = 0
     schema: str = "cluetool.store-migrate/1"
 
 
@@ -107,9 +118,34 @@ def _pg_root(raw: object) -> tuple[int, bytes]:
     return acc.size, acc.root()
 
 
+def _copy_blobs(src: Store, dst: Store, progress: Callable[[str, int], None] | None) -> tuple[int, int]:
+    """Every attachment's blob from its file into ``dst``'s tables (in its open write
+    transaction), then every one read back and re-hashed; ``(blobs, bytes)``."""
+    count = total = 0
+    for sha256, size in iter_attachment_hashes(src):
+        with src.blobs.open(sha256) as f:
+            try:
+                _sha, got = dst.blobs.put(f, expected_sha256=sha256)
+            except InputError:
+                raise StateError(f'blob {sha256} in "{src.blobs.name(sha256)}" does not match its name; nothing was kept',
+                                 hint="run: cluetool store check") from None
+        if got != size:
+            raise StateError(f"blob {sha256} has {got} bytes, its attachment {size}; nothing was kept",
+                             hint="run: cluetool store check")
+        count += 1
+        total += got
+        if progress is not None:
+            progress("blobs", count)
+    problems = [p for p in dst.blobs.check(iter_attachment_hashes(dst)) if p.severity == "error"]
+    if problems:
+        raise StateError(f"the copied blob {problems[0].object} does not prove equal ({problems[0].message}); nothing was kept")
+    return count, total
+
+
 def migrate_to(src: Store, url: str, *, blobs_dir: Path, password: str | None = None,
-               progress: Callable[[str, int], None] | None = None) -> MigrateReport:
-    """Copy the SQLite store ``src`` into the empty PostgreSQL database at ``url``.
+               progress: Callable[[str, int], None] | None = None, blobs_in_db: bool = False) -> MigrateReport:
+    """Copy the SQLite store ``src`` into the empty PostgreSQL database at ``url`` (with
+    ``blobs_in_db``, its blobs into the database's tables too).
 
     Raises:
         StateError: the database is not empty, cannot be reached or written, or the
@@ -117,12 +153,12 @@ def migrate_to(src: Store, url: str, *, blobs_dir: Path, password: str | None = 
     """
     from cluetool.store.pgstore import PgStore, display
 
-    dst = PgStore.connect_empty(url, blobs_dir=blobs_dir, password=password)
+    dst = PgStore.connect_empty(url, blobs_dir=blobs_dir, password=password, blobs_in_db=blobs_in_db)
     try:
         raw = dst._conn.raw
         counts: list[TableCount] = []
         with src.read(), dst.write() as tx:
-            dst.install_schema(tx)
+            dst.install_schema(tx, blobs_in_db=blobs_in_db)
             for table in TABLES:
                 cols = _columns(src, table)
                 types = _pg_types(dst, table)
@@ -148,12 +184,14 @@ def migrate_to(src: Store, url: str, *, blobs_dir: Path, password: str | None = 
                            f" FROM {table}")
             for table in _SEQUENCES:
                 tx.execute(f"SELECT setval('{table}_id_seq', coalesce(max(id), 0) + 1, false) FROM {table}")
+            blobs, blob_bytes = _copy_blobs(src, dst, progress) if blobs_in_db else (0, 0)
             n_src, root_src = _sqlite_root(src)
             n_dst, root_dst = _pg_root(raw)
             if (n_src, root_src) != (n_dst, root_dst):
                 raise StateError(
                     f"the copied audit log ({n_dst} entries, root {root_dst.hex()}) differs from the SQLite "
                     f"store's ({n_src} entries, root {root_src.hex()}); nothing was kept")
-        return MigrateReport(target=display(url), tables=counts, audit_entries=n_src, audit_root=root_src.hex())
+        return MigrateReport(target=display(url), tables=counts, audit_entries=n_src, audit_root=root_src.hex(),
+                             blobs_in_db=blobs_in_db, blobs=blobs, blob_bytes=blob_bytes)
     finally:
         dst.close()

@@ -21,7 +21,12 @@ Decisions:
   same way (run again).
 - Read transactions are ``REPEATABLE READ READ ONLY``: one snapshot, as SQLite's.
 - Blobs: content-addressed files in the home (a directory several importer machines
-  share, e.g. over NFS: see docs/postgresql.md), as for SQLite.
+  share, e.g. over NFS: see docs/operations.md), as for SQLite; or, for a store created
+  with ``--blobs-in-db``, rows of its ``blobs`` tables (``cluetool.store.blobtable``),
+  written in the batch's transaction. The store records which (``cluetool_meta``
+  ``blobs = table``) and ``config.toml`` says it too (``blobs_in_db``); opening a store
+  with the other setting is refused, so that no machine writes file blobs for a store
+  whose blobs are in the database, or the reverse.
 - The schema is ``cluetool/data/postgresql/schema.sql`` (the SQLite schema v7, in
   PostgreSQL's types), run once at ``init`` in one transaction that also writes the
   ``store.migrate`` audit entry (from 0 to 7, with the script's sha256).
@@ -42,7 +47,8 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from cluetool.errors import BusyError, StateError
 from cluetool.model.store import StoreProblem
 from cluetool.store import audit_entries as _audit
-from cluetool.store.blobs import BlobStore
+from cluetool.store.blobs import Blobs, BlobStore
+from cluetool.store.blobtable import TableBlobs
 from cluetool.store.db import MIGRATION_ACTOR, Store, Tx
 
 SCHEMA_VERSION = 8  # the SQLite schema version whose tables and indexes schema.sql has
@@ -81,6 +87,17 @@ def display(url: str) -> str:
 
 def schema_script() -> str:
     return resources.files("cluetool").joinpath("data/postgresql/schema.sql").read_text(encoding="utf-8")
+
+
+def blobs_script() -> str:
+    """The tables of ``--blobs-in-db`` (``cluetool.store.blobtable``)."""
+    return resources.files("cluetool").joinpath("data/postgresql/blobs.sql").read_text(encoding="utf-8")
+
+
+def make_blobs(blobs_dir: Path, *, in_db: bool) -> Blobs:
+    """The one place that chooses where a PostgreSQL store's blobs are: the table
+    implementation with ``in_db``, else the files in ``blobs_dir``."""
+    return TableBlobs() if in_db else BlobStore(blobs_dir)
 
 
 def _lock_key(name: str) -> str:
@@ -123,19 +140,21 @@ class PgStore(Store):
 
     backend = "postgresql"
 
-    def __init__(self, conn: Any, url: str, blobs: BlobStore, wait: float, *, readonly: bool) -> None:
+    def __init__(self, conn: Any, url: str, blobs: Blobs, wait: float, *, readonly: bool, home_dir: Path) -> None:
         # ``path`` names a file in the home that never exists: code that keeps state
         # next to the store (the audit tree cache) finds the home through it.
-        super().__init__(conn, blobs.root.parent / "store.postgresql", blobs, wait)
+        super().__init__(conn, home_dir / "store.postgresql", blobs, wait)  # type: ignore[arg-type]
         self.url = url
         self.location = display(url)
         self.readonly = readonly
+        if isinstance(blobs, TableBlobs):
+            blobs.bind(self)
 
     # -- opening -----------------------------------------------------------------------
 
     @classmethod
     def _connect_pg(cls, url: str, *, wait: float, blobs_dir: Path, password: str | None,
-                    readonly: bool) -> PgStore:
+                    readonly: bool, blobs_in_db: bool = False) -> PgStore:
         import psycopg
 
         from cluetool.store.pgsql import connect
@@ -149,7 +168,8 @@ class PgStore(Store):
                 f'cannot connect to store "{display(url)}": {_first_line(exc)}',
                 hint="check the server, the URL and the credentials (PGPASSFILE, --store-password-env)",
             ) from None
-        store = cls(conn, url, BlobStore(blobs_dir), wait, readonly=readonly)
+        store = cls(conn, url, make_blobs(blobs_dir, in_db=blobs_in_db), wait, readonly=readonly,
+                    home_dir=blobs_dir.parent)
         store._set_lock_timeout(wait)
         # Read-only outside ``write()`` (which begins READ WRITE), as SQLite's query_only:
         # a statement run on the store itself cannot write (autocommit would commit it).
@@ -161,13 +181,15 @@ class PgStore(Store):
 
     @classmethod
     def open_url(cls, url: str, *, blobs_dir: Path, wait: float = 10.0, readonly: bool = False,
-                 password: str | None = None) -> PgStore:
-        """Open an existing store.
+                 password: str | None = None, blobs_in_db: bool = False) -> PgStore:
+        """Open an existing store (``blobs_in_db``: what ``config.toml`` says of its blobs).
 
         Raises:
-            StateError: no server, no cluetool store in the database, or a newer schema.
+            StateError: no server, no cluetool store in the database, a newer schema, or
+                its blobs are not where ``blobs_in_db`` says.
         """
-        store = cls._connect_pg(url, wait=wait, blobs_dir=blobs_dir, password=password, readonly=readonly)
+        store = cls._connect_pg(url, wait=wait, blobs_dir=blobs_dir, password=password, readonly=readonly,
+                                blobs_in_db=blobs_in_db)
         try:
             version = store._version()
             if version is None:
@@ -180,6 +202,7 @@ class PgStore(Store):
                     f"store schema v{version} is newer than this cluetool (v{SCHEMA_VERSION})",
                     hint="upgrade cluetool",
                 )
+            store._check_blobs_mode(blobs_in_db)
         except BaseException:
             store.close()
             raise
@@ -187,8 +210,10 @@ class PgStore(Store):
 
     @classmethod
     def create_url(cls, url: str, *, blobs_dir: Path, wait: float = 10.0, now: datetime | None = None,
-                   exist_ok: bool = False, password: str | None = None, audit: bool = True) -> PgStore:
-        """Create the store's tables in the (empty) database at ``url``.
+                   exist_ok: bool = False, password: str | None = None, audit: bool = True,
+                   blobs_in_db: bool = False) -> PgStore:
+        """Create the store's tables in the (empty) database at ``url`` (with
+        ``blobs_in_db``, the blob tables too).
 
         With ``audit=False`` no ``store.migrate`` entry is written (``store migrate-to``
         copies the source's audit log instead).
@@ -197,12 +222,14 @@ class PgStore(Store):
             StateError: the database already holds a cluetool store (without
                 ``exist_ok``) or other tables, or cannot be written.
         """
-        store = cls._connect_pg(url, wait=wait, blobs_dir=blobs_dir, password=password, readonly=False)
+        store = cls._connect_pg(url, wait=wait, blobs_dir=blobs_dir, password=password, readonly=False,
+                                blobs_in_db=blobs_in_db)
         try:
             version = store._version()
             if version is not None:
                 if not exist_ok:
                     raise StateError(f'store "{display(url)}" already exists')
+                store._check_blobs_mode(blobs_in_db)
             else:
                 if store.table_names():
                     raise StateError(
@@ -225,27 +252,47 @@ class PgStore(Store):
             tx.execute("SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", (_lock_key("install"),))
             if self._version() is not None:
                 return  # another process created it meanwhile
-            self.install_schema(tx)
+            self.install_schema(tx, blobs_in_db=isinstance(self.blobs, TableBlobs))
             if audit:
                 _audit.append_entry(
                     tx, at=at, actor=MIGRATION_ACTOR, action="store.migrate", object="store",
                     details={"from": 0, "to": SCHEMA_VERSION, "script_sha256": hashlib.sha256(script.encode()).hexdigest()},
                 )
 
-    def install_schema(self, tx: PgTx) -> None:
-        """Create the tables (``schema.sql``) in ``tx``, which the caller commits."""
+    def install_schema(self, tx: PgTx, *, blobs_in_db: bool = False) -> None:
+        """Create the tables (``schema.sql``; with ``blobs_in_db`` also ``blobs.sql``) in
+        ``tx``, which the caller commits."""
         self._conn.raw.execute(schema_script())
         tx.execute("INSERT INTO cluetool_meta (key, value) VALUES ('application', ?), ('schema_version', ?)",
                    (APPLICATION, str(SCHEMA_VERSION)))
+        if blobs_in_db:
+            self._conn.raw.execute(blobs_script())
+            tx.execute("INSERT INTO cluetool_meta (key, value) VALUES ('blobs', 'table')")
+
+    def blobs_in_db(self) -> bool:
+        """Whether the store keeps its blobs in its tables (created ``--blobs-in-db``)."""
+        row = self._conn.execute("SELECT value FROM cluetool_meta WHERE key = 'blobs'").fetchone()
+        return row is not None and row[0] == "table"
+
+    def _check_blobs_mode(self, blobs_in_db: bool) -> None:
+        if self.blobs_in_db() == blobs_in_db:
+            return
+        if blobs_in_db:
+            raise StateError(f'store "{self.location}" keeps its blobs as files, but config.toml says blobs_in_db = true',
+                             hint="remove blobs_in_db from config.toml (the setting is chosen at init and cannot change)")
+        raise StateError(f'store "{self.location}" keeps its blobs in the database, but config.toml does not say so',
+                         hint="add blobs_in_db = true to config.toml, next to store (docs/operations.md)")
 
     @classmethod
-    def connect_empty(cls, url: str, *, blobs_dir: Path, wait: float = 10.0, password: str | None = None) -> PgStore:
+    def connect_empty(cls, url: str, *, blobs_dir: Path, wait: float = 10.0, password: str | None = None,
+                      blobs_in_db: bool = False) -> PgStore:
         """A connection to a database that must hold no tables yet (``store migrate-to``).
 
         Raises:
             StateError: it holds a cluetool store or other tables, or cannot be reached.
         """
-        store = cls._connect_pg(url, wait=wait, blobs_dir=blobs_dir, password=password, readonly=False)
+        store = cls._connect_pg(url, wait=wait, blobs_dir=blobs_dir, password=password, readonly=False,
+                                blobs_in_db=blobs_in_db)
         try:
             if store._version() is not None:
                 raise StateError(f'store "{display(url)}" already exists', hint="give an empty database")

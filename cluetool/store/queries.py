@@ -288,11 +288,7 @@ def _require_blobs(tx: Tx, reports: Sequence[ReportRow]) -> None:
             if a.sha256 in seen:
                 continue
             seen.add(a.sha256)
-            try:
-                size = tx.store.blobs.path(a.sha256).lstat().st_size
-            except FileNotFoundError:
-                size = None
-            if size != a.size:
+            if tx.store.blobs.size(a.sha256) != a.size:
                 raise StateError(
                     f"attachment {a.sha256} of report {r.submission_id} is not in the blob store",
                     hint="put attachment blobs before the transaction that references them",
