@@ -3,7 +3,8 @@
 All SQL lives in this package. Everything above it uses:
 
 - ``Store.open(path, wait=...)`` / ``Store.create(path)``, ``store.write()`` (a ``Tx``),
-  ``store.read()``, ``store.close()``, ``store.blobs`` (``BlobStore``);
+  ``store.read()``, ``store.close()``, ``store.blobs`` (``Blobs``: the files of
+  ``BlobStore``, or a PostgreSQL store's ``--blobs-in-db`` rows, ``cluetool.store.blobtable``);
 - ``cluetool.store.integrity.check_store(store)`` (``store check``);
 - ``cluetool.store.queries``: typed functions over sources, batches, reports,
   attachments and fingerprints;
