@@ -56,8 +56,10 @@ def dumps(value: Any) -> bytes:
     return _encoder.encode(builtins)
 
 
-# 16 or more digits in a row: possibly an integer beyond 2**53 - 1 (16 digits).
-_LONG_DIGITS = re.compile(rb"[0-9]{16}")
+# A number token of 16 or more digits: possibly an integer beyond 2**53 - 1 (16 digits).
+# Canonical JSON has no white space, so a number starts the document or follows ``:``,
+# ``[`` or ``,`` (after its sign); digits inside strings (hex hashes) mostly do not.
+_LONG_DIGITS = re.compile(rb"(?:^|[:\[,])-?[0-9]{16}")
 
 
 def loads_canonical(data: bytes) -> Any:

@@ -422,7 +422,7 @@ def insert_obligations(tx: Tx, rows: Iterable[NewObligation]) -> int:
         for o in rows:
             n += 1
             yield (o.submission_id, o.rule_id, o.trigger_event_id, o.unit, o.due.isoformat(), int(bool(o.unknown_years)),
-                   _fmt(o.created_at), o.report_id, years_text(o.unknown_years))
+                   _fmt(o.created_at), o.report_id, years_text(o.unknown_years) if o.unknown_years else "")
 
     tx.executemany(
         "INSERT INTO obligations (report_id, submission_id, rule_id, trigger_event_id, unit, due_date,"

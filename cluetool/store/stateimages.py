@@ -27,7 +27,7 @@ _CHUNK = 500
 def image(row: Sequence[Any]) -> str:
     """The image of ``(id, rule_id, unit, trigger_event_id, due_date, provisional, state,
     met_at, met_event_id)``."""
-    return "|".join("" if v is None else str(v) for v in row)
+    return "|".join(["" if v is None else str(v) for v in row])
 
 
 def images_of_reports(db: Db, report_ids: Iterable[int]) -> dict[int, dict[int, str]]:

@@ -73,6 +73,8 @@ def insert_report_codes(tx: Tx, ids: Sequence[int], reports: Sequence[ReportRow]
             except StateError:
                 continue
             targets, industries = list(facts.targets), list(facts.industries)
+        if not targets and not industries:
+            continue
         at = _utc_text(r)
         rows += [(rid, "target", code, at) for code in dict.fromkeys(targets)]
         rows += [(rid, "industry", code, at) for code in dict.fromkeys(industries)]

@@ -10,6 +10,7 @@ never repeat the identifier (personal data).
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from datetime import date
@@ -24,10 +25,14 @@ class IdProblem(NamedTuple):
     hard: bool
 
 
+# White space (``str.isspace``: re's ``\s`` on str patterns is the same test) and hyphens.
+_SPACE_OR_HYPHEN = re.compile(r"[\s-]")
+
+
 def normalise_id(value: str) -> str:
     """NFKC, drop white space and hyphens, upper-case (``１１０…ｘ`` -> ``110…X``)."""
-    text = unicodedata.normalize("NFKC", value)
-    return "".join(ch for ch in text if ch != "-" and not ch.isspace()).upper()
+    text = value if value.isascii() and value.isalnum() else unicodedata.normalize("NFKC", value)
+    return _SPACE_OR_HYPHEN.sub("", text).upper()
 
 
 # ---------------------------------------------------------------------------- GB 11643
@@ -41,7 +46,7 @@ FIRST_GEN_END = date(2013, 1, 1)
 
 def resident_id_check_char(first17: str) -> str:
     """The GB 11643 check character of 17 digits."""
-    return _ID_CHECK[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+    return _ID_CHECK[sum(map(operator.mul, map(int, first17[:17]), _ID_WEIGHTS)) % 11]
 
 
 def make_resident_id(region: str, birth: date, sequence: int) -> str:
@@ -193,10 +198,14 @@ _MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 _LANDLINE_RE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(?:(?:-|#|转|ext\.?|x)[0-9]{1,6})?$", re.IGNORECASE)
 
 
+_SPACE_HYPHEN_BRACKET = re.compile(r"[\s\-()]")
+_SPACE_BRACKET = re.compile(r"[\s()]")
+
+
 def normalise_mobile(value: str) -> str:
     """NFKC, drop spaces, hyphens and brackets, and a leading +86 / 0086 / 86 (domain.md §4.2)."""
-    text = unicodedata.normalize("NFKC", value)
-    n = "".join(ch for ch in text if ch not in "-()" and not ch.isspace())
+    text = value if value.isascii() and value.isalnum() else unicodedata.normalize("NFKC", value)
+    n = _SPACE_HYPHEN_BRACKET.sub("", text)
     if n.startswith("+86"):
         n = n[3:]
     elif n.startswith("0086"):
@@ -213,8 +222,8 @@ def is_mobile(value: str) -> bool:
 
 def is_landline(value: str) -> bool:
     """True for a landline: area code + number (``0AA(A)-NNNNNNN(N)``), optional extension."""
-    text = unicodedata.normalize("NFKC", value)
-    n = "".join(ch for ch in text if ch not in "()" and not ch.isspace())
+    text = value if value.isascii() and value.isalnum() else unicodedata.normalize("NFKC", value)
+    n = _SPACE_BRACKET.sub("", text)
     return bool(_LANDLINE_RE.match(n))
 
 

@@ -67,8 +67,8 @@ from cluetool.model.report import (
     SCHEMA,
     Attachment,
     PoliceMisconductReport,
+    nfkc,
     normalise_strings,
-    normalise_text,
 )
 from cluetool.validate import fields
 from cluetool.validate.attachments import check_attachments
@@ -330,37 +330,45 @@ class _TooDeep(Exception):
     pass
 
 
-def _normalised(data: Any, depth: int, keys: list[int]) -> Any:
-    """``normalise_strings`` that also counts object keys and refuses nesting deeper
-    than ``MAX_DEPTH`` before recursing (so hostile nesting cannot exhaust the stack)."""
+def _normalised(data: Any, depth: int, keys: list[int], printable: list[bool]) -> Any:
+    """``normalise_strings`` in place (``data`` is freshly decoded and nobody else's),
+    that also counts object keys, notes in ``printable[0]`` whether every string was
+    printable as decoded (``cluetool.text``'s fast check, in the same walk), and
+    refuses nesting deeper than ``MAX_DEPTH`` before recursing (so hostile nesting
+    cannot exhaust the stack)."""
     t = type(data)
     if t is dict:
         if depth > MAX_DEPTH:
             raise _TooDeep
         keys[0] += len(data)
-        out: dict[str, Any] = {}
         for k, v in data.items():
             tv = type(v)
             if tv is str:
-                out[k] = normalise_text(v)
+                # normalise_text, inlined: this loop runs for every string of every report.
+                if not v.isprintable():
+                    printable[0] = False
+                s = v.strip() if v.isascii() else nfkc(v).strip()
+                if s is not v:
+                    data[k] = s  # a value replaced, no key added: safe while iterating
             elif tv is dict or tv is list:
-                out[k] = _normalised(v, depth + 1, keys)
-            else:
-                out[k] = v
-        return out
+                _normalised(v, depth + 1, keys, printable)
+        return data
     if t is list:
         if depth > MAX_DEPTH:
             raise _TooDeep
-        items: list[Any] = []
-        for v in data:
+        for i, v in enumerate(data):
             tv = type(v)
             if tv is str:
-                items.append(normalise_text(v))
+                if not v.isprintable():
+                    printable[0] = False
+                s = v.strip() if v.isascii() else nfkc(v).strip()
+                if s is not v:
+                    data[i] = s
             elif tv is dict or tv is list:
-                items.append(_normalised(v, depth + 1, keys))
-            else:
-                items.append(v)
-        return items
+                _normalised(v, depth + 1, keys, printable)
+        return data
+    if t is str and not data.isprintable():
+        printable[0] = False
     return normalise_strings(data)
 
 
@@ -389,15 +397,21 @@ def _parse(raw: bytes, ctx: fields.Context) -> Any:
     except RecursionError:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
+    keys, printable = [0], [True]
     try:
-        for at, code, message in text_problems(data):
-            ctx.add(at, code, message)
-    except RecursionError:  # pragma: no cover - text_problems walks with its own stack
-        pass
-    keys = [0]
-    try:
-        data = _normalised(data, 1, keys)
+        data = _normalised(data, 1, keys, printable)
+        too_deep = False
     except _TooDeep:
+        too_deep = True
+    if too_deep or not printable[0]:
+        # The rare case: the strings as decoded (the walk above changed them in place)
+        # are looked at again, each with its path.
+        try:
+            for at, code, message in text_problems(msgspec.json.decode(raw)):
+                ctx.add(at, code, message)
+        except RecursionError:  # pragma: no cover - text_problems walks with its own stack
+            pass
+    if too_deep:
         ctx.add(REPORT_FILE, "report.too_deep", f"{REPORT_FILE} nests arrays and objects deeper than {MAX_DEPTH}")
         return _UNPARSED
     # A repeated key leaves fewer keys decoded than written: only then is the slower

@@ -136,20 +136,24 @@ class _NameSet:
     def __init__(self) -> None:
         self._files: set[str] = set()
         self._dirs: set[str] = set()
+        self._checked: tuple[str, list[str]] = ("", [])  # the last name checked, its parents
 
     def problem(self, name: str) -> str | None:
         if name in self._files:
             return "duplicate name"
         if name in self._dirs:
             return "name is also the parent directory of an earlier member"
-        for parent in _parents(name):
+        parents = _parents(name)
+        for parent in parents:
             if parent in self._files:
                 return f"parent directory {_display(parent)} is an earlier member"
+        self._checked = (name, parents)  # add() usually follows: its parents are known
         return None
 
     def add(self, name: str) -> None:
         self._files.add(name)
-        self._dirs.update(_parents(name))
+        checked, parents = self._checked
+        self._dirs.update(parents if checked == name else _parents(name))
 
 
 def _byte_sum(block: bytes) -> int:

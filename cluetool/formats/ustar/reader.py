@@ -132,8 +132,20 @@ class _Reader:
 
     def read_upto(self, n: int) -> bytes:
         """Up to ``n`` bytes; fewer only at end of stream. Never asks for more than 64 KiB."""
-        parts: list[bytes] = []
-        got = 0
+        if n <= CHUNK_SIZE:  # the common case (a header, a small member, padding): one read
+            chunk = self._src.read(n)
+            if len(chunk) == n:
+                self._pos += n
+                return chunk
+            if len(chunk) > n:
+                raise UstarError("source returned more bytes than asked")
+            parts: list[bytes] = [chunk] if chunk else []
+            got = len(chunk)
+            if not chunk:
+                return b""
+        else:
+            parts = []
+            got = 0
         while got < n:
             chunk = self._src.read(min(n - got, CHUNK_SIZE))
             if not chunk:
