@@ -23,12 +23,9 @@ Any problem: nothing is stored; blobs this import created are removed again.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import multiprocessing
 import os
-import unicodedata
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from collections.abc import Callable, Iterator, Sequence
@@ -51,8 +48,9 @@ from cluetool.audit.checkpoints import CHECKPOINT_KEY, checkpoint_key_name
 from cluetool.keys import NamedIdentity, load_identities, load_signing_key
 from cluetool.model.batch import ZERO_HASH, BatchProblem, IndexEntry
 from cluetool.model.codes import ATTACHMENT_TYPES
+from cluetool.model.fingerprints import fingerprints, report_kind
 from cluetool.model.report import Report, decode_report, normalise_text
-from cluetool.model.store import DuplicateLink, Fingerprint, ReportAttachment, ReportRow
+from cluetool.model.store import DuplicateLink, ReportAttachment, ReportRow
 from cluetool.rules.facts import ClueFacts
 from cluetool.rules.from_report import facts_from_report
 from cluetool.store import Store
@@ -65,7 +63,6 @@ from cluetool.store.pending_audit import PendingAudit
 from cluetool.store.stateimages import IMAGE_KEY, changed_images, images_of_reports
 from cluetool.validate.attachments import AttachmentStream
 from cluetool.validate.content import validate_report_bytes
-from cluetool.text import strip_invisible
 
 ACTOR = "cluetool-import"
 
@@ -240,46 +237,12 @@ class _Collector(InnerVisitor):
         return got
 
 
-def _kind(report: Report) -> str:
-    return str(report.__struct_config__.tag)
-
-
-def _norm(text: str) -> str:
-    # Invisible characters (zero-width, bidi, controls) never tell two values apart.
-    return "".join(unicodedata.normalize("NFKC", strip_invisible(text)).split()).casefold()
-
-
-def _h(*parts: str) -> str:
-    # 128 bits (32 hex digits): ample to tell fingerprints apart, and half the index.
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
-
-
-def fingerprints(report: Report) -> list[Fingerprint]:
-    """De-duplication fingerprints (cluetool/store/migrations.py): hashes of normalised subject ID numbers,
-    credit codes, names with kind and region, and attachment hashes."""
-    out: set[tuple[str, str]] = set()
-    region = report.facts.region
-    for s in report.subjects:
-        name = getattr(s, "name", "")
-        if name:
-            out.add(("subject_name", _h("name", _kind(report), region, _norm(name))))
-        idn = getattr(s, "id_number", None)
-        if idn:
-            out.add(("subject_id", _h("id", _norm(idn).upper())))
-        uscc = getattr(s, "uscc", None)
-        if uscc:
-            out.add(("subject_uscc", _h("uscc", _norm(uscc).upper())))
-    for a in report.attachments:
-        out.add(("attachment", _h("att", a.sha256)))
-    return [Fingerprint(kind=k, value=v) for k, v in sorted(out)]
-
-
 def _row(report: Report, raw: bytes, facts: ClueFacts) -> ReportRow:
     r = report.reporter
     has_contact = r.identity == "real_name" or (r.contact is not None and bool(r.contact.phone or r.contact.email))
     prints = fingerprints(report)
     return ReportRow(
-        submission_id=report.submission_id, kind=_kind(report),  # type: ignore[arg-type]
+        submission_id=report.submission_id, kind=report_kind(report),  # type: ignore[arg-type]
         received_at=report.received_at,
         report_sha256=hashlib.sha256(raw).hexdigest(), query_code_sha256=report.query_code_sha256,
         region=report.facts.region, reporter_has_contact=has_contact, real_name=r.identity == "real_name",
@@ -622,25 +585,6 @@ def _stop_workers() -> None:
         workers.stop(pool)
 
 
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
-
-
-def _bound_malloc() -> None:
-    """Large buffers (a report is up to 1 MiB) straight from mmap and back on free.
-
-    glibc raises its mmap threshold each time such a buffer is freed, after which they
-    come from the heap, which then fragments: an import's memory grew with the batch
-    although no more than a few chunks are ever alive. A fixed threshold keeps it flat.
-    Not glibc (or no libc found): nothing to do.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
-
-
 def _remove_created(store: Store, collector: _Collector | None) -> None:
     """Remove the blobs a failed import created, under the store's write lock (and the
     audit lock, under which imports check their blobs and commit) and only if no row
@@ -691,7 +635,7 @@ def import_batches(
     if allow_gap_reason is not None and not allow_gap_reason.strip():
         raise InputError("--allow-gap needs a --reason")
     home.check()
-    _bound_malloc()
+    workers.bound_malloc()
     idents = load_identities(home, identity, passphrase)  # current first, then retired, newest first
     # The key pair of the same name signs the audit checkpoint written after the import,
     # unless the home has its own checkpoint key: `audit checkpoint` signs with that one.

@@ -16,6 +16,7 @@ waiting forever. Each worker therefore:
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import os
 import signal
 import sys
@@ -69,4 +70,23 @@ def stop(pool: ProcessPoolExecutor) -> None:
             pass
 
 
-__all__ = ["die_with_parent", "stop"]
+__all__ = ["bound_malloc", "die_with_parent", "stop"]
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
+
+
+def bound_malloc() -> None:
+    """Large buffers (a report is up to 1 MiB) straight from mmap and back on free.
+
+    glibc raises its mmap threshold each time such a buffer is freed, after which they
+    come from the heap, which then fragments: an import's memory grew with the batch
+    although no more than a few chunks are ever alive. A fixed threshold keeps it flat.
+    Not glibc (or no libc found): nothing to do.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 256 * 1024)

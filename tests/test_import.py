@@ -36,7 +36,8 @@ from cluetool.config import Home
 from cluetool.errors import BusyError, InputError, StateError
 from cluetool.home import open_store
 from cluetool.formats import age, canonical, minisign, ustar
-from cluetool.ingest import ImportReport, fingerprints, import_batches
+from cluetool.ingest import ImportReport, import_batches
+from cluetool.model.fingerprints import fingerprints
 from cluetool.model.batch import Manifest, PayloadInfo, key_id_hex16
 from cluetool.model.report import decode_report
 from cluetool.store import latest_version

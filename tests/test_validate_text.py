@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cluetool.cli import app
-from cluetool.ingest import _norm
+from cluetool.model.fingerprints import norm as _norm
 from cluetool.model.findings import Finding
 from cluetool.validate import validate_submission
 from cluetool.validate.content import validate_report_bytes
