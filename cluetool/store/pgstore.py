@@ -45,7 +45,7 @@ from cluetool.store import audit_entries as _audit
 from cluetool.store.blobs import BlobStore
 from cluetool.store.db import MIGRATION_ACTOR, Store, Tx
 
-SCHEMA_VERSION = 8  # the SQLite schema version whose tables and indexes schema.sql has
+SCHEMA_VERSION = 9  # the SQLite schema version whose tables and indexes schema.sql has
 APPLICATION = "cluetool"
 _URL = re.compile(r"^postgres(?:ql)?://", re.I)
 

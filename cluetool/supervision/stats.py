@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -156,21 +157,31 @@ def compute_stats(home: Home | Path | None, *, now: datetime, as_of: date | str 
     spans = [(m.strftime("%Y-%m"), _local_midnight(m, zone),
               min(_local_midnight((m + timedelta(days=32)).replace(day=1), zone), cutoff))
              for m in _months_back(day, months + 1)]
-    with open_store(home, wait=wait, readonly=True) as store, store.read() as tx:
-        backlog = [BacklogRow(category=cat, unit=unit, region=region, region_name=region_label(region),
-                              bucket=labels[b], count=n)
-                   for cat, unit, region, b, n in q.backlog_rows(tx, cutoff=cutoff, buckets=bounds)]
-        past = cutoff <= format_time(now)
-        backlog += [BacklogRow(category="open_past_due", unit=unit, region=region, region_name=region_label(region),
-                               bucket=labels[b], count=n)
-                    for unit, region, b, n in q.overdue_rows(tx, cutoff=cutoff, as_of=day.isoformat(), buckets=bounds,
-                                                             met_later=past)]
-        obligations = [ObligationRow(unit=unit, rule=rule, state=state, count=n)
-                       for unit, rule, state, n in q.obligation_states(
-                           tx, cutoff=cutoff, as_of=day.isoformat(),
-                           soon=(day + timedelta(days=soon_days)).isoformat())]
-        counts = q.month_counts(tx, spans)
-        codes = q.code_counts(tx, spans)
+    as_of_text, soon = day.isoformat(), (day + timedelta(days=soon_days)).isoformat()
+    past = cutoff <= format_time(now)
+    with open_store(home, wait=wait, readonly=True) as store, store.read_pair() as (tx, other):
+        # Two halves of about equal cost, on two connections of one snapshot at once
+        # when the store has them (``Store.read_pair``), else one after the other.
+        def second() -> tuple[list[tuple[str | None, str, int, int]], list[tuple[str | None, str, int, int]]]:
+            db = other if other is not None else tx
+            return (q.not_contacted_rows(db, cutoff=cutoff, buckets=bounds),
+                    q.overdue_rows(db, cutoff=cutoff, as_of=as_of_text, buckets=bounds, met_later=past))
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            later = pool.submit(second) if other is not None else None
+            unassigned = q.unassigned_rows(tx, cutoff=cutoff, buckets=bounds)
+            states = q.obligation_states(tx, cutoff=cutoff, as_of=as_of_text, soon=soon)
+            counts = q.month_counts(tx, spans)
+            codes = q.code_counts(tx, spans)
+            not_contacted, overdue = later.result() if later is not None else second()
+    backlog = [BacklogRow(category="unassigned", unit=None, region=region, region_name=region_label(region),
+                          bucket=labels[b], count=n) for region, b, n in unassigned]
+    backlog += [BacklogRow(category="assigned_not_contacted", unit=unit, region=region,
+                           region_name=region_label(region), bucket=labels[b], count=n)
+                for unit, region, b, n in not_contacted]
+    backlog += [BacklogRow(category="open_past_due", unit=unit, region=region, region_name=region_label(region),
+                           bucket=labels[b], count=n) for unit, region, b, n in overdue]
+    obligations = [ObligationRow(unit=unit, rule=rule, state=state, count=n) for unit, rule, state, n in states]
     monthly = _monthly([s[0] for s in spans], counts, codes)
     backlog.sort(key=lambda r: (CATEGORIES.index(r.category), r.unit or "", r.region, labels.index(r.bucket)))
     obligations.sort(key=lambda r: (r.unit or "", r.rule, OBLIGATION_STATES.index(r.state)))
