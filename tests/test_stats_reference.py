@@ -9,15 +9,19 @@ computed here by reading every row in Python with the documented rules
 from __future__ import annotations
 
 import random
+import uuid
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta, timezone
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from cluetool.config import init_home
+from cluetool.home import create_store
 from cluetool.store import Store, obligation_stats
+from tests.pgfixture import _drop, url_of
 from cluetool.supervision.stats import BUCKETS, compute_stats, region_label
 
 NOW = datetime(2026, 12, 5, 2, 0, tzinfo=timezone.utc)
@@ -39,7 +43,8 @@ FIRST_DATA = date(2025, 6, 1)
 # The ways stats may take to the same answers: the obligation counts as index ranges, as
 # a scan (sorted, or in index order) or chosen by the as-of date; the backlog on two
 # connections of one snapshot or on one.
-MODES = {"auto": {}, "ranges": {"RANGES_FROM": -1.0}, "scan-sorted": {"RANGES_FROM": 2.0, "SORT_BELOW": 2.0},
+MODES = {"auto": {}, "ranges": {"RANGES_FROM": -1.0, "MET_LATER_RANGES_FROM": -1.0},
+         "scan-sorted": {"RANGES_FROM": 2.0, "SORT_BELOW": 2.0, "MET_LATER_RANGES_FROM": 2.0},
          "scan-ordered": {"RANGES_FROM": 2.0, "SORT_BELOW": -1.0}, "one-connection": {"tries": 0}}
 
 
@@ -60,10 +65,10 @@ class World:
         self.obligations: list[tuple[int, str, str | None, str, str, str | None, str]] = []
 
 
-def _build(root: Path, seed: int) -> tuple[Path, World]:
+def _build(root: Path, seed: int, url: str | None = None) -> tuple[Path, World]:
     rng = random.Random(seed)
-    home = init_home(root)
-    store = Store.create(home.store_file, now=NOW, blobs_dir=home.blobs_dir)
+    home = init_home(root, store=url)
+    store = create_store(home, now=NOW)
     w = World()
     t0, t1 = datetime(2025, 6, 1, tzinfo=timezone.utc), datetime(2026, 12, 4, tzinfo=timezone.utc)
     with store.write() as tx:
@@ -108,8 +113,9 @@ def _build(root: Path, seed: int) -> tuple[Path, World]:
                                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (event_id, rid, sid, event, _ts(at), None, to, _ts(at)))
                     if event == "assigned":
                         w.assignments[rid] = to
-                        tx.execute("INSERT OR REPLACE INTO assignments VALUES (?, ?, ?, ?, 'r', NULL, ?)",
-                                   (rid, sid, to, _ts(at), event_id))
+                        tx.execute("INSERT INTO assignments VALUES (?, ?, ?, ?, 'r', NULL, ?) ON CONFLICT (report_id)"
+                                   " DO UPDATE SET unit = excluded.unit, assigned_at = excluded.assigned_at,"
+                                   " event_id = excluded.event_id", (rid, sid, to, _ts(at), event_id))
             for rule in RULES:
                 if rng.random() < 0.3:
                     continue
@@ -198,6 +204,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, World]:
     return _build(tmp_path_factory.mktemp("stats-ref") / "home", seed=2314)
 
 
+@pytest.fixture(scope="module")
+def pg_world(pg_cluster: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, World]]:
+    # The same world in a PostgreSQL store (a database of its own for the module).
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(pg_cluster, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\'')
+    try:
+        yield _build(tmp_path_factory.mktemp("stats-ref-pg") / "home", seed=2314, url=url_of(pg_cluster, name))
+    finally:
+        _drop(pg_cluster, name)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("day", AS_OF, ids=str)
 def test_stats_equals_reference_computation_on_random_store(world: tuple[Path, World], day: date, mode: str,
@@ -217,6 +237,19 @@ def test_stats_equals_reference_computation_on_random_store(world: tuple[Path, W
     assert len(got_backlog) == len(s.backlog)  # one row per key
     assert got_backlog == backlog
     assert all(r.region_name == region_label(r.region) for r in s.backlog)
+    assert Counter({(r.unit, r.rule, r.state): r.count for r in s.obligations}) == states
+    shown = set(s.months)
+    assert Counter({(r.month, r.dimension, r.code): r.count for r in s.monthly if r.count}) == Counter(
+        {k: n for k, n in monthly.items() if k[0] in shown})
+
+
+@pytest.mark.parametrize("day", AS_OF, ids=str)
+def test_stats_on_postgresql_equals_reference_computation(pg_world: tuple[Path, World], day: date) -> None:
+    home, w = pg_world
+    s = compute_stats(home, now=NOW, as_of=day, months=24)
+    backlog, states, monthly = _reference(w, day)
+    assert Counter({(r.category, r.unit, r.region, r.bucket): r.count for r in s.backlog}) == backlog
+    assert len(s.backlog) == len(backlog)
     assert Counter({(r.unit, r.rule, r.state): r.count for r in s.obligations}) == states
     shown = set(s.months)
     assert Counter({(r.month, r.dimension, r.code): r.count for r in s.monthly if r.count}) == Counter(

@@ -45,6 +45,10 @@ STATES = ("overdue", "due_soon", "open", "met", "met_late", "cancelled")
 #: scan tests one in about 0.35 us in index order, and sorting adds about as much again;
 #: the rows ``_ranges`` takes off again are sorted.
 RANGES_FROM = 0.8
+#: ``overdue_rows`` finds the obligations met after the cutoff as ranges of met times
+#: from this share on; below it (an early as-of date: most were met after it, few due
+#: before it), through ``obligations_state_due``, the due dates before ``as_of``.
+MET_LATER_RANGES_FROM = 0.15
 #: Below this share the scan reads the rows created before the cutoff and sorts them;
 #: above it, every row in (rule, unit, state) order.
 SORT_BELOW = 0.3
@@ -61,17 +65,26 @@ def obligation_states(db: Db, *, cutoff: str, as_of: str, soon: str) -> list[tup
     if getattr(store, "backend", "sqlite") != "sqlite":
         _scan(db, counts, cutoff=cutoff, as_of=as_of, soon=soon, index="")
     else:
-        lo, hi = db.execute("SELECT (SELECT min(created_at) FROM obligations),"
-                            " (SELECT max(created_at) FROM obligations)").fetchone()
-        if lo is None or cutoff <= lo:
+        share = _created_before(db, cutoff)
+        if share == 0.0:
             return []
-        share = _share_before(lo, hi, cutoff)
         if share >= RANGES_FROM:
             _ranges(db, counts, cutoff=cutoff, as_of=as_of, soon=soon)
         else:  # the rows created before the cutoff, sorted, or all of them in group order
             index = "obligations_created" if share < SORT_BELOW else "obligations_rule_unit_met"
             _scan(db, counts, cutoff=cutoff, as_of=as_of, soon=soon, index=f" INDEXED BY {index}")
     return [(unit, rule, state, n) for (unit, rule), per in counts.items() for state, n in per.items() if n]
+
+
+def _created_before(db: Db, cutoff: str) -> float:
+    """About which share of the obligations was created before ``cutoff``: the share of
+    the span of their creation times (two probes of ``obligations_created``); 0.0 when
+    none was."""
+    lo, hi = db.execute("SELECT (SELECT min(created_at) FROM obligations),"
+                        " (SELECT max(created_at) FROM obligations)").fetchone()
+    if lo is None or cutoff <= lo:
+        return 0.0
+    return _share_before(lo, hi, cutoff)
 
 
 def _share_before(lo: str, hi: str, cutoff: str) -> float:
@@ -183,12 +196,14 @@ def overdue_rows(db: Db, *, cutoff: str, as_of: str, buckets: Sequence[str],
     as-of date in the past). ``buckets`` are the receipt-time lower bounds (UTC text,
     newest first) of the age buckets; bucket ``len(buckets)`` is the oldest.
 
-    The open ones come from ``obligations_state_due``; those met later, on SQLite, from
-    one range of ``obligations_rule_unit_met`` per (rule, unit, state) (the plain
-    statement would test every met obligation due before ``as_of``)."""
+    The open ones come from ``obligations_state_due``; those met later, on SQLite and
+    for a cutoff not early in the obligations' creation times, from one range of
+    ``obligations_rule_unit_met`` per (rule, unit, state) (the plain statement would
+    test every met obligation due before ``as_of``)."""
     case = " ".join(f"WHEN r.received_at >= ?{i + 3} THEN {i}" for i in range(len(buckets)))
     pairs, late = "WITH", ""
-    if met_later and getattr(getattr(db, "store", db), "backend", "sqlite") == "sqlite":
+    sqlite = getattr(getattr(db, "store", db), "backend", "sqlite") == "sqlite"
+    if met_later and sqlite and _created_before(db, cutoff) >= MET_LATER_RANGES_FROM:
         pairs = f"{_PAIRS},"
         late = "".join(
             " UNION SELECT o.report_id, o.unit FROM pairs JOIN obligations o INDEXED BY obligations_rule_unit_met"

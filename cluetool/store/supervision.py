@@ -9,7 +9,7 @@ compared as strings; local months and dates are turned into UTC bounds by the ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DrawRow",
-    "backlog_rows",
     "not_contacted_rows",
     "callback_eligible",
     "code_counts",
@@ -136,8 +135,10 @@ def insert_draw(tx: Tx, *, month: str, drawn_at: str, audit_seq: int, draw: byte
 
 def received_span(db: Db, before: str) -> tuple[str, str] | None:
     """The first and last receipt time (UTC text) of the reports received before ``before``."""
-    row = db.execute("SELECT min(received_at), max(received_at) FROM reports WHERE received_at < ?",
-                     (before,)).fetchone()
+    # Two subqueries: each is one probe of ``reports_received`` (one min() and one max()
+    # in the same SELECT would read the whole range).
+    row = db.execute("SELECT (SELECT min(received_at) FROM reports WHERE received_at < ?1),"
+                     " (SELECT max(received_at) FROM reports WHERE received_at < ?1)", (before,)).fetchone()
     return None if row is None or row[0] is None else (row[0], row[1])
 
 
@@ -205,57 +206,38 @@ def _not_had(alias: str, event: str) -> str:
             f" AND {alias}.at < ?1")
 
 
-def _bucket(buckets: Sequence[str]) -> str:
-    # ?1 is the cutoff; the bucket bounds follow as ?2, ?3, ...
-    case = " ".join(f"WHEN r.received_at >= ?{i + 2} THEN {i}" for i in range(len(buckets)))
-    return f"CASE {case} ELSE {len(buckets)} END"
-
-
 _PROVINCE_R = "substr(coalesce(r.region, ''), 1, 2)"
 
 
-def backlog_rows(db: Db, *, cutoff: str, buckets: Sequence[str]) -> Iterator[tuple[str, str | None, str, int, int]]:
-    """``(category, unit, region prefix, bucket index, count)`` of the open clues as of
-    ``cutoff`` (UTC text, exclusive): ``unassigned`` (no assigned event before it) and
-    ``assigned_not_contacted`` (assigned, the reporter left a contact, not contacted);
-    closed clues are not backlog. ``buckets`` are the receipt-time lower bounds (UTC
-    text, newest first) of the age buckets; bucket ``len(buckets)`` is the oldest.
+def unassigned_rows(db: Db, *, cutoff: str, lo: str, hi: str) -> list[tuple[str, int]]:
+    """``(region prefix, count)`` of the clues received in ``[lo, hi)`` (UTC text,
+    ``hi`` at most ``cutoff``) with neither an assigned nor a closed event before
+    ``cutoff``: a range of the index ``reports_received`` with an anti-join probe of
+    ``events_report_event`` per report (and a second for the few unassigned).
 
-    The unit is the clue's current holder. Two statements (``unassigned_rows``,
-    ``not_contacted_rows``; ``stats`` may run them on two connections at once)."""
-    for province, bucket, n in unassigned_rows(db, cutoff=cutoff, buckets=buckets):
-        yield "unassigned", None, province, bucket, n
-    for unit, province, bucket, n in not_contacted_rows(db, cutoff=cutoff, buckets=buckets):
-        yield "assigned_not_contacted", unit, province, bucket, n
-
-
-def unassigned_rows(db: Db, *, cutoff: str, buckets: Sequence[str]) -> list[tuple[str, int, int]]:
-    """``(region prefix, bucket index, count)`` of the clues received before ``cutoff``
-    with neither an assigned nor a closed event before it: a pass over the index
-    ``reports_received`` with an anti-join probe of ``events_report_event`` per report
-    (and a second for the few unassigned)."""
+    The backlog's ``unassigned``; the caller cuts the receipt times into ranges (each
+    within one age bucket), which two connections may count at once."""
     cur = db.execute(
-        f"SELECT {_PROVINCE_R}, {_bucket(buckets)}, count(*) FROM reports r"
-        f"{_not_had('a', 'assigned')}{_not_had('c', 'closed')}"
-        " WHERE r.received_at < ?1 AND a.report_id IS NULL AND c.report_id IS NULL GROUP BY 1, 2",
-        (cutoff, *buckets),
+        f"SELECT {_PROVINCE_R}, count(*) FROM reports r{_not_had('a', 'assigned')}{_not_had('c', 'closed')}"
+        " WHERE r.received_at >= ?2 AND r.received_at < ?3 AND a.report_id IS NULL AND c.report_id IS NULL"
+        " GROUP BY 1",
+        (cutoff, lo, hi),
     )
-    return [(row[0], int(row[1]), int(row[2])) for row in cur.fetchall()]
+    return [(row[0], int(row[1])) for row in cur.fetchall()]
 
 
-def not_contacted_rows(db: Db, *, cutoff: str, buckets: Sequence[str]) -> list[tuple[str | None, str, int, int]]:
-    """``(current unit, region prefix, bucket index, count)`` of the clues received
-    before ``cutoff`` whose reporter left a contact, assigned but neither contacted nor
-    closed before it: a pass over ``reports_received`` with one probe of
-    ``events_report_event`` per test."""
+def not_contacted_rows(db: Db, *, cutoff: str, lo: str, hi: str) -> list[tuple[str | None, str, int]]:
+    """``(current unit, region prefix, count)`` of the clues received in ``[lo, hi)``
+    whose reporter left a contact, assigned but neither contacted nor closed before
+    ``cutoff``: a range of ``reports_received`` with one probe of ``events_report_event``
+    per test. The backlog's ``assigned_not_contacted`` (the unit is the current holder)."""
     # ``reporter_has_contact <> 0`` (the column is 0 or 1) rather than ``= 1``: the latter
     # would let the planner read report rows through the partial index ``reports_callback``.
     cur = db.execute(
-        f"SELECT s.unit, {_PROVINCE_R}, {_bucket(buckets)}, count(*) FROM reports r"
-        f"{_not_had('t', 'contacted')}{_not_had('c', 'closed')}"
+        f"SELECT s.unit, {_PROVINCE_R}, count(*) FROM reports r{_not_had('t', 'contacted')}{_not_had('c', 'closed')}"
         " LEFT JOIN assignments s ON s.report_id = r.id"
-        " WHERE r.received_at < ?1 AND r.reporter_has_contact <> 0 AND t.report_id IS NULL AND c.report_id IS NULL"
-        f" AND {_had('assigned')} GROUP BY 1, 2, 3",
-        (cutoff, *buckets),
+        " WHERE r.received_at >= ?2 AND r.received_at < ?3 AND r.reporter_has_contact <> 0"
+        f" AND t.report_id IS NULL AND c.report_id IS NULL AND {_had('assigned')} GROUP BY 1, 2",
+        (cutoff, lo, hi),
     )
-    return [(row[0], row[1], int(row[2]), int(row[3])) for row in cur.fetchall()]
+    return [(row[0], row[1], int(row[2])) for row in cur.fetchall()]
