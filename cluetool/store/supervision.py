@@ -3,7 +3,9 @@ draws, and the aggregations behind ``stats``.
 
 Plain SQL (no SQLite functions beyond ``substr``, ``count``, ``min``, ``CASE``), each
 query served by an index of schema version 7 (``cluetool/store/migrations.py``), so that
-the same statements run on another backend. Times are the stored RFC 3339 UTC strings,
+the same statements run on another backend (the obligation counts, in
+``cluetool.store.obligation_stats``, also have SQLite-only statements, chosen for
+speed, that give the same answers). Times are the stored RFC 3339 UTC strings,
 compared as strings; local months and dates are turned into UTC bounds by the caller.
 """
 
