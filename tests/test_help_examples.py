@@ -114,7 +114,7 @@ WORLD: list[tuple[str, str, int]] = [
     ("ex", "audit export", 0),
     ("sh", "cp audit-2026-11/checkpoint.txt seen/checkpoint.txt", 0),
     ("ex", "audit verify", 0),
-    # entry 16 of this world is the held report's discard; its reason is the held resolve example's
+    # entry 17 of this world is the held report's discard; its reason is the held resolve example's
     ("sh", "printf 'intake re-sent a corrected copy' > reason.txt", 0),
     ("ex", "audit confirm-text", 0),
     ("sh", "cluetool --home auditor -q init && cluetool --home auditor -q keys generate auditor > /dev/null && "

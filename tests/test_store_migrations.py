@@ -173,6 +173,27 @@ SEED[7] = [
 
 # Stats speed (issue 23): indexes only; the same data.
 SEED[8] = list(SEED[7])
+SEED[9] = list(SEED[8])
+
+
+def test_store_v9_indexes_the_obligations_by_met_time_and_creation(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    Store.create(path, now=T0, version=8).close()
+    seed(path, 8)
+    with Store.open(path, now=T1) as s:
+        indexes = {r[0]: r[1] for r in s.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                                                  " AND tbl_name = 'obligations' AND sql IS NOT NULL")}
+        assert "obligations_rule_unit" not in indexes
+        assert "(rule_id, unit, state, met_at, due_date, created_at)" in indexes["obligations_rule_unit_met"]
+        assert "(created_at, rule_id, unit, state, met_at, due_date)" in indexes["obligations_created"]
+        # The stats statements use them.
+        plan = " ".join(r[3] for r in s.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM obligations WHERE rule_id = 'r' AND unit IS NULL"
+            " AND state = 'met' AND met_at < '2026'"))
+        assert "COVERING INDEX obligations_rule_unit_met" in plan
+        assert s.execute("SELECT count(*) FROM obligations INDEXED BY obligations_created"
+                         " WHERE created_at >= ''").fetchone()[0] == s.execute(
+            "SELECT count(*) FROM obligations").fetchone()[0] > 0
 
 
 def seed(path: Path, version: int) -> dict[str, int]:

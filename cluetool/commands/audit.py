@@ -222,7 +222,7 @@ def confirm_text(
     under the home's audit secret; exit 1 if it is not). The text is read from a file,
     never from the command line.
 
-    Example: cluetool audit confirm-text 16 --text-file reason.txt
+    Example: cluetool audit confirm-text 17 --text-file reason.txt
     """
     from cluetool import api
     from cluetool.errors import InputError

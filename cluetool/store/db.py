@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,12 @@ class Tx:
         return int(self.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0])
 
 
+def _data_version(tx: Tx) -> int:
+    # A read first: it begins the transaction's snapshot (BEGIN DEFERRED does not).
+    tx.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    return int(tx.execute("PRAGMA data_version").fetchone()[0])
+
+
 # New stores use 2 KiB pages: a report row of about 2 KiB then takes about 2.3 KB
 # (its first bytes in the table page, the rest in one overflow page) instead of a 4 KiB
 # page of its own, and each page an import dirties in an index on a random key (submission
@@ -109,6 +115,7 @@ class Store:
         self.blobs = blobs
         self.wait = wait
         self._in_tx = False
+        self._uri: str | None = None  # for a second read-only connection (``read_pair``)
 
     # -- opening -----------------------------------------------------------------------
 
@@ -254,6 +261,7 @@ class Store:
         # immutable (a read-only mount only): no locks and no -shm file, which SQLite
         # could not create there; nothing can change the file meanwhile.
         uri = path.resolve().as_uri() + f"?mode={mode}" + ("&immutable=1" if immutable else "")
+        twin_uri = path.resolve().as_uri() + "?mode=ro" + ("&immutable=1" if immutable else "")
         try:
             conn = sqlite3.connect(
                 uri, uri=True, timeout=wait, isolation_level=None, cached_statements=256
@@ -263,6 +271,7 @@ class Store:
                 f'cannot open store "{path}"', hint="check the file and its permissions"
             ) from None
         store = cls(conn, path, BlobStore(blobs_dir if blobs_dir is not None else path.parent / "blobs"), wait)
+        store._uri = twin_uri
         try:
             for pragma in (
                 "PRAGMA foreign_keys = ON",
@@ -408,6 +417,61 @@ class Store:
         """A read transaction: every query in the block sees the same snapshot."""
         with self._transaction("BEGIN DEFERRED", writable=False) as tx:
             yield tx
+
+    @contextmanager
+    def read_pair(self, *, tries: int = 3) -> Iterator[tuple[Tx, Tx | None]]:
+        """Two read transactions on one snapshot: this connection's and a second
+        read-only connection's, which another thread may use (SQLite runs a statement
+        without holding the GIL, so two statements, one per connection, use two cores).
+        ``None`` in the second place when there is no second connection (``_twin``) or
+        no two transactions on one snapshot were begun in ``tries`` tries (commits kept
+        coming in between): then everything runs on the first.
+
+        Why one snapshot: the second connection reads (snapshot 1), this one begins and
+        reads (its snapshot), the second begins again and reads (snapshot 2). SQLite's
+        ``PRAGMA data_version`` of a connection changes whenever another connection
+        committed between its reads; if it is the same at snapshots 1 and 2, nothing was
+        committed from before this connection's snapshot to after it, so all three are
+        the same state. A change (a commit, or a checkpoint that reset the WAL) means try
+        again.
+        """
+        twin = self._twin()
+        if twin is None:
+            with self.read() as tx:
+                yield tx, None
+            return
+        try:
+            for _ in range(tries):
+                with ExitStack() as stack:
+                    with twin.read() as probe:
+                        before = _data_version(probe)
+                    tx = stack.enter_context(self.read())
+                    tx.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                    other = stack.enter_context(twin.read())
+                    if _data_version(other) == before:
+                        yield tx, other
+                        return
+            with self.read() as tx:
+                yield tx, None
+        finally:
+            twin.close()
+
+    def _twin(self) -> Store | None:
+        """A second read-only connection to the same file, usable from another thread
+        (``None`` where there is none to be had)."""
+        if self._uri is None:
+            return None
+        try:
+            conn = sqlite3.connect(self._uri, uri=True, timeout=self.wait, isolation_level=None,
+                                   cached_statements=64, check_same_thread=False)
+            twin = Store(conn, self.path, self.blobs, self.wait)
+            for pragma in (f"PRAGMA cache_size = -{CACHE_KIB}", "PRAGMA temp_store = MEMORY",
+                           "PRAGMA trusted_schema = OFF", f"PRAGMA busy_timeout = {int(self.wait * 1000)}",
+                           "PRAGMA query_only = ON"):
+                conn.execute(pragma)
+        except sqlite3.Error:
+            return None
+        return twin
 
     @contextmanager
     def _transaction(self, begin: str, *, writable: bool, wait: float | None = None) -> Iterator[Tx]:

@@ -628,3 +628,19 @@ CREATE INDEX events_report_event ON events (report_id, event, at);
 CREATE INDEX reports_kind_province ON reports (kind, substr(coalesce(region, ''), 1, 2), received_at);
 CREATE INDEX report_codes_code ON report_codes (dim, code, received_at);
 """
+
+# Version 9, stats speed (issue 23, second step): indexes only again. ``stats`` counted
+# the obligations by reading every index entry (3,000,000 at a million clues) and
+# testing each against the as-of date; now most of them are counted as index ranges:
+# - ``obligations_rule_unit_met`` (replaces ``obligations_rule_unit``): per rule, unit
+#   and stored state, the met time before the due date, so that "met before the cutoff"
+#   is one range per (rule, unit, state), and an open obligation's due date (met time
+#   NULL) another;
+# - ``obligations_created``: the obligations created at or after a cutoff (none for an
+#   as-of date of today), whose share of those ranges is taken off again, or, for an
+#   early as-of date, the few created before it, counted one by one.
+_V_STATS_OBLIGATIONS = """
+DROP INDEX obligations_rule_unit;
+CREATE INDEX obligations_rule_unit_met ON obligations (rule_id, unit, state, met_at, due_date, created_at);
+CREATE INDEX obligations_created ON obligations (created_at, rule_id, unit, state, met_at, due_date);
+"""

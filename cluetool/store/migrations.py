@@ -88,6 +88,13 @@ Schema notes (version 8, stats speed, see the comment above ``_V_STATS``)
   (kind, province prefix of the region, receipt time; an index on an expression) and
   ``report_codes_code`` (dim, code, receipt time), so that ``stats`` counts index ranges
   and probes instead of sorting a million rows. No answer depends on them.
+
+Schema notes (version 9, see the comment above ``_V_STATS_OBLIGATIONS``)
+-------------------------------------------------------------------------
+- Indexes only: ``obligations_rule_unit_met`` (rule, unit, state, met time, due date,
+  creation time) replaces ``obligations_rule_unit``, and ``obligations_created`` (creation
+  time first), so that ``stats`` counts the obligations as index ranges, correcting
+  for those created after the cutoff. No answer depends on them.
 """
 
 from __future__ import annotations
@@ -104,6 +111,7 @@ from cluetool.store.migration_scripts import (  # the released scripts, text unc
     _V5,
     _V6,
     _V_STATS,
+    _V_STATS_OBLIGATIONS,
     _V_SUPERVISION,
     APPLICATION_ID,  # re-exported: the runner (store/db.py) checks a file by it
 )
@@ -137,6 +145,8 @@ MIGRATIONS: list[Migration] = [
               script=_V_SUPERVISION),
     Migration(version=8, name="stats: indexes for per-report event probes and per-kind, province and code month ranges",
               script=_V_STATS),
+    Migration(version=9, name="stats: obligations by rule, unit, state and met time, and by creation time",
+              script=_V_STATS_OBLIGATIONS),
 ]
 
 

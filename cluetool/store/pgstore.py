@@ -51,7 +51,7 @@ from cluetool.store.blobs import Blobs, BlobStore
 from cluetool.store.blobtable import TableBlobs
 from cluetool.store.db import MIGRATION_ACTOR, Store, Tx
 
-SCHEMA_VERSION = 8  # the SQLite schema version whose tables and indexes schema.sql has
+SCHEMA_VERSION = 9  # the SQLite schema version whose tables and indexes schema.sql has
 APPLICATION = "cluetool"
 _URL = re.compile(r"^postgres(?:ql)?://", re.I)
 

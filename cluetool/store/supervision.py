@@ -3,13 +3,15 @@ draws, and the aggregations behind ``stats``.
 
 Plain SQL (no SQLite functions beyond ``substr``, ``count``, ``min``, ``CASE``), each
 query served by an index of schema version 7 (``cluetool/store/migrations.py``), so that
-the same statements run on another backend. Times are the stored RFC 3339 UTC strings,
+the same statements run on another backend (the obligation counts, in
+``cluetool.store.obligation_stats``, also have SQLite-only statements, chosen for
+speed, that give the same answers). Times are the stored RFC 3339 UTC strings,
 compared as strings; local months and dates are turned into UTC bounds by the caller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -18,6 +20,7 @@ from cluetool.errors import StateError
 from cluetool.model.store import ReportRow
 from cluetool.store.audit_entries import format_time
 from cluetool.store.handling import stored_facts
+from cluetool.store.obligation_stats import obligation_states, overdue_rows
 
 if TYPE_CHECKING:
     from cluetool.store.db import Store, Tx
@@ -26,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DrawRow",
-    "backlog_rows",
+    "not_contacted_rows",
     "callback_eligible",
     "code_counts",
     "drawn_clues",
@@ -37,6 +40,7 @@ __all__ = [
     "obligation_states",
     "overdue_rows",
     "received_span",
+    "unassigned_rows",
 ]
 
 
@@ -135,8 +139,10 @@ def insert_draw(tx: Tx, *, month: str, drawn_at: str, audit_seq: int, draw: byte
 
 def received_span(db: Db, before: str) -> tuple[str, str] | None:
     """The first and last receipt time (UTC text) of the reports received before ``before``."""
-    row = db.execute("SELECT min(received_at), max(received_at) FROM reports WHERE received_at < ?",
-                     (before,)).fetchone()
+    # Two subqueries: each is one probe of ``reports_received`` (one min() and one max()
+    # in the same SELECT would read the whole range).
+    row = db.execute("SELECT (SELECT min(received_at) FROM reports WHERE received_at < ?1),"
+                     " (SELECT max(received_at) FROM reports WHERE received_at < ?1)", (before,)).fetchone()
     return None if row is None or row[0] is None else (row[0], row[1])
 
 
@@ -193,94 +199,49 @@ def code_counts(db: Db, months: Sequence[tuple[str, str, str]]) -> list[tuple[st
 def _had(event: str) -> str:
     # One probe of ``events_report_event`` (schema version 8), no event row read.
     return (f"EXISTS (SELECT 1 FROM events e WHERE e.report_id = r.id AND e.event = '{event}'"
-            " AND e.at < ?)")
+            " AND e.at < ?1)")
 
 
-def backlog_rows(db: Db, *, cutoff: str, buckets: Sequence[str]) -> Iterator[tuple[str, str | None, str, int, int]]:
-    """``(category, unit, region prefix, bucket index, count)`` of the open clues as of
-    ``cutoff`` (UTC text, exclusive): ``unassigned`` (no assigned event before it) and
-    ``assigned_not_contacted`` (assigned, the reporter left a contact, not contacted);
-    closed clues are not backlog. ``buckets`` are the receipt-time lower bounds (UTC
-    text, newest first) of the age buckets; bucket ``len(buckets)`` is the oldest.
+def _not_had(alias: str, event: str) -> str:
+    # An anti-join: with ``WHERE alias.report_id IS NULL``, the reports without such an
+    # event, one probe of ``events_report_event`` each. SQLite runs it inline, cheaper
+    # than a NOT EXISTS subquery; PostgreSQL plans it as the anti-join it is.
+    return (f" LEFT JOIN events {alias} ON {alias}.report_id = r.id AND {alias}.event = '{event}'"
+            f" AND {alias}.at < ?1")
 
-    The unit is the clue's current holder. Two statements, each a pass over the index
-    ``reports_received`` with one probe per test (assigned, contacted, closed before the
-    cutoff) of ``events_report_event``: no per-report aggregate is built or sorted.
-    """
-    case = " ".join(f"WHEN r.received_at >= ? THEN {i}" for i in range(len(buckets)))
-    bucket = f"CASE {case} ELSE {len(buckets)} END"
-    province = "substr(coalesce(r.region, ''), 1, 2)"
+
+_PROVINCE_R = "substr(coalesce(r.region, ''), 1, 2)"
+
+
+def unassigned_rows(db: Db, *, cutoff: str, lo: str, hi: str) -> list[tuple[str, int]]:
+    """``(region prefix, count)`` of the clues received in ``[lo, hi)`` (UTC text,
+    ``hi`` at most ``cutoff``) with neither an assigned nor a closed event before
+    ``cutoff``: a range of the index ``reports_received`` with an anti-join probe of
+    ``events_report_event`` per report (and a second for the few unassigned).
+
+    The backlog's ``unassigned``; the caller cuts the receipt times into ranges (each
+    within one age bucket), which two connections may count at once."""
     cur = db.execute(
-        f"SELECT {province}, {bucket}, count(*) FROM reports r"
-        f" WHERE r.received_at < ? AND NOT {_had('assigned')} AND NOT {_had('closed')} GROUP BY 1, 2",
-        (*buckets, cutoff, cutoff, cutoff),
+        f"SELECT {_PROVINCE_R}, count(*) FROM reports r{_not_had('a', 'assigned')}{_not_had('c', 'closed')}"
+        " WHERE r.received_at >= ?2 AND r.received_at < ?3 AND a.report_id IS NULL AND c.report_id IS NULL"
+        " GROUP BY 1",
+        (cutoff, lo, hi),
     )
-    for row in cur.fetchall():
-        yield "unassigned", None, row[0], int(row[1]), int(row[2])
+    return [(row[0], int(row[1])) for row in cur.fetchall()]
+
+
+def not_contacted_rows(db: Db, *, cutoff: str, lo: str, hi: str) -> list[tuple[str | None, str, int]]:
+    """``(current unit, region prefix, count)`` of the clues received in ``[lo, hi)``
+    whose reporter left a contact, assigned but neither contacted nor closed before
+    ``cutoff``: a range of ``reports_received`` with one probe of ``events_report_event``
+    per test. The backlog's ``assigned_not_contacted`` (the unit is the current holder)."""
     # ``reporter_has_contact <> 0`` (the column is 0 or 1) rather than ``= 1``: the latter
     # would let the planner read report rows through the partial index ``reports_callback``.
     cur = db.execute(
-        f"SELECT a.unit, {province}, {bucket}, count(*) FROM reports r"
-        " LEFT JOIN assignments a ON a.report_id = r.id"
-        f" WHERE r.received_at < ? AND r.reporter_has_contact <> 0 AND {_had('assigned')}"
-        f" AND NOT {_had('contacted')} AND NOT {_had('closed')} GROUP BY 1, 2, 3",
-        (*buckets, cutoff, cutoff, cutoff, cutoff),
+        f"SELECT s.unit, {_PROVINCE_R}, count(*) FROM reports r{_not_had('t', 'contacted')}{_not_had('c', 'closed')}"
+        " LEFT JOIN assignments s ON s.report_id = r.id"
+        " WHERE r.received_at >= ?2 AND r.received_at < ?3 AND r.reporter_has_contact <> 0"
+        f" AND t.report_id IS NULL AND c.report_id IS NULL AND {_had('assigned')} GROUP BY 1, 2",
+        (cutoff, lo, hi),
     )
-    for row in cur.fetchall():
-        yield "assigned_not_contacted", row[0], row[1], int(row[2]), int(row[3])
-
-
-def obligation_states(db: Db, *, cutoff: str, as_of: str, soon: str) -> list[tuple[str | None, str, str, int]]:
-    """``(unit, rule, state, count)`` of the obligations created before ``cutoff`` (UTC
-    text), judged on the local date ``as_of``: one met at or after the cutoff counts as
-    unmet then; ``overdue`` is unmet and due before ``as_of``, ``due_soon`` due by
-    ``soon``, ``open`` later; ``met``, ``met_late`` and ``cancelled`` as stored. One pass
-    over the index ``obligations_rule_unit`` grouped in its order (rule, unit, stored
-    state: no sort), with conditional counts."""
-    # Positional parameters only (the PostgreSQL adapter translates ``?``). Unmet as of
-    # the cutoff: open, or met (late) at or after it; a met row without a time is neither.
-    unmet = "(state = 'open' OR met_at >= ?)"
-    cur = db.execute(
-        "SELECT unit, rule_id, state, count(*), count(CASE WHEN met_at < ? THEN 1 END),"
-        f" count(CASE WHEN {unmet} AND due_date < ? THEN 1 END),"
-        f" count(CASE WHEN {unmet} AND due_date >= ? AND due_date <= ? THEN 1 END),"
-        f" count(CASE WHEN {unmet} AND due_date > ? THEN 1 END)"
-        " FROM obligations WHERE created_at < ? GROUP BY rule_id, unit, state",
-        (cutoff, cutoff, as_of, cutoff, as_of, soon, cutoff, soon, cutoff),
-    )
-    counts: dict[tuple[str | None, str], dict[str, int]] = {}
-    for unit, rule, state, total, before, overdue, due_soon, later in cur.fetchall():
-        per = counts.setdefault((unit, rule), dict.fromkeys(_OBLIGATION_STATES, 0))
-        if state == "cancelled":
-            per["cancelled"] += int(total)
-            continue
-        if state in ("met", "met_late"):
-            per[state] += int(before)
-        per["overdue"] += int(overdue)
-        per["due_soon"] += int(due_soon)
-        per["open"] += int(later)
-    return [(unit, rule, state, n) for (unit, rule), per in counts.items() for state, n in per.items() if n]
-
-
-_OBLIGATION_STATES = ("overdue", "due_soon", "open", "met", "met_late", "cancelled")
-
-
-def overdue_rows(db: Db, *, cutoff: str, as_of: str, buckets: Sequence[str],
-                 met_later: bool) -> list[tuple[str | None, str, int, int]]:
-    """``(unit, region prefix, bucket index, count)`` of the clues with an obligation
-    overdue on ``as_of`` (unmet as of ``cutoff``, due before ``as_of``), each clue once
-    per unit. ``met_later``: also look at obligations met at or after the cutoff (an
-    as-of date in the past). Buckets as in ``backlog_rows``."""
-    case = " ".join(f"WHEN r.received_at >= ? THEN {i}" for i in range(len(buckets)))
-    late = (" UNION SELECT report_id, unit FROM obligations WHERE state IN ('met', 'met_late')"
-            " AND due_date < ? AND met_at >= ? AND created_at < ?") if met_later else ""
-    params: list[Any] = [as_of, cutoff] + ([as_of, cutoff, cutoff] if met_later else [])
-    cur = db.execute(
-        "WITH due AS (SELECT DISTINCT report_id, unit FROM obligations WHERE state = 'open' AND due_date < ?"
-        f" AND created_at < ?{late})"
-        " SELECT due.unit, substr(coalesce(r.region, ''), 1, 2),"
-        f" CASE {case} ELSE {len(buckets)} END, count(*)"
-        " FROM due JOIN reports r ON r.id = due.report_id GROUP BY 1, 2, 3",
-        (*params, *buckets),
-    )
-    return [(r[0], r[1], int(r[2]), int(r[3])) for r in cur.fetchall()]
+    return [(row[0], row[1], int(row[2])) for row in cur.fetchall()]

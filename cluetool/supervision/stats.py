@@ -10,10 +10,13 @@ receipt. The unit of a backlog row is the clue's current holder.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+import threading
+from collections import defaultdict, deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -25,6 +28,9 @@ from cluetool.home import open_store
 from cluetool.store import supervision as q
 from cluetool.store.audit_entries import format_time
 from cluetool.validate.regions import lookup
+
+if TYPE_CHECKING:
+    from cluetool.store.db import Tx
 
 STATS_SCHEMA = "cluetool.stats/1"
 #: Age buckets in whole days since receipt: (label, lowest age, highest age or None).
@@ -156,26 +162,107 @@ def compute_stats(home: Home | Path | None, *, now: datetime, as_of: date | str 
     spans = [(m.strftime("%Y-%m"), _local_midnight(m, zone),
               min(_local_midnight((m + timedelta(days=32)).replace(day=1), zone), cutoff))
              for m in _months_back(day, months + 1)]
-    with open_store(home, wait=wait, readonly=True) as store, store.read() as tx:
-        backlog = [BacklogRow(category=cat, unit=unit, region=region, region_name=region_label(region),
-                              bucket=labels[b], count=n)
-                   for cat, unit, region, b, n in q.backlog_rows(tx, cutoff=cutoff, buckets=bounds)]
-        past = cutoff <= format_time(now)
-        backlog += [BacklogRow(category="open_past_due", unit=unit, region=region, region_name=region_label(region),
-                               bucket=labels[b], count=n)
-                    for unit, region, b, n in q.overdue_rows(tx, cutoff=cutoff, as_of=day.isoformat(), buckets=bounds,
-                                                             met_later=past)]
-        obligations = [ObligationRow(unit=unit, rule=rule, state=state, count=n)
-                       for unit, rule, state, n in q.obligation_states(
-                           tx, cutoff=cutoff, as_of=day.isoformat(),
-                           soon=(day + timedelta(days=soon_days)).isoformat())]
-        counts = q.month_counts(tx, spans)
-        codes = q.code_counts(tx, spans)
+    as_of_text, soon = day.isoformat(), (day + timedelta(days=soon_days)).isoformat()
+    past = cutoff <= format_time(now)
+    with open_store(home, wait=wait, readonly=True) as store, store.read_pair() as (tx, other):
+        span = q.received_span(tx, cutoff)
+        slices = _slices(span[0] if span else None, cutoff, bounds)
+        tasks: list[tuple[Any, Callable[[Tx], Any]]] = [
+            ("states", lambda db: q.obligation_states(db, cutoff=cutoff, as_of=as_of_text, soon=soon)),
+            ("overdue", lambda db: q.overdue_rows(db, cutoff=cutoff, as_of=as_of_text, buckets=bounds,
+                                                  met_later=past)),
+            ("counts", lambda db: q.month_counts(db, spans)),
+            ("codes", lambda db: q.code_counts(db, spans)),
+        ]
+        for lo, hi, b in slices:
+            tasks.append((("assigned_not_contacted", b), lambda db, lo=lo, hi=hi: q.not_contacted_rows(
+                db, cutoff=cutoff, lo=lo, hi=hi)))
+            tasks.append((("unassigned", b), lambda db, lo=lo, hi=hi: q.unassigned_rows(
+                db, cutoff=cutoff, lo=lo, hi=hi)))
+        done = run_tasks(tasks, [tx] if other is None else [tx, other])
+    table: dict[tuple[str, str | None, str, int], int] = defaultdict(int)
+    for key, rows in done:
+        if isinstance(key, tuple):
+            category, b = key
+            for *unit, region, n in rows:
+                table[(category, unit[0] if unit else None, region, b)] += n
+    results = {key: rows for key, rows in done if not isinstance(key, tuple)}
+    for unit, region, b, n in results["overdue"]:
+        table[("open_past_due", unit, region, b)] += n
+    backlog = [BacklogRow(category=cat, unit=unit, region=region, region_name=region_label(region),
+                          bucket=labels[b], count=n) for (cat, unit, region, b), n in table.items() if n]
+    obligations = [ObligationRow(unit=unit, rule=rule, state=state, count=n)
+                   for unit, rule, state, n in results["states"]]
+    counts, codes = results["counts"], results["codes"]
     monthly = _monthly([s[0] for s in spans], counts, codes)
     backlog.sort(key=lambda r: (CATEGORIES.index(r.category), r.unit or "", r.region, labels.index(r.bucket)))
     obligations.sort(key=lambda r: (r.unit or "", r.rule, OBLIGATION_STATES.index(r.state)))
     return Stats(as_of=day.isoformat(), timezone=tz, months=[s[0] for s in spans[1:]], buckets=labels,
                  backlog=backlog, obligations=obligations, monthly=monthly)
+
+
+#: Equal slices of the receipt times for the backlog (besides the age-bucket bounds), so
+#: that two connections share the work about evenly whatever the data.
+SLICES = 16
+
+
+def _slices(first: str | None, cutoff: str, bounds: Sequence[str]) -> list[tuple[str, str, int]]:
+    """``(lo, hi, bucket index)``: the receipt times ``[first, cutoff)`` (UTC text) cut
+    at the age-bucket bounds (newest first) and into ``SLICES`` equal spans; each piece
+    lies in one bucket. The first starts at "" (before any time)."""
+    if first is None or first >= cutoff:
+        return []
+    cuts = {b for b in bounds if first < b < cutoff}
+    try:
+        a, z = (datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ") for t in (first, cutoff))
+    except ValueError:  # not stored times: the bucket bounds alone
+        a = z = None
+    if a is not None and z is not None:
+        step = (z - a) / SLICES
+        cuts |= {(a + step * i).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for i in range(1, SLICES)}
+    edges = ["", *sorted(c for c in cuts if first < c < cutoff), cutoff]
+    out = []
+    for lo, hi in zip(edges, edges[1:]):
+        low = lo or first  # the first piece holds nothing before ``first``
+        bucket = next((i for i, b in enumerate(bounds) if low >= b), len(bounds))
+        out.append((lo, hi, bucket))
+    return out
+
+
+def run_tasks(tasks: Sequence[tuple[Any, Callable[[Tx], Any]]], dbs: Sequence[Tx]) -> list[tuple[Any, Any]]:
+    """``(key, result)`` of each task, run on the transactions ``dbs`` at once: one
+    thread each (this one for the first), each taking the next task in order until none
+    is left. sqlite3 lets go of the GIL while a statement runs, so two connections use
+    two cores. An error stops the others taking new tasks and is raised here."""
+    queue = deque(tasks)
+    lock = threading.Lock()
+    out: list[tuple[Any, Any]] = []
+
+    def work(db: Tx) -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                key, task = queue.popleft()
+            try:
+                result = task(db)
+            except BaseException:
+                with lock:
+                    queue.clear()
+                raise
+            with lock:
+                out.append((key, result))
+
+    with ThreadPoolExecutor(max_workers=max(1, len(dbs) - 1)) as pool:
+        helpers = [pool.submit(work, db) for db in dbs[1:]]
+        try:
+            work(dbs[0])
+        finally:
+            errors = [f.exception() for f in helpers]
+        for error in errors:
+            if error is not None:
+                raise error
+    return out
 
 
 def _monthly(months: Sequence[str], counts: Sequence[tuple[str, str, str, int]],

@@ -219,7 +219,6 @@ CREATE INDEX reports_callback ON reports (received_at, submission_id)
     WHERE real_name = 1 OR reporter_has_contact = 1;
 CREATE INDEX reports_received ON reports (received_at, kind, region, reporter_has_contact);
 CREATE INDEX events_event_at_report ON events (event, at, report_id);
-CREATE INDEX obligations_rule_unit ON obligations (rule_id, unit, state, due_date, met_at, created_at);
 
 CREATE TABLE report_codes (
     report_id   bigint NOT NULL REFERENCES reports (id),
@@ -245,6 +244,11 @@ CREATE INDEX sample_draws_month ON sample_draws (month, id);
 CREATE INDEX events_report_event ON events (report_id, event, at);
 CREATE INDEX reports_kind_province ON reports (kind, substr(coalesce(region, ''), 1, 2), received_at);
 CREATE INDEX report_codes_code ON report_codes (dim, code, received_at);
+
+-- Schema version 9 (see _V_STATS_OBLIGATIONS): the obligations by rule, unit, state and
+-- met time (replacing obligations_rule_unit), and by creation time.
+CREATE INDEX obligations_rule_unit_met ON obligations (rule_id, unit, state, met_at, due_date, created_at);
+CREATE INDEX obligations_created ON obligations (created_at, rule_id, unit, state, met_at, due_date);
 
 -- SQLite's json_valid / json_extract, for the statements the store shares with it
 -- (cluetool.store.pgsql.translate): a path '$.a.b'; NULL for text that is not JSON.
