@@ -460,6 +460,9 @@ class _ChunkWriter:
             self.raced = True
             self.problems += [_problem(self.batch, "report.already_stored", f"report {sid} is already in the store")
                               for sid in sorted(exc.stored)]
+            self.problems += [_problem(self.batch, "report.query_code_used",
+                                       f"report {sid}: its query code is already used by another report")
+                              for sid in sorted(exc.codes_used)]
             return
         facts = {c.submission_id: c.facts for c in chunk if c.facts is not None}
         materialise_import_obligations(tx, part, home=self.home, imported_at=now, report_ids=ids, ctx=self.deadlines,

@@ -194,3 +194,31 @@ def test_shared_subject_id_in_two_sources_at_once_linked_once(tmp_path: Path, pg
     found = [(o, d["duplicate_of"]) for act, o, d in log if act == "duplicate.found"]
     assert found == [(later, earlier)]
     verify_clean(receiver.home)
+
+
+def test_one_query_code_in_two_sources_at_once_held_once(tmp_path: Path, pg_url: str) -> None:
+    # Two different reports with the same query code: the one imported later is held as a
+    # collision, as one after the other; neither batch is refused (after a retry).
+    receiver = in_use(tmp_path, pg_url)
+    a, _ = submission(9901, 0)
+    b, _ = submission(9902, 1)
+    b["query_code_sha256"] = a["query_code_sha256"]
+    first = source_batch(tmp_path, receiver, "one", [(a, {}), submission(9903, 2)])
+    second = source_batch(tmp_path, receiver, "two", [(b, {}), submission(9904, 3)])
+    holder = Holder(receiver.home)
+    try:
+        one = start_import(receiver.home, first)
+        waiters(pg_url, "advisory", 1, one)  # "one" stored its reports and waits for the audit lock
+        two = start_import(receiver.home, second)
+        waiters(pg_url, "transactionid", 1, one, two)  # "two" waits for "one"'s commit on the query code
+    finally:
+        holder.release()
+    finish(one)
+    finish(two)
+    with psycopg.connect(pg_url) as pg:
+        stored = {r[0] for r in pg.execute("SELECT submission_id FROM reports")}
+        held = pg.execute("SELECT submission_id, reason, collides_with FROM held_reports").fetchall()
+    assert a["submission_id"] in stored and b["submission_id"] not in stored
+    assert len(stored) == 1 + 3
+    assert held == [(b["submission_id"], "query_code.collision", a["submission_id"])]
+    verify_clean(receiver.home)

@@ -190,11 +190,14 @@ def insert_batch(
 
 
 class ReportsStored(InputError):
-    """Reports with these submission ids are already in the store (``stored``)."""
+    """Reports with these submission ids are already in the store (``stored``), or other
+    reports of the store already use these reports' query codes (``codes_used``: the
+    submission ids of this call's reports whose code is taken)."""
 
-    def __init__(self, message: str, stored: set[str]) -> None:
+    def __init__(self, message: str, stored: set[str], codes_used: set[str] | None = None) -> None:
         super().__init__(message)
         self.stored = stored
+        self.codes_used = codes_used or set()
 
 
 def insert_reports(
@@ -303,6 +306,12 @@ def _report_conflict(tx: Tx, reports: Sequence[ReportRow], exc: sqlite3.Integrit
         return ReportsStored(f"report {first} is already in the store ({len(present)} in all)", present)
     if len(set(ids)) != len(ids):
         return InputError("the batch holds the same submission id twice")
+    codes = {r.query_code_sha256: r.submission_id for r in reports if r.query_code_sha256}
+    taken = _stored(tx, "query_code_sha256", codes)
+    if taken:  # by a report stored since the caller looked (another importer, PostgreSQL)
+        used = {codes[c] for c in taken}
+        return ReportsStored(f"report {min(used)}: its query code is already used by another report "
+                             f"({len(used)} in all)", set(), used)
     if "query_code_sha256" in str(exc):
         return InputError("a report's query code is already used by another report")
     return InputError(f"cannot store the reports: {exc}")
