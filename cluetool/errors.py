@@ -62,6 +62,13 @@ class BusyError(ClueError):
     exit_code = ExitCode.TEMPFAIL
 
 
+class ConflictRolledBack(BusyError):
+    """The database ended the transaction to resolve a conflict with another one (a
+    deadlock or a serialisation failure, PostgreSQL); nothing of it was written, and
+    running it again is expected to succeed. A caller that can redo its transaction
+    does so; otherwise it is reported as busy (exit 75)."""
+
+
 _CAUSES = {
     errno.ENOSPC: "disk full",
     errno.EDQUOT: "disk quota exceeded",

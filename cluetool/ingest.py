@@ -40,7 +40,7 @@ from cluetool.batch.signers import signer_lookup
 from cluetool.batch.verify import InnerVisitor, authenticate, decrypt_checked
 from cluetool.config import Home, Limits
 from cluetool.home import open_store
-from cluetool.errors import ClueError, InputError
+from cluetool.errors import ClueError, ConflictRolledBack, InputError
 from cluetool.formats import age, ustar
 from cluetool import workers
 from cluetool.audit import checkpoint
@@ -292,6 +292,9 @@ def import_batch(
         except _Raced as raced:  # rolled back; the next attempt sees the other import's reports
             if attempt == _ATTEMPTS - 1:
                 return raced.result, raced.problems
+        except ConflictRolledBack:  # a deadlock with another import (PostgreSQL): it went on, this one again
+            if attempt == _ATTEMPTS - 1:
+                raise
     raise AssertionError("unreachable")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from cluetool import keys
 from samples.make_samples import write_submission
@@ -222,3 +223,51 @@ def test_one_query_code_in_two_sources_at_once_held_once(tmp_path: Path, pg_url:
     assert len(stored) == 1 + 3
     assert held == [(b["submission_id"], "query_code.collision", a["submission_id"])]
     verify_clean(receiver.home)
+
+
+def test_deadlock_is_a_conflict_that_rolled_back_and_import_redoes_its_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL resolves a deadlock (e.g. an import holding the audit lock early for a
+    # rules change, waiting for a blob another import wrote and is about to commit) by
+    # ending one transaction: that import runs its batch again, as after a race; a
+    # lock not granted in time stays plain busy (exit 75).
+    from psycopg import errors as pg_errors
+
+    from cluetool import ingest
+    from cluetool.errors import BusyError, ConflictRolledBack
+    from cluetool.store.pgstore import PgStore
+    from tests.batch_helpers import write_spool
+    from tests.test_import import make_pair
+
+    fake = type("Fake", (), {"location": "postgresql://x@/db"})()
+    for exc in (pg_errors.DeadlockDetected("deadlock detected"), pg_errors.SerializationFailure("could not serialize")):
+        assert isinstance(PgStore._translate_pg(fake, exc), ConflictRolledBack)  # type: ignore[arg-type]
+    busy = PgStore._translate_pg(fake, pg_errors.LockNotAvailable("lock timeout"))  # type: ignore[arg-type]
+    assert isinstance(busy, BusyError) and not isinstance(busy, ConflictRolledBack)
+
+    pair = make_pair(tmp_path)
+    write_spool(pair.root / "spool", 3, seed=8170, attachments=0)
+    [batch] = pair.seal(pair.root / "spool")
+    real, calls = ingest._import_batch, []
+
+    def deadlocked_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConflictRolledBack("deadlock detected")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest, "_import_batch", deadlocked_once)
+    report = pair.import_([batch])
+    assert len(calls) == 2 and report.ok and report.batches[0].status == "imported"
+
+    def deadlocked_always(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        raise ConflictRolledBack("deadlock detected")
+
+    calls.clear()
+    monkeypatch.setattr(ingest, "_import_batch", deadlocked_always)
+    write_spool(pair.root / "spool2", 1, seed=8171, attachments=0)
+    [again] = pair.seal(pair.root / "spool2")
+    with pytest.raises(ConflictRolledBack):  # (exit 75 from the command)
+        pair.import_([again])
+    assert len(calls) == ingest._ATTEMPTS

@@ -17,8 +17,9 @@ Decisions:
   Everything else is row locks: handlers recording events on different clues do not
   wait for each other until the audit append at the end of their transaction.
 - ``wait`` is ``lock_timeout``: a lock not granted within it is ``BusyError`` (exit 75),
-  as SQLite's busy timeout is. A deadlock or a serialisation failure is reported the
-  same way (run again).
+  as SQLite's busy timeout is. A deadlock or a serialisation failure is
+  ``ConflictRolledBack`` (a ``BusyError``): import runs its batch again (up to 3
+  attempts); other commands report it as busy (run again).
 - Read transactions are ``REPEATABLE READ READ ONLY``: one snapshot, as SQLite's.
 - Blobs: content-addressed files in the home (a directory several importer machines
   share, e.g. over NFS: see docs/operations.md), as for SQLite; or, for a store created
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from cluetool.errors import BusyError, StateError
+from cluetool.errors import BusyError, ConflictRolledBack, StateError
 from cluetool.model.store import StoreProblem
 from cluetool.store import audit_entries as _audit
 from cluetool.store.blobs import Blobs, BlobStore
@@ -385,7 +386,10 @@ class PgStore(Store):
     def _translate_pg(self, exc: Exception) -> Exception:
         from psycopg import errors as e
 
-        if isinstance(exc, (e.LockNotAvailable, e.DeadlockDetected, e.SerializationFailure)):
+        if isinstance(exc, (e.DeadlockDetected, e.SerializationFailure)):
+            return ConflictRolledBack(f'store "{self.location}" is busy: another process holds what this needs',
+                                      hint="wait for it, or run again with a longer --wait")
+        if isinstance(exc, e.LockNotAvailable):
             return BusyError(f'store "{self.location}" is busy: another process holds what this needs',
                              hint="wait for it, or run again with a longer --wait")
         if isinstance(exc, (e.DiskFull, e.OutOfMemory)):
