@@ -24,9 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # The import runs in a child process with its workers made slow: each worker marks
 # itself busy (a file named by its pid) and then sleeps far longer than the test.
+# SIGINT as at a terminal: a runner started in the background (``make test &``) has
+# SIGINT ignored, and Python keeps an ignored SIGINT ignored in its children.
 SCRIPT = textwrap.dedent("""
-    import os, sys, time
+    import os, signal, sys, time
     from pathlib import Path
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import cluetool.ingest as ingest
     markers = Path(sys.argv[1])
     ingest.PARALLEL_MIN_REPORTS = 1
