@@ -14,6 +14,15 @@
     imported in batches of --batch-size into one store (schema v6: plain UNIQUE
     submission ids and query codes); the time of the last batch against the first
     (target <= 2x, issue 18), with the times at every tenth of the run.
+(3) Budget (a fresh store): where one batch's CPU goes, best of --batches batches:
+    the importing process's CPU, and of it the CPU spent inside the store's SQL
+    statements and its COMMIT (the writes of every row, index and audit entry, then
+    the WAL's fsync and checkpoint); the worker processes' CPU (read from /proc); and
+    the re-validation of the same reports in this process alone (the code the workers
+    run). From these, the floor this machine sets on one batch of this code:
+    max(importing process, all CPU / cores); and the rate the store's writes alone
+    would allow if nothing else cost anything. Linux only (the workers' CPU comes from
+    /proc); elsewhere it is skipped.
 
 The batches are written directly with ``cluetool.formats`` (ustar, age, minisign,
 canonical), as ``cluetool/batch/writer.py`` writes them, from one valid report of
@@ -32,7 +41,9 @@ Usage: .venv/bin/python benchmarks/bench_import.py [--quick] [--big] [--total N]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import os
 import hashlib
 import io
 import json
@@ -51,11 +62,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cluetool import api, keys  # noqa: E402
+from cluetool import api, ingest, keys  # noqa: E402
 from cluetool.config import Home, init_home  # noqa: E402
 from cluetool.formats import age, canonical, minisign, ustar  # noqa: E402
 from cluetool.ingest import import_batches  # noqa: E402
 from cluetool.model import querycode  # noqa: E402
+from cluetool.store import db  # noqa: E402
 from cluetool.model.batch import (  # noqa: E402
     BATCH_FORMAT,
     ZERO_HASH,
@@ -251,6 +263,104 @@ def throughput(work: Path, batch_size: int, batches: int, profile: bool) -> None
         print("\n".join("      " + line for line in out.getvalue().splitlines() if line.strip()))
 
 
+def _children_cpu() -> dict[int, float]:
+    """CPU seconds of each child process of this one (the import's workers), from /proc."""
+    out: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            out[int(pid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+@contextlib.contextmanager
+def _store_timer(acc: dict[str, float]):  # type: ignore[no-untyped-def]
+    """Adds the CPU time of this thread inside the store's SQL statements to acc["sql"]
+    and inside its commits to acc["commit"] (the rows are built before the clock starts;
+    SQLite runs in the calling thread)."""
+    execute, executemany, write = db.Tx.execute, db.Tx.executemany, db.Store.write
+
+    def timed_execute(self, sql, params=()):  # type: ignore[no-untyped-def]
+        start = time.thread_time()
+        try:
+            return execute(self, sql, params)
+        finally:
+            acc["sql"] += time.thread_time() - start
+
+    def timed_executemany(self, sql, rows):  # type: ignore[no-untyped-def]
+        rows = list(rows)
+        start = time.thread_time()
+        try:
+            return executemany(self, sql, rows)
+        finally:
+            acc["sql"] += time.thread_time() - start
+
+    @contextlib.contextmanager
+    def timed_write(self, **kwargs):  # type: ignore[no-untyped-def]
+        cm = write(self, **kwargs)
+        tx = cm.__enter__()
+        try:
+            yield tx
+        except BaseException:
+            if not cm.__exit__(*sys.exc_info()):
+                raise
+        else:
+            start = time.thread_time()
+            cm.__exit__(None, None, None)
+            acc["commit"] += time.thread_time() - start
+
+    db.Tx.execute, db.Tx.executemany, db.Store.write = timed_execute, timed_executemany, timed_write  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        db.Tx.execute, db.Tx.executemany, db.Store.write = execute, executemany, write  # type: ignore[method-assign]
+
+
+def budget(work: Path, batch_size: int, batches: int) -> None:
+    if not Path("/proc/self/stat").exists():
+        print("(3) budget: skipped (no /proc to read the workers' CPU from)")
+        return
+    bench = Bench(work / "budget", batch_size)
+    cores = len(os.sched_getaffinity(0))
+    print(f"(3) budget: CPU seconds per batch of {batch_size:,} reports, {cores} cores (best of {batches} batches)")
+    rows: list[tuple[float, float, float, float, float, float]] = []
+    for _ in range(batches):
+        reports = bench.reports()
+        path = bench.writer.write(reports)
+        acc = {"sql": 0.0, "commit": 0.0}
+        before, cpu = _children_cpu(), time.process_time()
+        start = time.perf_counter()
+        with _store_timer(acc):
+            result = import_batches([path], home=bench.receiver, now=NOW, identity="internal")
+        wall = time.perf_counter() - start
+        main_cpu = time.process_time() - cpu
+        after = _children_cpu()
+        workers = sum(t - before.get(pid, 0.0) for pid, t in after.items())
+        path.unlink()
+        if not result.ok:
+            print(f"bench_import: import failed: {[(p.code, p.message) for p in result.problems][:3]}", file=sys.stderr)
+            raise SystemExit(2)
+        cpu = time.process_time()
+        for sid, data in reports:  # the workers' code, here in one process
+            ingest.check_report(sid, data, (), NOW, path.name)
+        alone = time.process_time() - cpu
+        rows.append((wall, main_cpu, acc["sql"], acc["commit"], workers, alone))
+    wall, main_cpu, sql, commit, workers, alone = min(rows)
+    floor = max(main_cpu, (main_cpu + workers) / cores)
+    print(f"    import {wall:.2f}s wall ({batch_size / wall:,.0f} reports/s); importing process {main_cpu:.2f}s CPU,"
+          f" of which SQL statements {sql:.2f}s and COMMIT {commit:.2f}s; workers {workers:.2f}s CPU")
+    print(f"    re-validation alone, in one process: {alone:.2f}s CPU ({batch_size / alone:,.0f} reports/s per core)")
+    print(f"    floor: max(importing process, all CPU / {cores} cores) = {floor:.2f}s ({batch_size / floor:,.0f} reports/s);"
+          f" the store's writes alone (SQL + COMMIT, nothing else): {sql + commit:.2f}s"
+          f" ({batch_size / (sql + commit):,.0f} reports/s)")
+
+
 def scaling(work: Path, batch_size: int, total: int) -> None:
     bench = Bench(work / "scaling", batch_size)
     n = max(2, total // batch_size)
@@ -289,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         throughput(work, args.batch_size, batches, args.profile)
         scaling(work, args.batch_size, total)
+        budget(work, args.batch_size, batches)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
