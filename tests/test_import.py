@@ -204,6 +204,22 @@ def submission(seed: int, index: int, *, attachments: int = 0) -> tuple[dict[str
     return report, files
 
 
+def seal_with_bad_attachment(pair: Pair, monkeypatch: pytest.MonkeyPatch, data: bytes, *, seed: int) -> tuple[Path, dict[str, Any]]:
+    """A batch sealed leniently (``lenient_seal``) from three valid submissions with
+    attachments and a fourth whose extra ``evidence.jpg`` is ``data``; the batch and the
+    fourth submission's report."""
+    spool = pair.root / "spool"
+    write_spool(spool, 3, seed=seed)  # valid, with attachments: their blobs must not stay
+    report, files = submission(seed + 1, 2)
+    files["evidence.jpg"] = data
+    report["attachments"].append({"file": "evidence.jpg", "type": "jpg", "size": len(data),
+                                  "sha256": hashlib.sha256(data).hexdigest(), "note": ""})
+    write_submission(spool / report["submission_id"], report, files)
+    lenient_seal(monkeypatch)
+    [batch] = pair.seal(spool)
+    return batch, report
+
+
 def gang_with_id(seed: int) -> dict[str, Any]:
     """A gang_crime report (no attachments) whose first subject has an ID number."""
     for i in range(200):
@@ -544,16 +560,7 @@ def test_import_trusted_batch_invalid_report_rejected_whole(pair: Pair, monkeypa
 def test_import_trusted_batch_bad_attachment_content_rejected_whole(
     pair: Pair, monkeypatch: pytest.MonkeyPatch, make: Any, code: str | None
 ) -> None:
-    spool = pair.root / "spool"
-    write_spool(spool, 3, seed=7401)  # valid, with attachments: their blobs must not stay
-    report, files = submission(7402, 2)
-    data = make(random.Random(7403))
-    files["evidence.jpg"] = data
-    report["attachments"].append({"file": "evidence.jpg", "type": "jpg", "size": len(data),
-                                  "sha256": hashlib.sha256(data).hexdigest(), "note": ""})
-    write_submission(spool / report["submission_id"], report, files)
-    lenient_seal(monkeypatch)
-    [batch] = pair.seal(spool)
+    batch, report = seal_with_bad_attachment(pair, monkeypatch, make(random.Random(7403)), seed=7401)
     entries = inner_index(pair, batch)  # the bad attachment made it into a signed batch
     assert len(entries) == 4 and report["submission_id"] in {e.submission_id for e in entries}
     before = snapshot(pair.home)

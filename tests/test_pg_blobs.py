@@ -26,7 +26,7 @@ from cluetool.store.pgstore import PgStore
 from samples import media
 from tests.batch_helpers import NOW, SOURCE, make_home, write_spool
 from tests.pgfixture import PgTestConnection, tamper_pg
-from tests.test_import import Pair, codes, lenient_seal, submission, write_submission
+from tests.test_import import Pair, codes, seal_with_bad_attachment, submission, write_submission
 
 RECEIVER_KEY = "internal"
 
@@ -134,16 +134,8 @@ def test_store_check_names_a_tampered_and_a_missing_blob_row(pair: Pair, pg_url:
 def test_a_failed_batch_leaves_no_blob_rows(pair: Pair, pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The bad attachment's batch had its good attachments written as rows (in its
     transaction) before the bad one was found: all of them are gone with the rollback."""
-    spool = pair.root / "spool"
-    write_spool(spool, 3, seed=9301)  # valid, with attachments
-    report, files = submission(9302, 2)
-    data = media.jpeg_with_trailing_bytes(random.Random(9303))
-    files["evidence.jpg"] = data
-    report["attachments"].append({"file": "evidence.jpg", "type": "jpg", "size": len(data),
-                                  "sha256": hashlib.sha256(data).hexdigest(), "note": ""})
-    write_submission(spool / report["submission_id"], report, files)
-    lenient_seal(monkeypatch)
-    [batch] = pair.seal(spool)
+    bad = media.jpeg_with_trailing_bytes(random.Random(9303))
+    batch, _report = seal_with_bad_attachment(pair, monkeypatch, bad, seed=9301)
     written: list[str] = []
     real = TableBlobs.put
 
