@@ -19,8 +19,10 @@ samples: $(STAMP)
 run: samples
 	bash samples/demo.sh $(DEMO)
 
+# The tests run in parallel, one process per core (at most 4): serially they took over
+# 17 minutes on a slow 2-core machine, against CI's 20 (docs/decisions.md).
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses=4
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
