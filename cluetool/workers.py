@@ -16,7 +16,6 @@ waiting forever. Each worker therefore:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -70,9 +69,6 @@ def stop(pool: ProcessPoolExecutor) -> None:
             pass
 
 
-__all__ = ["bound_malloc", "die_with_parent", "stop"]
-
-
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number (malloc.h)
 
 
@@ -85,8 +81,10 @@ def bound_malloc() -> None:
     Not glibc (or no libc found): nothing to do.
     """
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own libc, as for prctl above
     except (OSError, AttributeError):
         return
     mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+
+
+__all__ = ["bound_malloc", "die_with_parent", "stop"]
