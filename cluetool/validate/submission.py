@@ -72,7 +72,7 @@ from cluetool.model.report import (
 )
 from cluetool.validate import fields
 from cluetool.validate.attachments import check_attachments
-from cluetool.text import escape, text_problems
+from cluetool.text import classify, escape, text_problems
 
 REPORT_FILE = "report.json"
 REPORT_MAX_BYTES = 1024 * 1024
@@ -333,7 +333,8 @@ class _TooDeep(Exception):
 def _normalised(data: Any, depth: int, keys: list[int], printable: list[bool]) -> Any:
     """``normalise_strings`` in place (``data`` is freshly decoded and nobody else's),
     that also counts object keys, notes in ``printable[0]`` whether every string was
-    printable as decoded (``cluetool.text``'s fast check, in the same walk), and
+    free, as decoded, of the characters ``text_problems`` reports (``classify``; a tab or
+    newline is allowed, so a multi-line field is not decoded twice), and
     refuses nesting deeper than ``MAX_DEPTH`` before recursing (so hostile nesting
     cannot exhaust the stack)."""
     t = type(data)
@@ -345,7 +346,7 @@ def _normalised(data: Any, depth: int, keys: list[int], printable: list[bool]) -
             tv = type(v)
             if tv is str:
                 # normalise_text, inlined: this loop runs for every string of every report.
-                if not v.isprintable():
+                if not v.isprintable() and classify(v):  # (tab and newline are allowed)
                     printable[0] = False
                 s = v.strip() if v.isascii() else nfkc(v).strip()
                 if s is not v:
@@ -359,7 +360,7 @@ def _normalised(data: Any, depth: int, keys: list[int], printable: list[bool]) -
         for i, v in enumerate(data):
             tv = type(v)
             if tv is str:
-                if not v.isprintable():
+                if not v.isprintable() and classify(v):  # (tab and newline are allowed)
                     printable[0] = False
                 s = v.strip() if v.isascii() else nfkc(v).strip()
                 if s is not v:
@@ -367,7 +368,7 @@ def _normalised(data: Any, depth: int, keys: list[int], printable: list[bool]) -
             elif tv is dict or tv is list:
                 _normalised(v, depth + 1, keys, printable)
         return data
-    if t is str and not data.isprintable():
+    if t is str and not data.isprintable() and classify(data):
         printable[0] = False
     return normalise_strings(data)
 
