@@ -343,7 +343,7 @@ def budget(work: Path, batch_size: int, batches: int) -> None:
         after = _children_cpu()
         workers = sum(t - before.get(pid, 0.0) for pid, t in after.items())
         path.unlink()
-        if not result.ok:
+        if not result.ok or result.batches[0].reports != len(reports):
             print(f"bench_import: import failed: {[(p.code, p.message) for p in result.problems][:3]}", file=sys.stderr)
             raise SystemExit(2)
         cpu = time.process_time()
